@@ -1,0 +1,80 @@
+"""Command line: ``asi-kit <command>`` (also ``python -m asi_lib``).
+
+Thin by design: each domain module registers its own sub-command through a
+``register_cli(subparsers)`` function and does the work; this module only
+parses arguments and turns :class:`~asi_lib.errors.AsiInputError` into a clear
+message and exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from .errors import AsiInputError
+
+# Modules that contribute sub-commands, in the order `--help` lists them.
+COMMAND_MODULES = ("demo", "ingest", "store", "synth", "templates", "scores")
+
+
+def _codebook_cmd(args: argparse.Namespace) -> int:
+    from .codebook import load_codebook
+
+    cb = load_codebook()
+    records = cb.to_records()
+    if args.table:
+        records = [r for r in records if r["table"] == args.table]
+    if args.format == "json":
+        json.dump(records, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        for r in records:
+            extra = r.get("asi5_code") or ""
+            print(f"{r['table']:<12} {r['name']:<30} {r['type']:<9} {'*' if r['required'] else ' '} {extra:<4} {r['label_sv']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asi-kit",
+        description="ASI-data för individbaserad systematisk uppföljning (ISU) / ASI data for ISU.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("codebook", help="skriv ut kodboken / print the codebook")
+    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.add_argument("--table", choices=["grund", "uppfoljning", "bortfall", "insatser"])
+    p.set_defaults(func=_codebook_cmd)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"asi_lib.{name}")
+        except ModuleNotFoundError as exc:  # a command not built yet
+            if exc.name != f"asi_lib.{name}":
+                raise
+            continue
+        register = getattr(module, "register_cli", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except AsiInputError as exc:
+        print(f"asi-kit: fel / error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `asi-kit codebook | head`
+        return 0
+    except KeyboardInterrupt:
+        print("asi-kit: avbrutet / interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
