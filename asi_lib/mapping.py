@@ -1,0 +1,213 @@
+"""Mapping files: a case system's own headers and values onto the codebook.
+
+A mapping is a small YAML file (format in ``docs/ingest.md``, example in
+``data_templates/mapping_example.yaml``)::
+
+    table: grund                      # optional: the table the export holds
+    date_format: "%d-%m-%Y"           # optional: strptime format for every date column
+    columns:                          # export header -> codebook column
+      Personnummer: client_id
+      Kön: sex
+      Intervjudatum: interview_date
+      Huvudpreparat:                  # long form: name + own values + own date format
+        name: main_substance
+        values: {Amfetamin: amphetamine, Blandmissbruk: several}
+    values: {Ja: 1, Nej: 0, Kvinna: female, Man: male}   # for every coded column
+    missing: {X: ["Vet ej", "Vill ej svara"], N: ["Ej aktuellt"]}
+    ignore: [Handläggare]             # export columns to drop without a warning
+
+Headers and values are matched case-insensitively after trimming spaces.
+Per-column values win over global ``values``, which win over ``missing``.
+Identifier and free-text columns are never recoded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .codebook import TABLES, load_codebook
+from .errors import AsiInputError
+from .io import RawTable
+
+_NO_RECODE = ("id", "string", "text")
+
+
+def _key(v) -> str:
+    return " ".join(str(v).split()).casefold()
+
+
+def _val(v) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    return str(v).strip()
+
+
+@dataclass
+class Mapping:
+    """A parsed mapping file (see module docstring)."""
+
+    path: str | None = None
+    table: str | None = None
+    columns: dict = field(default_factory=dict)        # casefolded header -> codebook name
+    column_values: dict = field(default_factory=dict)  # codebook name -> {casefolded value: code}
+    values: dict = field(default_factory=dict)         # casefolded value -> code
+    missing: dict = field(default_factory=dict)        # casefolded spelling -> "X" / "N"
+    date_formats: dict = field(default_factory=dict)   # codebook name -> strptime format
+    date_format: str | None = None
+    ignore: set = field(default_factory=set)           # casefolded headers
+
+    def target(self, header: str) -> str | None:
+        """Codebook name for an export header ('' for ignored, None if unmapped)."""
+        k = _key(header)
+        if k in self.ignore:
+            return ""
+        return self.columns.get(k)
+
+
+def mapping_from_dict(spec: dict, *, path: str | None = None) -> Mapping:
+    """Build a :class:`Mapping` from the parsed YAML (validated against the codebook).
+
+    Examples
+    --------
+    >>> m = mapping_from_dict({"columns": {"Kön": "sex", "Personnummer": "client_id"}, "values": {"Kvinna": "female"}})
+    >>> m.target(" kön "), m.values["kvinna"]
+    ('sex', 'female')
+    """
+    cb = load_codebook()
+    where = path or "mapping"
+    if not isinstance(spec, dict):
+        raise AsiInputError("mappningsfilen ska vara en YAML-ordlista / mapping must be a YAML mapping", file=where)
+    known = {c.name for t in TABLES for c in cb.columns(t)}
+    unknown_keys = set(spec) - {"table", "date_format", "columns", "values", "missing", "ignore", "description"}
+    if unknown_keys:
+        raise AsiInputError(f"okända nycklar i mappningen: {', '.join(sorted(unknown_keys))} / unknown keys", file=where)
+    m = Mapping(path=path)
+    table = spec.get("table")
+    if table is not None and table not in TABLES:
+        raise AsiInputError(f"okänd tabell '{table}' / unknown table", file=where)
+    m.table = table
+    m.date_format = spec.get("date_format")
+    for header, target in (spec.get("columns") or {}).items():
+        if isinstance(target, dict):
+            name = target.get("name")
+            if target.get("values"):
+                m.column_values[name] = {_key(k): _val(v) for k, v in target["values"].items()}
+            if target.get("date_format"):
+                m.date_formats[name] = target["date_format"]
+        else:
+            name = target
+        if name not in known:
+            raise AsiInputError(f"kolumnen '{header}' mappas på '{name}', som inte finns i kodboken / "
+                                f"'{header}' maps to '{name}', not a codebook column", file=where)
+        m.columns[_key(header)] = name
+    targets = list(m.columns.values())
+    dup = sorted({t for t in targets if targets.count(t) > 1})
+    if dup:
+        raise AsiInputError(f"flera kolumner mappas på {', '.join(dup)} / several columns map to {', '.join(dup)}", file=where)
+    m.values = {_key(k): _val(v) for k, v in (spec.get("values") or {}).items()}
+    for token, spellings in (spec.get("missing") or {}).items():
+        if str(token).upper() not in ("X", "N"):
+            raise AsiInputError(f"'missing' tar bara X och N, inte '{token}' / missing takes X and N only", file=where)
+        if isinstance(spellings, str):
+            spellings = [spellings]
+        for s in spellings:
+            m.missing[_key(s)] = str(token).upper()
+    m.ignore = {_key(h) for h in (spec.get("ignore") or [])}
+    return m
+
+
+def load_mapping(path) -> Mapping:
+    """Read and check a mapping file.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Mapping
+
+    Raises
+    ------
+    AsiInputError
+        File missing, not YAML, unknown target column, unknown keys.
+
+    Examples
+    --------
+    >>> from importlib import resources
+    >>> m = load_mapping("data_templates/mapping_example.yaml")  # doctest: +SKIP
+    """
+    p = Path(path)
+    try:
+        spec = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise AsiInputError(f"mappningsfilen kan inte läsas ({exc.strerror or exc}) / cannot read mapping file",
+                            file=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise AsiInputError(f"mappningsfilen är inte giltig YAML ({str(exc).splitlines()[0]}) / not valid YAML",
+                            file=str(path)) from None
+    return mapping_from_dict(spec, path=str(path))
+
+
+def apply_mapping(raw: RawTable, mapping: Mapping | None) -> RawTable:
+    """Rename headers, drop ignored columns, recode values and dates.
+
+    Parameters
+    ----------
+    raw : RawTable
+    mapping : Mapping or None
+        None returns ``raw`` unchanged.
+
+    Returns
+    -------
+    RawTable
+        A new RawTable; cells still text (codes, ``X``/``N`` tokens,
+        ISO dates where the mapping's date format parsed them; anything else
+        is left as written for :mod:`asi_lib.validate` to report).
+
+    Examples
+    --------
+    >>> m = mapping_from_dict({"columns": {"Kön": "sex", "Datum": {"name": "interview_date", "date_format": "%d-%m-%Y"}},
+    ...                        "values": {"Kvinna": "female"}, "missing": {"X": ["Vet ej"]}})
+    >>> raw = RawTable("grund", "f.csv", None, pd.DataFrame({"Kön": ["kvinna"], "Datum": ["01-03-2024"],
+    ...                "alcohol_days": ["Vet ej"]}, index=pd.Index([2], name="row")))
+    >>> apply_mapping(raw, m).data.to_dict("records")
+    [{'sex': 'female', 'interview_date': '2024-03-01', 'alcohol_days': 'X'}]
+    """
+    if mapping is None:
+        return raw
+    cb = load_codebook()
+    df = raw.data
+    rename, drop = {}, []
+    for c in df.columns:
+        t = mapping.target(c)
+        if t == "":
+            drop.append(c)
+        elif t and t != c:
+            rename[c] = t
+    df = df.drop(columns=drop).rename(columns=rename)
+    orig = {rename.get(k, k): v for k, v in raw.original_columns.items() if k not in drop}
+    types = {c.name: c.type for c in cb.columns(raw.table)}
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        typ = types.get(c)
+        if typ is None or typ in _NO_RECODE:
+            out[c] = s
+            continue
+        table = {**mapping.missing, **mapping.values, **mapping.column_values.get(c, {})} if typ != "date" else \
+            {**mapping.column_values.get(c, {})}
+        if table:
+            k = s.str.split().str.join(" ").str.casefold()
+            s = k.map(table).fillna(s).astype(str)
+        if typ == "date":
+            fmt = mapping.date_formats.get(c) or mapping.date_format
+            if fmt:
+                parsed = pd.to_datetime(s.str.strip(), format=fmt, errors="coerce")
+                s = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), s).astype(str)
+        out[c] = s
+    new = pd.DataFrame(out, index=df.index)
+    return raw.with_data(new, original_columns=orig)
