@@ -566,3 +566,372 @@ def add_scores(frame: pd.DataFrame, **kw) -> pd.DataFrame:
     scores = composite_scores(frame, **kw)
     out = frame.drop(columns=[c for c in scores.columns if c in frame.columns])
     return pd.concat([out, scores], axis=1)
+
+
+# --------------------------------------------------------------------------- ratings
+#: Interviewer rating bands (0–9 in pairs), from the Swedish ASI form's instructions.
+RATING_BANDS = (
+    (0, 1, "none", "Inget problem, ingen hjälp behövs", "No problem, no help needed"),
+    (2, 3, "slight", "Lätt problem, hjälp behövs troligen inte", "Slight problem, help probably not needed"),
+    (4, 5, "moderate", "Måttligt problem, viss hjälp indikerad", "Moderate problem, some help indicated"),
+    (6, 7, "considerable", "Betydande problem, hjälp behövs", "Considerable problem, help needed"),
+    (8, 9, "extreme", "Extremt problem, hjälp absolut nödvändig", "Extreme problem, help absolutely needed"),
+)
+
+
+def _rating_values(series) -> np.ndarray:
+    """Float ratings 0–9; X, N, empty and anything outside 0–9 or non-integer → NaN."""
+    s = pd.Series(series)
+    vals = numeric(pd.to_numeric(s, errors="coerce"))
+    vals[(vals < 0) | (vals > 9) | (vals != np.round(vals))] = np.nan
+    return vals
+
+
+def rating_band(series, lang: str = "sv") -> pd.Series:
+    """Interviewer rating 0–9 → its band as an ordered categorical.
+
+    Parameters
+    ----------
+    series : pandas.Series or array-like
+        Stored interviewer ratings (0–9; N = -9 and empty become NaN).
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.Series
+        Ordered ``category`` with the five band labels, same index.
+
+    Notes
+    -----
+    Bands in pairs: 0–1 no problem, 2–3 slight, 4–5 moderate,
+    6–7 considerable, 8–9 extreme (Swedish ASI form instructions).
+
+    Examples
+    --------
+    >>> rating_band(pd.Series([0, 4, 9, None]), lang="en").tolist()
+    ['No problem, no help needed', 'Moderate problem, some help indicated', 'Extreme problem, help absolutely needed', nan]
+    """
+    s = pd.Series(series)
+    vals = _rating_values(s)
+    labels = [b[3] if lang == "sv" else b[4] for b in RATING_BANDS]
+    codes = np.where(np.isnan(vals), -1, np.floor(np.nan_to_num(vals) / 2)).astype(np.int8)
+    cat = pd.Categorical.from_codes(codes, categories=labels, ordered=True)
+    return pd.Series(cat, index=s.index, name=s.name)
+
+
+def _frame_areas(frame: pd.DataFrame, areas, role_check) -> list[str]:
+    cands = list(areas) if areas is not None else list(AREAS)
+    return [a for a in cands if role_check(a)]
+
+
+def self_ratings(frame: pd.DataFrame, *, areas=None, spec: CompositeSpec | None = None) -> pd.DataFrame:
+    """Client self-ratings per area as floats: days (0–30), troubled (0–4), importance (0–4).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Grund or Uppföljning interviews in store format.
+    areas : list of str, optional
+        Default: every area whose self-rating columns are in ``frame``.
+    spec : CompositeSpec, optional
+        N (not relevant) becomes 0 where the spec says so for that item
+        (gambling), else NaN; X and empty are NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``self_days_<area>``, ``self_troubled_<area>``,
+        ``self_importance_<area>``; the columns come from the codebook roles
+        ``self_days``/``self_troubled``/``self_importance``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"gambling_problem_days": pd.array([-9, 3], dtype="Int16"),
+    ...                    "gambling_troubled": pd.array([-9, -8], dtype="Int16"),
+    ...                    "gambling_importance": pd.array([-9, 2], dtype="Int16")})
+    >>> self_ratings(df, areas=["gambling"]).to_numpy().tolist()
+    [[0.0, 0.0, 0.0], [3.0, nan, 2.0]]
+    """
+    cb = load_codebook()
+    spec = spec or load_spec()
+    n_zero = {t.column for t in spec.terms() if t.n == "zero"}
+    out = {}
+    for area in (areas if areas is not None else AREAS):
+        for kind in ("days", "troubled", "importance"):
+            col = cb.self_rating(area, kind)
+            if col not in frame.columns:
+                if areas is not None:
+                    raise AsiInputError(f"kolumn saknas / column missing: {col}")
+                continue
+            info = cb.column("grund", col)
+            vals = numeric(pd.to_numeric(frame[col], errors="coerce"),
+                           n_as=0.0 if col in n_zero else np.nan)
+            lo, hi = info.range
+            vals[(vals < lo) | (vals > hi)] = np.nan
+            out[f"self_{kind}_{area}"] = vals
+    return pd.DataFrame(out, index=frame.index)
+
+
+def problem_status(frame: pd.DataFrame, *, problem_min: int = 4, free_max: int = 1, areas=None,
+                   n_as_no_problem: bool = True) -> pd.DataFrame:
+    """Has a problem / is problem-free per area, from the interviewer rating.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Interviews with ``rating_<area>`` columns (0–9).
+    problem_min : int, default 4
+        "Has a problem" when rating >= this (4 = "some help indicated").
+    free_max : int, default 1
+        "Problem-free" when rating <= this (0–1 = "no problem, no help needed").
+    areas : list of str, optional
+        Default: every area whose rating column is in ``frame``.
+    n_as_no_problem : bool, default True
+        A rating marked N (not relevant; allowed for gambling only) counts
+        as no problem: ``has_problem`` False, ``problem_free`` True.
+        ``False`` makes it missing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Nullable ``boolean`` columns ``has_problem_<area>`` and
+        ``problem_free_<area>``; ``<NA>`` where the rating is missing.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"rating_alcohol": pd.array([0, 3, 4, None], dtype="Int16")})
+    >>> st = problem_status(df, areas=["alcohol"])
+    >>> st["has_problem_alcohol"].tolist(), st["problem_free_alcohol"].tolist()
+    ([False, False, True, <NA>], [True, False, False, <NA>])
+    """
+    if not 0 <= free_max < problem_min <= 9:
+        raise AsiInputError("kräver 0 <= free_max < problem_min <= 9 / requires 0 <= free_max < problem_min <= 9")
+    cb = load_codebook()
+    names = list(areas) if areas is not None else [a for a in AREAS if cb.interviewer_rating(a) in frame.columns]
+    out = {}
+    for area in names:
+        col = cb.interviewer_rating(area)
+        if col not in frame.columns:
+            raise AsiInputError(f"kolumn saknas / column missing: {col}")
+        raw = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        vals = _rating_values(raw)
+        known = ~np.isnan(vals)
+        is_n = raw == N_CODE
+        has = pd.array(np.where(known, vals >= problem_min, False), dtype="boolean")
+        free = pd.array(np.where(known, vals <= free_max, False), dtype="boolean")
+        unknown = ~known & ~(is_n & n_as_no_problem)
+        has[unknown] = pd.NA
+        free[unknown] = pd.NA
+        if n_as_no_problem:
+            has[is_n] = False
+            free[is_n] = True
+        out[f"has_problem_{area}"] = has
+        out[f"problem_free_{area}"] = free
+    res = pd.DataFrame(out, index=frame.index)
+    res.attrs["asi"] = {"problem_min": problem_min, "free_max": free_max, "n_as_no_problem": n_as_no_problem}
+    return res
+
+
+# --------------------------------------------------------------------------- completeness
+_KIND_SV = {"X": "X", "N": "N", "empty": "tomt", "invalid": "ogiltigt"}
+
+
+def _item_missing_kinds(frame: pd.DataFrame, term: ItemTerm, sek_per_unit: float) -> dict[str, np.ndarray]:
+    """Boolean arrays: why the item is missing for the composite (X / N / empty / invalid)."""
+    src = _money_source(frame[term.column]) if term.transform == "ln_money" else _int16_source(frame[term.column])
+    data = src.data
+    empty = src.mask.copy() if src.mask is not None else np.zeros(len(frame), dtype=bool)
+    vals = data.astype(np.float64)
+    is_x = (vals == X_CODE) & ~empty
+    is_n = (vals == N_CODE) & ~empty
+    if term.transform == "recode":
+        valid = np.isin(vals, [k for k in term.recode])
+    else:
+        valid = (vals >= term.lo) & (vals <= term.hi)
+    invalid = ~valid & ~is_x & ~is_n & ~empty
+    return {
+        "X": is_x if term.x == "missing" else np.zeros_like(is_x),
+        "N": is_n if term.n == "missing" else np.zeros_like(is_n),
+        "empty": empty,
+        "invalid": invalid,
+    }
+
+
+def _tables_of(frame_or_dataset, table) -> list[tuple[str, pd.DataFrame]]:
+    if isinstance(frame_or_dataset, pd.DataFrame):
+        return [(table or "grund", frame_or_dataset)]
+    if table in (None, "all"):
+        names = list(_TABLES_WITH_ITEMS)
+    elif isinstance(table, str):
+        names = [table]
+    else:
+        names = list(table)
+    for t in names:
+        if t not in _TABLES_WITH_ITEMS:
+            raise AsiInputError(f"tabellen '{t}' har inga ASI-poster / table has no ASI items")
+    return [(t, frame_or_dataset.table(t)) for t in names]
+
+
+def completeness_items(frame_or_dataset, table: str | None = "grund", *,
+                       spec: CompositeSpec | None = None) -> pd.DataFrame:
+    """Per (table, area, item): how often the item is missing for the composite, and why.
+
+    Parameters
+    ----------
+    frame_or_dataset : pandas.DataFrame or Dataset
+    table : str, list or None
+        Table(s) of a Dataset (``None``/"all": grund and uppfoljning); the
+        label for a frame.
+    spec : CompositeSpec, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``table, area, item, asi5_code, interviews, n_x, n_n, n_empty,
+        n_invalid, n_missing, share_missing``. ``n_n`` counts N only where
+        the spec treats N as missing.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"medical_problem_days": pd.array([2, -8, None], dtype="Int16"),
+    ...                    "medical_troubled": pd.array([1, 1, 1], dtype="Int16"),
+    ...                    "medical_importance": pd.array([1, 1, 40], dtype="Int16")})
+    >>> ci = completeness_items(df, spec=_medical_only())
+    >>> ci[["item", "n_x", "n_empty", "n_invalid", "n_missing"]].to_numpy().tolist()[0]
+    ['medical_problem_days', 1, 1, 0, 2]
+    """
+    spec = spec or load_spec()
+    rows = []
+    for tname, frame in _tables_of(frame_or_dataset, table):
+        for area, aspec in spec.areas.items():
+            for term in aspec.terms:
+                if term.column not in frame.columns:
+                    continue
+                kinds = _item_missing_kinds(frame, term, spec.sek_per_unit)
+                miss = kinds["X"] | kinds["N"] | kinds["empty"] | kinds["invalid"]
+                n = len(frame)
+                rows.append({"table": tname, "area": area, "item": term.column, "asi5_code": term.code,
+                             "interviews": n, "n_x": int(kinds["X"].sum()), "n_n": int(kinds["N"].sum()),
+                             "n_empty": int(kinds["empty"].sum()), "n_invalid": int(kinds["invalid"].sum()),
+                             "n_missing": int(miss.sum()), "share_missing": miss.sum() / n if n else np.nan})
+    cols = ["table", "area", "item", "asi5_code", "interviews", "n_x", "n_n", "n_empty", "n_invalid",
+            "n_missing", "share_missing"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _medical_only() -> CompositeSpec:  # doctest helper: a one-area spec
+    base = load_spec()
+    return CompositeSpec(areas={"medical": base.areas["medical"]}, sek_per_unit=base.sek_per_unit,
+                         min_share=None, path=base.path, raw={})
+
+
+def completeness(frame_or_dataset, table: str | None = "grund", *, spec: CompositeSpec | None = None,
+                 min_share=None, top: int = 3, lang: str = "sv") -> pd.DataFrame:
+    """Completeness per (table, area): missing interviewer ratings and non-computable composites.
+
+    Nothing is silently excluded: every interview is counted, and the rows
+    say why a composite could not be computed (the items most often missing,
+    and whether as X, N, empty or an invalid value).
+
+    Parameters
+    ----------
+    frame_or_dataset : pandas.DataFrame or Dataset
+    table : str, list or None, default "grund"
+        Table(s) of a Dataset (``None``/"all": grund and uppfoljning); the
+        label for a frame.
+    spec : CompositeSpec, optional
+    min_share : float or dict, optional
+        As in :func:`composite_scores`.
+    top : int, default 3
+        How many items to name in ``why``.
+    lang : {"sv", "en"}
+        Language of the ``why`` text.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (table, area): ``table, area, interviews, n`` (distinct
+        clients, when ``client_pid`` is present, else interviews),
+        ``rating_missing_n, rating_missing_share, rating_not_relevant_n,
+        composite_missing_n, composite_missing_share, missing_x_n,
+        missing_n_n, missing_empty_n, missing_invalid_n`` (interviews whose
+        composite is missing and that have at least one item of that kind),
+        and ``why`` (the ``top`` items most often missing among those
+        interviews, with counts per kind).
+
+    Notes
+    -----
+    A missing interviewer rating is an empty cell (or a value outside 0–9);
+    N (allowed for gambling) is counted separately as not relevant.
+    Shares are of all interviews in the table.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"medical_problem_days": pd.array([2, -8, None], dtype="Int16"),
+    ...                    "medical_troubled": pd.array([1, 1, 1], dtype="Int16"),
+    ...                    "medical_importance": pd.array([1, 1, 1], dtype="Int16"),
+    ...                    "rating_medical": pd.array([3, None, 5], dtype="Int16")})
+    >>> c = completeness(df, spec=_medical_only(), lang="en")
+    >>> c[["interviews", "rating_missing_n", "composite_missing_n", "why"]].to_numpy().tolist()
+    [[3, 1, 2, 'medical_problem_days (2: X 1, empty 1)']]
+    """
+    spec = spec or load_spec()
+    cb = load_codebook()
+    kind_label = _KIND_SV if lang == "sv" else {"X": "X", "N": "N", "empty": "empty", "invalid": "invalid"}
+    rows = []
+    for tname, frame in _tables_of(frame_or_dataset, table):
+        present_areas = [a for a, s in spec.areas.items() if all(c in frame.columns for c in s.columns)]
+        scores = composite_scores(frame, spec=spec, min_share=min_share, areas=present_areas) \
+            if present_areas else pd.DataFrame(index=frame.index)
+        n_int = len(frame)
+        n_clients = int(frame["client_pid"].nunique()) if "client_pid" in frame.columns else n_int
+        for area, aspec in spec.areas.items():
+            row: dict[str, Any] = {"table": tname, "area": area, "interviews": n_int, "n": n_clients}
+            rcol = cb.interviewer_rating(area)
+            if rcol in frame.columns:
+                raw = pd.to_numeric(frame[rcol], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                is_n = raw == N_CODE
+                miss_r = np.isnan(_rating_values(raw)) & ~is_n
+                row["rating_missing_n"] = int(miss_r.sum())
+                row["rating_not_relevant_n"] = int(is_n.sum())
+            else:
+                row["rating_missing_n"] = n_int
+                row["rating_not_relevant_n"] = 0
+            if area in present_areas:
+                cmiss = scores[f"composite_{area}"].isna().to_numpy()
+                per_item = []
+                any_kind = {k: np.zeros(n_int, dtype=bool) for k in _KIND_SV}
+                for term in aspec.terms:
+                    kinds = _item_missing_kinds(frame, term, spec.sek_per_unit)
+                    counts = {k: int((v & cmiss).sum()) for k, v in kinds.items()}
+                    for k in any_kind:
+                        any_kind[k] |= kinds[k] & cmiss
+                    total = sum(counts.values())
+                    if total:
+                        per_item.append((total, term.column, counts))
+                per_item.sort(key=lambda r: (-r[0], r[1]))
+                row["composite_missing_n"] = int(cmiss.sum())
+                for k in _KIND_SV:
+                    row[f"missing_{k.lower()}_n"] = int(any_kind[k].sum())
+                row["why"] = "; ".join(
+                    f"{col} ({tot}: " + ", ".join(f"{kind_label[k]} {v}" for k, v in counts.items() if v) + ")"
+                    for tot, col, counts in per_item[:top])
+            else:
+                row["composite_missing_n"] = n_int
+                for k in _KIND_SV:
+                    row[f"missing_{k.lower()}_n"] = 0
+                row["why"] = ("kolumner saknas i filen" if lang == "sv" else "columns not in the data")
+            rows.append(row)
+    cols = ["table", "area", "interviews", "n", "rating_missing_n", "rating_missing_share",
+            "rating_not_relevant_n", "composite_missing_n", "composite_missing_share",
+            "missing_x_n", "missing_n_n", "missing_empty_n", "missing_invalid_n", "why"]
+    res = pd.DataFrame(rows)
+    if res.empty:
+        return pd.DataFrame(columns=cols)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res["rating_missing_share"] = res["rating_missing_n"] / res["interviews"].where(res["interviews"] > 0)
+        res["composite_missing_share"] = res["composite_missing_n"] / res["interviews"].where(res["interviews"] > 0)
+    res = res[cols]
+    res.attrs["asi"] = {"unit": "intervjuer", "selection": "alla intervjuer i tabellen",
+                        "group_cols": ["table", "area"], "min_share": min_share}
+    return res
