@@ -761,8 +761,9 @@ def attrition_bias(ds, *, pairing=None, window=DEFAULT_WINDOW, as_of=None,
     })
     share = (res["kind"] == "share").to_numpy()
     pf, pm = res["value_followed"].to_numpy(), res["value_missed"].to_numpy()
-    res.loc[share, "sd_followed"] = np.sqrt(pf * (1 - pf))[share]
-    res.loc[share, "sd_missed"] = np.sqrt(pm * (1 - pm))[share]
+    with np.errstate(invalid="ignore"):
+        res.loc[share, "sd_followed"] = np.sqrt(pf[share] * (1 - pf[share]))
+        res.loc[share, "sd_missed"] = np.sqrt(pm[share] * (1 - pm[share]))
     res["smd"] = _smd_means(pf, res["sd_followed"], pm, res["sd_missed"])
     res["flag"] = (np.abs(res["smd"]) >= threshold) & (res["n_followed"] > 0) & (res["n_missed"] > 0)
     res["n"] = res["n_followed"] + res["n_missed"]
