@@ -909,7 +909,7 @@ def completeness(frame_or_dataset, table: str | None = "grund", *, spec: Composi
                     total = sum(counts.values())
                     if total:
                         per_item.append((total, term.column, counts))
-                per_item.sort(key=lambda r: (-r[0], r[1]))
+                per_item.sort(key=lambda r: -r[0])  # stable: ties keep the spec's order
                 row["composite_missing_n"] = int(cmiss.sum())
                 for k in _KIND_SV:
                     row[f"missing_{k.lower()}_n"] = int(any_kind[k].sum())
