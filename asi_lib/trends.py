@@ -333,9 +333,11 @@ def compare_periods(frame: pd.DataFrame, measure, period_a, period_b, by=None, *
     d = pd.to_datetime(f[dc])
     a0, a1 = pd.Timestamp(period_a[0]), pd.Timestamp(period_a[1])
     b0, b1 = pd.Timestamp(period_b[0]), pd.Timestamp(period_b[1])
+    if a0 > a1 or b0 > b1:
+        raise AsiInputError("en period slutar före sin början / a period ends before it starts")
     in_a = (d >= a0) & (d <= a1)
     in_b = (d >= b0) & (d <= b1)
-    if (in_a & in_b).any():
+    if a0 <= b1 and b0 <= a1:
         raise AsiInputError("perioderna A och B överlappar / periods A and B overlap")
     f = f.loc[in_a | in_b].assign(_p=np.where(in_a[in_a | in_b], "A", "B"))
     f = _group_keys(f, by)
