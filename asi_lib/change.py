@@ -1,0 +1,625 @@
+"""Change between baseline and follow-up, per life area (paired statistics).
+
+Takes the ``pairs`` of :func:`asi_lib.followup.pair_followups` (columns
+``<measure>_0`` and ``<measure>_1``) and answers "has the clients' situation
+changed?" per area and measure: mean change with a paired-t CI, Wilcoxon
+signed-rank test, Hodges–Lehmann median change with its distribution-free CI,
+standardised change ``dz`` with CI, Jacobson–Truax reliable change shares, and
+"problem-free at follow-up among those with a problem at baseline".
+
+Sign convention: ``diff = follow-up − baseline``. In ASI a lower score is
+better, so a **negative** difference is an improvement.
+
+All formulas, defaults and sources: ``docs/methods/followup.md``.
+
+References
+----------
+.. [1] Student (1908). The probable error of a mean. Biometrika 6, 1–25
+   (Cushny–Peebles sleep data).
+.. [2] Hollander, M., Wolfe, D. A. & Chicken, E. (2014). Nonparametric
+   Statistical Methods, 3rd ed., ch. 3 (signed-rank test, Walsh averages,
+   Hodges–Lehmann estimator and its CI). Wiley.
+.. [3] Pratt, J. W. (1959). Remarks on zeros and ties in the Wilcoxon signed
+   rank procedures. JASA 54, 655–667.
+.. [4] Jacobson, N. S. & Truax, P. (1991). Clinical significance: a
+   statistical approach to defining meaningful change in psychotherapy
+   research. J. Consult. Clin. Psychol. 59(1), 12–19.
+.. [5] Cronbach, L. J. (1951). Coefficient alpha and the internal structure of
+   tests. Psychometrika 16, 297–334.
+.. [6] Mäkelä, K. (2004). Studies of the reliability and validity of the
+   Addiction Severity Index. Addiction 99, 398–410.
+.. [7] Cumming, G. & Finch, S. (2001). A primer on the understanding, use, and
+   calculation of confidence intervals that are based on central and
+   noncentral distributions. Educ. Psychol. Meas. 61, 532–574.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+from scipy import stats as st
+
+from .codebook import AREAS, load_codebook, numeric
+from .errors import AsiInputError
+
+__all__ = ["change_by_area", "paired_change", "hodges_lehmann", "walsh_order_statistic",
+           "signed_rank_critical", "dz_ci", "reliable_change", "cronbach_alpha",
+           "composite_reliability", "problem_free_change", "measure_column", "CHANGE_COLUMNS"]
+
+DEFAULT_AREAS = ("medical", "employment", "alcohol", "drugs", "legal", "family", "psychiatric")
+MEASURE_LABELS = {
+    "sv": {"composite": "Sammanfattande index (0–1)", "rating": "Intervjuarskattning (0–9)",
+           "self_days": "Dagar med problem (30 d)", "self_troubled": "Besvärad (0–4)",
+           "self_importance": "Viktigt med hjälp (0–4)"},
+    "en": {"composite": "Composite score (0–1)", "rating": "Interviewer rating (0–9)",
+           "self_days": "Days with problems (30 d)", "self_troubled": "Troubled (0–4)",
+           "self_importance": "Importance of help (0–4)"},
+}
+#: Statistic columns of :func:`paired_change` (and every change table).
+CHANGE_COLUMNS = ["n", "n_pairs", "mean_0", "mean_1", "diff", "ci_low", "ci_high", "sd_diff", "t", "df",
+                  "p_value", "p_wilcoxon", "wilcoxon_method", "hl_estimate", "hl_ci_low", "hl_ci_high",
+                  "dz", "dz_ci_low", "dz_ci_high", "reliability", "reliability_source", "sd_ref", "s_diff",
+                  "n_improved", "n_unchanged", "n_worse", "share_improved", "share_unchanged", "share_worse"]
+
+
+# --------------------------------------------------------------------------- helpers
+def measure_column(measure: str, area: str) -> str:
+    """Base column name (without ``_0``/``_1``) of a measure in an area.
+
+    Examples
+    --------
+    >>> measure_column("composite", "alcohol"), measure_column("self_days", "drugs")
+    ('composite_alcohol', 'drug_problem_days')
+    """
+    cb = load_codebook()
+    if measure == "composite":
+        return f"composite_{area}"
+    if measure == "rating":
+        return cb.interviewer_rating(area)
+    if measure.startswith("self_"):
+        return cb.self_rating(area, measure[len("self_"):])
+    return f"{measure}_{area}"
+
+
+def _num(s: pd.Series) -> np.ndarray:
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+        s = pd.to_numeric(s, errors="coerce")
+    return numeric(s)
+
+
+def signed_rank_critical(n: int, alpha: float = 0.05) -> int:
+    """Order index ``C`` of the Hodges–Lehmann CI ``[W_(C), W_(M+1−C)]``.
+
+    Parameters
+    ----------
+    n : int
+        Number of paired differences (> 0).
+    alpha : float
+        Two-sided level.
+
+    Returns
+    -------
+    int
+        ``C`` (1-based), at least 1.
+
+    Notes
+    -----
+    Exact for ``n <= 50``: the largest ``c`` with :math:`P(T^+ \\le c-1) \\le
+    \\alpha/2` under the null distribution of the signed-rank statistic
+    (computed by counting subsets of ranks). For larger ``n`` the normal
+    approximation with continuity correction,
+    :math:`C = \\lfloor n(n+1)/4 - z_{1-\\alpha/2}\\sqrt{n(n+1)(2n+1)/24} + 1/2 \\rfloor`
+    (Hollander, Wolfe & Chicken 2014, §3.2).
+
+    Examples
+    --------
+    >>> signed_rank_critical(10), signed_rank_critical(9)
+    (9, 6)
+    """
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    # Returns 0 when no interval reaches the level (n <= 5 at alpha 0.05).
+    m = n * (n + 1) // 2
+    if n <= 50:
+        counts = np.zeros(m + 1, dtype=np.float64)
+        counts[0] = 1.0
+        for r in range(1, n + 1):
+            counts[r:] = counts[r:] + counts[:-r]  # 0/1 knapsack over ranks 1..n
+        cdf = np.cumsum(counts) / 2.0 ** n
+        # P(T+ <= c-1) <= alpha/2  → c-1 ∈ {k : cdf[k] <= alpha/2}
+        ok = np.flatnonzero(cdf <= alpha / 2 + 1e-12)
+        return int(ok[-1]) + 1 if ok.size else 0  # 0: level not attainable for this n
+    z = st.norm.ppf(1 - alpha / 2)
+    c = int(np.floor(n * (n + 1) / 4 - z * np.sqrt(n * (n + 1) * (2 * n + 1) / 24) + 0.5))
+    return max(c, 1)
+
+
+def walsh_order_statistic(d, k: int) -> float:
+    """The ``k``-th smallest (1-based) Walsh average of ``d`` without forming them all.
+
+    Parameters
+    ----------
+    d : array-like
+        Paired differences (NaN-free).
+    k : int
+        1 ≤ k ≤ n(n+1)/2.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    Walsh averages :math:`(d_i + d_j)/2,\\ i \\le j`. With ``d`` sorted, the
+    number of Walsh averages ``<= θ`` is counted in O(n log n) with
+    ``searchsorted``; bisection on θ finds the smallest θ with count ≥ k, and
+    θ is snapped to the Walsh average it brackets. Memory O(n), so the
+    Hodges–Lehmann estimate works for 10⁵ pairs (5·10⁹ Walsh averages).
+
+    Examples
+    --------
+    >>> walsh_order_statistic([1.0, 2.0, 4.0], 1), walsh_order_statistic([1.0, 2.0, 4.0], 6)
+    (1.0, 4.0)
+    """
+    s = np.sort(np.asarray(d, dtype=np.float64))
+    n = s.size
+    m = n * (n + 1) // 2
+    if not 1 <= k <= m:
+        raise ValueError("k out of range")
+    idx = np.arange(n)
+
+    def count_le(theta: float) -> int:
+        j = np.searchsorted(s, 2.0 * theta - s, side="right")
+        return int(np.maximum(j - idx, 0).sum())
+
+    lo, hi = s[0], s[-1]
+    if count_le(lo) >= k:
+        return float(lo)
+    for _ in range(200):  # count_le(lo) < k <= count_le(hi)
+        mid = (lo + hi) / 2.0
+        if mid <= lo or mid >= hi:
+            break
+        if count_le(mid) >= k:
+            hi = mid
+        else:
+            lo = mid
+    # snap: the largest Walsh average <= hi
+    j = np.searchsorted(s, 2.0 * hi - s, side="right") - 1
+    valid = j >= idx
+    cand = (s[valid] + s[j[valid]]) / 2.0
+    return float(cand.max())
+
+
+def hodges_lehmann(d, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Hodges–Lehmann estimate of the median paired difference with its CI.
+
+    Parameters
+    ----------
+    d : array-like
+        Paired differences.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    (estimate, ci_low, ci_high) : tuple of float
+        NaN when no difference is available.
+
+    Notes
+    -----
+    Estimate = median of the :math:`M = n(n+1)/2` Walsh averages; CI =
+    :math:`[W_{(C)}, W_{(M+1-C)}]` with ``C`` from :func:`signed_rank_critical`
+    (distribution-free for continuous symmetric differences; with ties the
+    nominal level is approximate).
+
+    Examples
+    --------
+    >>> hodges_lehmann([1.0, 2.0, 4.0])[0]
+    2.25
+    """
+    d = np.asarray(d, dtype=np.float64)
+    d = d[~np.isnan(d)]
+    n = d.size
+    if n == 0:
+        return (np.nan, np.nan, np.nan)
+    m = n * (n + 1) // 2
+    if m % 2:
+        est = walsh_order_statistic(d, (m + 1) // 2)
+    else:
+        est = (walsh_order_statistic(d, m // 2) + walsh_order_statistic(d, m // 2 + 1)) / 2.0
+    c = signed_rank_critical(n, alpha)
+    if c < 1 or c > m // 2 + (m % 2) or n < 2:
+        return (est, np.nan, np.nan)
+    return (est, walsh_order_statistic(d, c), walsh_order_statistic(d, m + 1 - c))
+
+
+def dz_ci(dz: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Confidence interval for the standardised paired change ``dz``.
+
+    Notes
+    -----
+    Exact under normality by inverting the noncentral t distribution of
+    :math:`t = d_z\\sqrt n` with ``df = n − 1`` (Cumming & Finch 2001): find
+    the noncentrality parameters λ with
+    :math:`F_{t,df,λ_L}(t) = 1-\\alpha/2` and :math:`F_{t,df,λ_U}(t) = \\alpha/2`;
+    CI = λ/√n.
+
+    Examples
+    --------
+    >>> low, high = dz_ci(0.5, 30)
+    >>> round(low, 3), round(high, 3)
+    (0.116, 0.876)
+    """
+    if not np.isfinite(dz) or n < 3:
+        return (np.nan, np.nan)
+    df = n - 1
+    t = dz * np.sqrt(n)
+    # the quantile noncentralities lie about z·sqrt(1 + t²/2df) from t; a tight
+    # bracket avoids the region where scipy's nct.cdf returns NaN
+    span = 1.0 + 4.0 * st.norm.ppf(1 - alpha / 2) * np.sqrt(1.0 + t * t / (2.0 * df))
+
+    def root(p):
+        f = lambda nc: st.nct.cdf(t, df, nc) - p  # noqa: E731
+        return optimize.brentq(f, t - span, t + span, xtol=1e-10)
+
+    try:
+        lo, hi = root(1 - alpha / 2), root(alpha / 2)
+    except (ValueError, RuntimeError):  # pragma: no cover - extreme t
+        z = st.norm.ppf(1 - alpha / 2)
+        se = np.sqrt(1 / n + dz * dz / (2 * n))
+        return (dz - z * se, dz + z * se)
+    return (float(lo / np.sqrt(n)), float(hi / np.sqrt(n)))
+
+
+def cronbach_alpha(items) -> float:
+    """Cronbach's alpha of an item matrix (rows = people, complete cases).
+
+    Notes
+    -----
+    :math:`\\alpha = \\frac{k}{k-1}\\left(1 - \\frac{\\sum_i s_i^2}{s_X^2}\\right)`
+    with item variances :math:`s_i^2` and the variance of the sum
+    :math:`s_X^2` (ddof 1) [5]_.
+
+    Examples
+    --------
+    >>> round(cronbach_alpha([[1, 2], [2, 3], [3, 5]]), 4)
+    0.9474
+    """
+    x = np.asarray(items, dtype=np.float64)
+    x = x[~np.isnan(x).any(axis=1)]
+    k = x.shape[1]
+    if k < 2 or x.shape[0] < 3:
+        return np.nan
+    item_var = x.var(axis=0, ddof=1).sum()
+    tot_var = x.sum(axis=1).var(ddof=1)
+    return float(k / (k - 1) * (1 - item_var / tot_var)) if tot_var > 0 else np.nan
+
+
+def composite_reliability(pairs: pd.DataFrame, area: str) -> float:
+    """Standardised Cronbach's alpha of an area's composite items at baseline.
+
+    Items = the codebook columns of the area that carry an ASI-5 code (the
+    composite's items), as ``<item>_0`` in ``pairs``; N → 0, X/empty →
+    missing (complete cases), money items as ln(1 + SEK). Items are
+    z-standardised first (they have very different scales), which is the
+    reliability of an equally weighted sum — an approximation to the
+    reliability of the weighted composite. Items without variance are
+    dropped. NaN when fewer than two items remain.
+    """
+    cb = load_codebook()
+    cols = [c for c in cb.area_columns(area, "grund") if c.asi5_code and f"{c.name}_0" in pairs.columns]
+    mats = []
+    for c in cols:
+        v = numeric(pairs[f"{c.name}_0"], n_as=0.0)
+        if c.is_money:
+            v = np.log1p(np.clip(v, 0, None))
+        mats.append(v)
+    if len(mats) < 2:
+        return np.nan
+    x = np.column_stack(mats)
+    x = x[~np.isnan(x).any(axis=1)]
+    sd = x.std(axis=0, ddof=1) if len(x) > 2 else np.zeros(x.shape[1])
+    keep = sd > 0
+    if keep.sum() < 2:
+        return np.nan
+    z = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
+    return cronbach_alpha(z)
+
+
+def reliable_change(x0, x1, *, sd: float, reliability: float, z: float = 1.96) -> np.ndarray:
+    """Jacobson–Truax reliable change class per client: -1 improved, 0 unchanged, +1 worse.
+
+    Parameters
+    ----------
+    x0, x1 : array-like
+        Baseline and follow-up values.
+    sd : float
+        Reference SD (default in :func:`change_by_area`: the baseline SD of the sample).
+    reliability : float
+        Reliability r_xx of the measure.
+    z : float, default 1.96
+
+    Returns
+    -------
+    numpy.ndarray of float (NaN where a value is missing)
+
+    Notes
+    -----
+    :math:`RCI = (x_1 - x_0)/S_{diff}`, :math:`S_{diff} = \\sqrt 2\\, SD\\sqrt{1-r_{xx}}` [4]_.
+    Lower ASI scores are better: RCI < −z → improved, RCI > z → worse.
+
+    Examples
+    --------
+    >>> reliable_change([30, 30, 30], [20, 28, 40], sd=7.5, reliability=0.88).tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    x0 = np.asarray(x0, dtype=np.float64)
+    x1 = np.asarray(x1, dtype=np.float64)
+    s_diff = np.sqrt(2.0) * sd * np.sqrt(1.0 - reliability)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rci = (x1 - x0) / s_diff
+    out = np.where(rci < -z, -1.0, np.where(rci > z, 1.0, 0.0))
+    return np.where(np.isnan(rci), np.nan, out)
+
+
+# --------------------------------------------------------------------------- core
+def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", reliability: float | None = None,
+                  sd_ref: float | None = None, clients=None) -> dict:
+    """All paired statistics for one measure (one row of a change table).
+
+    Parameters
+    ----------
+    x0, x1 : array-like
+        Baseline and follow-up values (NaN where missing; pairs with a
+        missing side are dropped).
+    alpha : float, default 0.05
+    zero_method : {"pratt", "wilcox", "zsplit"}, default "pratt"
+        Zero differences in the Wilcoxon test (see Notes).
+    reliability : float, optional
+        r_xx for the reliable change index; None → RCI columns NaN.
+    sd_ref : float, optional
+        SD for the RCI; default the baseline SD of the complete pairs.
+    clients : array-like, optional
+        Client ids aligned with x0 for ``n`` (distinct clients); default n = pairs.
+
+    Returns
+    -------
+    dict
+        Keys :data:`CHANGE_COLUMNS` (except ``reliability_source``).
+
+    Notes
+    -----
+    ``d = x1 − x0``. Paired t: :math:`\\bar d \\pm t_{1-\\alpha/2,n-1} s_d/\\sqrt n`,
+    p from ``scipy.stats.ttest_rel``. Wilcoxon signed-rank test by
+    ``scipy.stats.wilcoxon`` with ``zero_method="pratt"`` by default: ASI
+    scores are discrete and many clients have no change (often 0 at both
+    times in an area they have no problem in); Pratt keeps these zeros when
+    ranking (then drops their ranks), so the test is not conditioned on the
+    changers only [3]_. Exact p-values when n ≤ 50 with no ties and no
+    zeros, else the normal approximation with tie correction
+    (``method="approx"``). ``dz = mean(d)/sd(d)`` with the noncentral-t CI
+    (:func:`dz_ci`).
+
+    Examples
+    --------
+    >>> r = paired_change([3, 4, 5, 6], [2, 4, 3, 3])
+    >>> r["diff"], r["n_pairs"]
+    (-1.5, 4)
+    """
+    x0 = np.asarray(x0, dtype=np.float64)
+    x1 = np.asarray(x1, dtype=np.float64)
+    ok = ~(np.isnan(x0) | np.isnan(x1))
+    a, b = x0[ok], x1[ok]
+    d = b - a
+    n = int(d.size)
+    res = dict.fromkeys(CHANGE_COLUMNS, np.nan)
+    res.pop("reliability_source")
+    res["n_pairs"] = n
+    res["n"] = int(pd.Series(np.asarray(clients)[ok]).nunique()) if clients is not None else n
+    res["wilcoxon_method"] = ""
+    res["reliability"] = reliability if reliability is not None else np.nan
+    for k in ("n_improved", "n_unchanged", "n_worse"):
+        res[k] = 0
+    if n == 0:
+        return res
+    res["mean_0"], res["mean_1"] = float(a.mean()), float(b.mean())
+    res["diff"] = float(d.mean())
+    if n >= 2:
+        sd = float(d.std(ddof=1))
+        res["sd_diff"] = sd
+        res["df"] = n - 1
+        tq = st.t.ppf(1 - alpha / 2, n - 1)
+        res["ci_low"] = res["diff"] - tq * sd / np.sqrt(n)
+        res["ci_high"] = res["diff"] + tq * sd / np.sqrt(n)
+        if sd > 0:
+            tt = st.ttest_rel(b, a)
+            res["t"], res["p_value"] = float(tt.statistic), float(tt.pvalue)
+            res["dz"] = res["diff"] / sd
+            res["dz_ci_low"], res["dz_ci_high"] = dz_ci(res["dz"], n, alpha)
+        elif sd == 0:
+            res["p_value"] = 1.0 if res["diff"] == 0 else 0.0
+        nz = d[d != 0]
+        if nz.size:
+            ties = np.unique(np.abs(nz)).size < nz.size
+            method = "exact" if (n <= 50 and not ties and nz.size == n) else "approx"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                w = st.wilcoxon(d, zero_method=zero_method, method=method, correction=False)
+            res["p_wilcoxon"] = float(w.pvalue)
+            res["wilcoxon_method"] = f"{method}, zero_method={zero_method}"
+        else:
+            res["p_wilcoxon"] = 1.0
+            res["wilcoxon_method"] = "all differences zero"
+    res["hl_estimate"], res["hl_ci_low"], res["hl_ci_high"] = hodges_lehmann(d, alpha)
+    sd_ref = float(a.std(ddof=1)) if sd_ref is None and n >= 2 else sd_ref
+    res["sd_ref"] = sd_ref if sd_ref is not None else np.nan
+    if reliability is not None and np.isfinite(reliability) and sd_ref is not None and np.isfinite(sd_ref):
+        res["s_diff"] = float(np.sqrt(2.0) * sd_ref * np.sqrt(1.0 - reliability))
+        cls = reliable_change(a, b, sd=sd_ref, reliability=reliability, z=st.norm.ppf(1 - alpha / 2))
+        res["n_improved"] = int((cls == -1).sum())
+        res["n_unchanged"] = int((cls == 0).sum())
+        res["n_worse"] = int((cls == 1).sum())
+        res["share_improved"] = res["n_improved"] / n
+        res["share_unchanged"] = res["n_unchanged"] / n
+        res["share_worse"] = res["n_worse"] / n
+    return res
+
+
+def _areas(pairs: pd.DataFrame, areas) -> list[str]:
+    if areas is not None:
+        bad = [a for a in areas if a not in AREAS]
+        if bad:
+            raise AsiInputError(f"okända livsområden {bad} / unknown areas")
+        return list(areas)
+    return [a for a in DEFAULT_AREAS
+            if any(c.endswith("_0") and a in c for c in pairs.columns)]
+
+
+def _reliability_for(measure: str, area: str, pairs: pd.DataFrame, reliability) -> tuple[float | None, str]:
+    if isinstance(reliability, dict):
+        val = reliability.get((measure, area), reliability.get(area, reliability.get(measure)))
+        if val is not None:
+            return float(val), "angiven av användaren / given by the user"
+    elif reliability is not None:
+        return float(reliability), "angiven av användaren / given by the user"
+    if measure == "composite":
+        return composite_reliability(pairs, area), \
+            "Cronbachs alfa (standardiserad) för indexets frågor vid baslinjen, skattad ur data / estimated from data"
+    return None, "saknas: ange reliability för RCI / none: pass reliability for the RCI"
+
+
+def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_days"), *, areas=None,
+                   alpha: float = 0.05, zero_method: str = "pratt", reliability=None, sd=None,
+                   lang: str = "sv") -> pd.DataFrame:
+    """Change from baseline to follow-up per area and measure (tidy).
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        ``Pairing.pairs`` (``<col>_0``/``<col>_1``, ``client_pid``).
+    measures : sequence of str
+        ``composite``, ``rating``, ``self_days`` (also ``self_troubled``,
+        ``self_importance``).
+    areas : sequence of str, optional
+        Default: the seven standard areas present in ``pairs``.
+    alpha : float, default 0.05
+    zero_method : str, default "pratt"
+        Passed to ``scipy.stats.wilcoxon``.
+    reliability : float or dict, optional
+        r_xx for the RCI: one value, or a dict keyed by ``(measure, area)``,
+        ``area`` or ``measure``. Default: for composites the standardised
+        Cronbach's alpha of the composite's items at baseline
+        (:func:`composite_reliability`); other measures get no RCI unless given.
+    sd : float or dict, optional
+        Reference SD for the RCI (same keys); default the baseline SD.
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (area, measure): ``area``, ``area_label``, ``measure``,
+        ``measure_label``, ``column`` and :data:`CHANGE_COLUMNS`.
+        ``attrs["asi"]`` carries the selection, the bortfall share of the
+        pairing and what the reliability defaults were.
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"client_pid": list("abcd"), "rating_alcohol_0": [6, 5, 7, 4],
+    ...                       "rating_alcohol_1": [3, 5, 2, 4]})
+    >>> change_by_area(pairs, ["rating"], areas=["alcohol"])[["area", "n", "diff"]]
+          area  n  diff
+    0  alcohol  4  -2.0
+    """
+    cb = load_codebook()
+    rows = []
+    for area in _areas(pairs, areas):
+        for m in measures:
+            col = measure_column(m, area)
+            c0, c1 = f"{col}_0", f"{col}_1"
+            if c0 not in pairs.columns or c1 not in pairs.columns:
+                continue
+            rel, src = _reliability_for(m, area, pairs, reliability)
+            sdr = sd.get((m, area), sd.get(area, sd.get(m))) if isinstance(sd, dict) else sd
+            r = paired_change(_num(pairs[c0]), _num(pairs[c1]), alpha=alpha, zero_method=zero_method,
+                              reliability=rel, sd_ref=sdr,
+                              clients=pairs["client_pid"] if "client_pid" in pairs.columns else None)
+            r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
+                     measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,
+                     reliability_source=src if rel is not None and np.isfinite(rel) else
+                     "saknas / none")
+            rows.append(r)
+    cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS]
+    out = pd.DataFrame(rows, columns=cols)
+    for c in ("n", "n_pairs", "n_improved", "n_unchanged", "n_worse"):
+        out[c] = out[c].astype("int64")
+    base = dict(pairs.attrs.get("asi", {}))
+    out.attrs["asi"] = {
+        "unit": "klienter", "selection": base.get("selection", "par baslinje–uppföljning"),
+        "bortfall_share": base.get("bortfall_share", np.nan), "window": base.get("window"),
+        "rule": base.get("rule"), "group_cols": [], "additive": False,
+        "diff": "uppföljning − baslinje (negativ = förbättring)",
+        "wilcoxon": f"zero_method={zero_method}",
+        "reliability": "composite: standardiserad Cronbachs alfa ur data (baslinjen) om inget anges",
+        "rci_sd": "baslinjens SD i urvalet" if sd is None else "angiven",
+    }
+    return out
+
+
+def problem_free_change(pairs: pd.DataFrame, *, areas=None, problem_min: int = 4, free_max: int = 1,
+                        alpha: float = 0.05, lang: str = "sv") -> pd.DataFrame:
+    """Problem-free at follow-up among those with a problem at baseline, per area.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        ``Pairing.pairs`` with ``rating_<area>_0/_1``.
+    problem_min, free_max : int
+        Definitions of :func:`asi_lib.scores.problem_status` (rating ≥ 4 has a
+        problem; ≤ 1 problem-free).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area``, ``area_label``, ``n`` (clients with a problem at baseline
+        and a follow-up rating), ``k`` (problem-free at follow-up), ``share``,
+        ``ci_low``, ``ci_high`` (Wilson).
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"client_pid": list("abcd"), "rating_alcohol_0": [6, 5, 7, 2],
+    ...                       "rating_alcohol_1": [1, 5, 0, 0]})
+    >>> problem_free_change(pairs, areas=["alcohol"])[["n", "k", "share"]]
+       n  k     share
+    0  3  2  0.666667
+    """
+    from .scores import problem_status
+    from .stats import wilson_ci
+
+    cb = load_codebook()
+    names = list(areas) if areas is not None else [
+        a for a in DEFAULT_AREAS if f"rating_{a}_0" in pairs.columns and f"rating_{a}_1" in pairs.columns]
+    f0 = pd.DataFrame({f"rating_{a}": pairs[f"rating_{a}_0"] for a in names}, index=pairs.index)
+    f1 = pd.DataFrame({f"rating_{a}": pairs[f"rating_{a}_1"] for a in names}, index=pairs.index)
+    s0 = problem_status(f0, problem_min=problem_min, free_max=free_max, areas=names)
+    s1 = problem_status(f1, problem_min=problem_min, free_max=free_max, areas=names)
+    rows = []
+    for a in names:
+        has0 = s0[f"has_problem_{a}"].fillna(False).to_numpy(dtype=bool)
+        known1 = s1[f"problem_free_{a}"].notna().to_numpy()
+        free1 = s1[f"problem_free_{a}"].fillna(False).to_numpy(dtype=bool)
+        sel = has0 & known1
+        n = int(pairs.loc[sel, "client_pid"].nunique()) if "client_pid" in pairs.columns else int(sel.sum())
+        k = int((sel & free1).sum())
+        lo, hi = wilson_ci(k, int(sel.sum()), alpha)
+        rows.append({"area": a, "area_label": cb.areas[a]["label_sv" if lang == "sv" else "label_en"],
+                     "n": n, "n_pairs": int(sel.sum()), "k": k,
+                     "share": k / sel.sum() if sel.sum() else np.nan, "ci_low": lo, "ci_high": hi})
+    out = pd.DataFrame(rows, columns=["area", "area_label", "n", "n_pairs", "k", "share", "ci_low", "ci_high"])
+    base = dict(pairs.attrs.get("asi", {}))
+    out.attrs["asi"] = {"unit": "klienter", "additive": False, "group_cols": [],
+                        "selection": (f"klienter med problem vid baslinjen (skattning ≥ {problem_min}); "
+                                      f"problemfri = skattning ≤ {free_max} vid uppföljningen; "
+                                      + base.get("selection", "")),
+                        "bortfall_share": base.get("bortfall_share", np.nan)}
+    return out
