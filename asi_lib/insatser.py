@@ -443,8 +443,8 @@ def _paired_change(pairs: pd.DataFrame, measures, areas, by: list[str]) -> pd.Da
             d = d.dropna(subset=["x0", "x1"]).assign(delta=lambda f: f["x1"] - f["x0"])
             g = d.groupby(by, sort=True, observed=True)
             s = pd.DataFrame({"n": g.size(), "mean_0": g["x0"].mean(), "mean_1": g["x1"].mean(),
-                              "mean_delta": g["delta"].mean(), "sd_delta": g["delta"].std(ddof=1)}).reset_index()
-            s["ci_low"], s["ci_high"] = _mean_ci(s["mean_delta"], s["sd_delta"], s["n"])
+                              "diff": g["delta"].mean(), "sd_diff": g["delta"].std(ddof=1)}).reset_index()
+            s["ci_low"], s["ci_high"] = _mean_ci(s["diff"], s["sd_diff"], s["n"])
             s["area"], s["measure"] = area, meas
             rows.append(s)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
@@ -499,7 +499,7 @@ def change_by_intervention(pairing, *, measures=("composite",), areas=None, lang
     if change_by_area is not None:
         parts = []
         for iv, sub in pairs.groupby(pairs["intervention"].astype("string"), sort=True):  # ~10 types
-            r = change_by_area(sub, measures=tuple(measures), areas=list(areas))
+            r = change_by_area(sub, measures=tuple(measures), areas=list(areas), lang=lang)
             parts.append(r.assign(intervention=iv))
         res = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         res = res[["intervention"] + [c for c in res.columns if c != "intervention"]]
