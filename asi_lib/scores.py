@@ -37,7 +37,7 @@ from .errors import AsiInputError
 __all__ = [
     "CompositeSpec", "AreaSpec", "ItemTerm", "load_spec", "composite_scores", "add_scores",
     "score_columns", "RATING_BANDS", "rating_band", "self_ratings", "problem_status",
-    "completeness", "completeness_items", "register_cli",
+    "completeness", "completeness_items", "score_file", "register_cli",
 ]
 
 _TABLES_WITH_ITEMS = ("grund", "uppfoljning")
@@ -935,3 +935,148 @@ def completeness(frame_or_dataset, table: str | None = "grund", *, spec: Composi
     res.attrs["asi"] = {"unit": "intervjuer", "selection": "alla intervjuer i tabellen",
                         "group_cols": ["table", "area"], "min_share": min_share}
     return res
+
+
+# --------------------------------------------------------------------------- CLI
+def score_file(path, *, table: str | None = None, key_path=None, mapping_path=None, sheet: str | None = None,
+               as_of=None, spec: CompositeSpec | None = None, min_share=None) -> pd.DataFrame:
+    """Composite scores for every interview of a template-format file, in input order.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV or Excel file in template format (or any format a mapping file
+        maps onto the codebook).
+    table : {"grund", "uppfoljning"}, optional
+        Force the table (default: inferred by :func:`asi_lib.io.read_file`;
+        every Grund/Uppföljning table of a workbook is scored).
+    key_path : str or Path, optional
+        Pseudonymisation key file (must exist); default
+        :func:`asi_lib.pseudonym.default_key_path` (created when missing).
+    mapping_path : str or Path, optional
+        Mapping file (:func:`asi_lib.mapping.load_mapping`).
+    sheet : str, optional
+        Only this Excel sheet.
+    as_of : date-like, optional
+        Reference date of the validation (dates after it are errors).
+    spec, min_share
+        As in :func:`composite_scores`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table, sheet, row, client_pid, interview_date, composite_<area>...,
+        problem``: one row per input row, in input order. ``row`` is the row
+        number as the user sees it; ``client_pid`` the keyed pseudonym (the
+        raw identifier never leaves this function); rows with a validation
+        error keep empty scores and name the errors (``column: rule``) in
+        ``problem``.
+
+    Raises
+    ------
+    AsiInputError
+        Unreadable file, no Grund/Uppföljning table, unusable key or mapping.
+
+    Notes
+    -----
+    Any validation error on a row (not only on its items) leaves its scores
+    empty: such a row would be quarantined by ``asi-kit ingest``. Columns
+    the file lacks are empty items, so their areas are not computable.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from asi_lib.pseudonym import load_key
+    >>> d = tempfile.mkdtemp(); key = os.path.join(d, "k.key"); _ = load_key(key)
+    >>> p = os.path.join(d, "g.csv")
+    >>> _ = open(p, "w", encoding="utf-8").write(
+    ...     "client_id;municipality;unit;interview_date;sex;main_substance;"
+    ...     "medical_problem_days;medical_troubled;medical_importance\\n"
+    ...     "A1;Ale;U;2024-03-01;male;alcohol;9;0;3\\nA2;Ale;U;2024-03-01;male;alcohol;X;0;3\\n")
+    >>> res = score_file(p, key_path=key, as_of="2024-12-31")
+    >>> res["row"].tolist(), res["composite_medical"].round(4).tolist(), res["composite_alcohol"].isna().all()
+    ([2, 3], [0.35, nan], np.True_)
+    """
+    from .io import read_file
+    from .mapping import apply_mapping, load_mapping
+    from .pseudonym import load_key
+    from .pseudonym import pseudonymise_ids
+    from .validate import validate_frame
+
+    if table is not None and table not in _TABLES_WITH_ITEMS:
+        raise AsiInputError(f"--table måste vara grund eller uppfoljning, inte '{table}' / must be grund or uppfoljning")
+    mapping = load_mapping(mapping_path) if mapping_path else None
+    raws = [r for r in read_file(path, table=table, sheet=sheet, mapping=mapping) if r.table in _TABLES_WITH_ITEMS]
+    if not raws:
+        raise AsiInputError("ingen Grund- eller Uppföljningstabell i filen / no Grund or follow-up table in the file",
+                            file=str(path))
+    key = load_key(key_path, create=False) if key_path else load_key(None, create=True)
+    spec = spec or load_spec()
+    parts = []
+    for raw in raws:
+        raw = apply_mapping(raw, mapping) if mapping is not None else raw
+        typed, problems = validate_frame(raw, as_of=as_of)
+        errors = problems[problems["severity"] == "error"]
+        err_text = (errors.assign(txt=errors["column"].astype(str) + ": " + errors["rule"].astype(str))
+                    .groupby("row", sort=False)["txt"].agg("; ".join)) if len(errors) else pd.Series(dtype=str)
+        has_error = typed.index.isin(err_text.index)
+        scores = composite_scores(typed, spec=spec, min_share=min_share)
+        scores[has_error] = np.nan
+        ids = typed["client_id"] if "client_id" in typed else typed["client_pid"]
+        pid = pseudonymise_ids(ids, typed["municipality"], key) if "client_id" in typed else ids
+        part = pd.DataFrame({
+            "table": raw.table, "sheet": raw.sheet or "", "row": typed.index.to_numpy(),
+            "client_pid": pid.to_numpy(),
+            "interview_date": typed["interview_date"].dt.strftime("%Y-%m-%d").to_numpy(),
+        })
+        for c in scores.columns:
+            part[c] = scores[c].to_numpy()
+        part["problem"] = err_text.reindex(typed.index).fillna("").to_numpy()
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["asi"] = {"unit": "intervjuer", "spec": spec.path}
+    return out
+
+
+def _scores_cmd(args: argparse.Namespace) -> int:
+    res = score_file(args.input, table=args.table, key_path=args.key, mapping_path=args.mapping,
+                     sheet=args.sheet, as_of=args.as_of, min_share=args.min_share)
+    cols = list(res.columns)
+    if res["table"].nunique() == 1:
+        cols.remove("table")
+    if (res["sheet"] == "").all() or res["sheet"].nunique() == 1:
+        cols.remove("sheet")
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        res[cols].to_csv(out, index=False, float_format="%.6f", encoding="utf-8")
+    except OSError as exc:
+        raise AsiInputError(f"kan inte skriva / cannot write: {exc.strerror}", file=str(out)) from None
+    n_err = int((res["problem"] != "").sum())
+    score_cols = [c for c in res.columns if c.startswith("composite_")]
+    computable = ", ".join(f"{c.removeprefix('composite_')} {res[c].notna().sum()}" for c in score_cols)
+    print(f"asi-kit scores: {len(res)} intervjuer / interviews -> {out}; "
+          f"{n_err} med fel (tomma poäng, se kolumnen problem) / with errors (empty scores, see column problem)",
+          file=sys.stderr)
+    print(f"  beräkningsbara / computable: {computable}", file=sys.stderr)
+    return 1 if n_err else 0
+
+
+def register_cli(subparsers) -> None:
+    """Add ``asi-kit scores INPUT --out FILE.csv``."""
+    p = subparsers.add_parser(
+        "scores", help="sammanvägda mått (0–1) per intervju / composite scores per interview",
+        description=("Beräknar sammanvägda mått (composite scores) för varje intervju i en Grund- eller "
+                     "Uppföljningsfil, i filens ordning. Klient-id pseudonymiseras; rader med fel får tomma "
+                     "poäng och felen i kolumnen problem. / Composite scores for every interview of a file, "
+                     "in input order; ids pseudonymised; rows with errors get empty scores and a problem column."))
+    p.add_argument("input", metavar="INPUT", help="CSV- eller Excel-fil / CSV or Excel file")
+    p.add_argument("--out", required=True, metavar="FILE.csv", help="utfil / output CSV")
+    p.add_argument("--table", choices=list(_TABLES_WITH_ITEMS), help="tabell (annars från rubrikraden / bladnamnen)")
+    p.add_argument("--key", metavar="FILE", help="nyckelfil för pseudonymisering (måste finnas) / key file (must exist)")
+    p.add_argument("--mapping", metavar="FILE", help="mappningsfil (YAML) / mapping file")
+    p.add_argument("--sheet", metavar="SHEET", help="bara detta Excel-blad / only this Excel sheet")
+    p.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD", help="referensdatum för valideringen")
+    p.add_argument("--min-share", dest="min_share", type=float, metavar="M",
+                   help="minsta andel av vikten som måste finnas (standard: alla poster) / minimum weight share")
+    p.set_defaults(func=_scores_cmd)

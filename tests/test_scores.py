@@ -379,3 +379,75 @@ def test_completeness_of_a_dataset_both_tables():
     assert med.loc["grund", "composite_missing_n"] == 1 and med.loc["uppfoljning", "composite_missing_n"] == 1
     assert len(c) == 16
     assert "tomt" in med.loc["uppfoljning", "why"]
+
+
+# ------------------------------------------------------------------ CLI
+def _write_template_csv(path, rows, *, table="grund"):
+    import csv
+    cols = CB.column_names(table)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, delimiter=";")
+        w.writeheader()
+        for r in rows:
+            full = {c: "" for c in cols}
+            full.update(municipality="Ale", unit="U1", interview_date="2024-03-01", sex="male",
+                        main_substance="alcohol")
+            if table == "uppfoljning":
+                full.update(followup_type="ordinary")
+            for c in CB.columns(table):
+                if c.asi5_code:
+                    full[c.name] = "0"
+            full.update(r)
+            w.writerow(full)
+
+
+def test_cli_scores_in_input_order_pseudonymised_with_problem_rows(tmp_path):
+    from asi_lib.cli import main
+    from asi_lib.pseudonym import load_key
+    key = tmp_path / "k.key"
+    load_key(key)
+    src = tmp_path / "g.csv"
+    _write_template_csv(src, [
+        {"client_id": "198501011236", "alcohol_days": "10", "alcohol_intox_days": "5", "alcohol_problem_days": "3",
+         "alcohol_troubled": "2", "alcohol_importance": "1", "alcohol_money": "1500"},
+        {"client_id": "A-17", "interview_date": "2024-13-01"},   # error row: listed, empty scores
+        {"client_id": "A-18", "alcohol_money": "X", "relationship_satisfied": "2"},
+    ])
+    out = tmp_path / "s.csv"
+    rc = main(["scores", str(src), "--out", str(out), "--key", str(key), "--as-of", "2024-12-31"])
+    assert rc == 1  # one row with errors
+    text = out.read_text(encoding="utf-8")
+    assert "198501011236" not in text and "A-17" not in text and "A-18" not in text
+    res = pd.read_csv(out, dtype={"problem": str})
+    assert res["row"].tolist() == [2, 3, 4]
+    assert list(res.columns) == (["row", "client_pid", "interview_date"]
+                                 + [f"composite_{a}" for a in AREAS8] + ["problem"])
+    assert res["client_pid"].str.fullmatch("[0-9a-f]{64}").all()
+    # 18/180 + 3/24 + ln(150)/44, by hand = 0.3388780749
+    assert abs(res.loc[0, "composite_alcohol"] - 0.338878) < 1e-6
+    assert res.loc[1, ["composite_medical", "composite_alcohol"]].isna().all()
+    assert res.loc[1, "problem"] == "interview_date: type_date"
+    assert math.isnan(res.loc[2, "composite_alcohol"]) and res.loc[2, "composite_family"] == 0.0
+    assert res["problem"].isna().tolist() == [True, False, True]
+
+
+def test_cli_follow_up_file_exit_0_and_unusable_input_exit_2(tmp_path):
+    import subprocess
+    import sys
+    from asi_lib.pseudonym import load_key
+    key = tmp_path / "k.key"
+    load_key(key)
+    src = tmp_path / "u.csv"
+    _write_template_csv(src, [{"client_id": "A-1", "medical_problem_days": "9", "medical_importance": "3"}],
+                        table="uppfoljning")
+    out = tmp_path / "s.csv"
+    res = subprocess.run([sys.executable, "-m", "asi_lib", "scores", str(src), "--out", str(out), "--key", str(key),
+                          "--table", "uppfoljning", "--as-of", "2024-12-31"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert abs(pd.read_csv(out)["composite_medical"].iloc[0] - 0.35) < 1e-6
+    res = subprocess.run([sys.executable, "-m", "asi_lib", "scores", str(tmp_path / "nope.csv"), "--out", str(out),
+                          "--key", str(key)], capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    res = subprocess.run([sys.executable, "-m", "asi_lib", "scores", str(src), "--out", str(out),
+                          "--key", str(tmp_path / "missing.key")], capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
