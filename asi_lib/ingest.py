@@ -1,0 +1,351 @@
+"""Ingest: read → map → validate → pseudonymise → store, accounting for every row.
+
+``asi-kit ingest INPUT... --store DIR`` and :func:`ingest` do the same thing.
+Per file (and sheet) the report says::
+
+    read = accepted_new + accepted_unchanged + corrected + quarantined
+
+``accepted_unchanged`` are records already in the store with identical
+content (re-ingesting the same export adds nothing); ``quarantined`` are rows
+with an error and rows that conflict with a stored record (same identity,
+other content) when corrections are not accepted.
+
+Exit codes: 0 all rows accepted, 1 some rows quarantined, 2 some input
+unusable (a file that cannot be read writes nothing; the other files of the
+same call still go through).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .codebook import TABLES, load_codebook
+from .errors import AsiInputError
+from .io import RawTable, read_file
+from .mapping import Mapping, apply_mapping, load_mapping
+from .pseudonym import age_at, key_fingerprint, load_key, parse_personal_numbers, pseudonymise_frame, pseudonymise_ids
+from .store import QUARANTINE_COLUMNS, Store, now_iso, quarantine_records, scrub_text
+from .validate import PROBLEM_COLUMNS, RELEASABLE_RULES, RULES, empty_problems, error_rows, validate_frame
+
+
+@dataclass
+class FileResult:
+    """Accounting for one file (one sheet of a workbook)."""
+
+    file: str
+    sheet: str | None = None
+    table: str | None = None
+    status: str = "ok"            # ok | unusable
+    error: str | None = None
+    read: int = 0
+    accepted_new: int = 0
+    accepted_unchanged: int = 0
+    corrected: int = 0
+    quarantined: int = 0          # invalid + conflicts
+    quarantined_invalid: int = 0
+    conflicts: int = 0
+    already_in_quarantine: int = 0
+    warnings: int = 0
+    problems_by_rule: dict = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> int:
+        return self.accepted_new + self.accepted_unchanged + self.corrected
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did. ``exit_code``: 0 all accepted, 1 rows quarantined, 2 input unusable."""
+
+    ingest_id: str
+    time: str
+    store: str
+    as_of: str
+    key_fingerprint: str
+    files: list = field(default_factory=list)
+    problems: pd.DataFrame = field(default_factory=empty_problems)
+    released: int = 0
+    accept_corrections: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if any(f.status != "ok" for f in self.files):
+            return 2
+        if any(f.quarantined for f in self.files):
+            return 1
+        return 0
+
+    def totals(self) -> dict:
+        keys = ("read", "accepted_new", "accepted_unchanged", "corrected", "quarantined", "conflicts", "warnings")
+        return {k: int(sum(getattr(f, k) for f in self.files)) for k in keys}
+
+    def to_dict(self) -> dict:
+        files = []
+        for f in self.files:
+            d = asdict(f)
+            d["accepted"] = f.accepted
+            files.append(d)
+        probs = self.problems.astype(object).where(self.problems.notna(), None).to_dict("records")
+        return {"ingest_id": self.ingest_id, "time": self.time, "store": self.store, "as_of": self.as_of,
+                "key_fingerprint": self.key_fingerprint, "accept_corrections": self.accept_corrections,
+                "exit_code": self.exit_code, "totals": self.totals(), "released_from_quarantine": self.released,
+                "files": files, "problems": probs}
+
+    def write_json(self, path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n",
+                              encoding="utf-8")
+
+    def summary_sv(self, max_problems: int = 10) -> str:
+        """Short Swedish summary naming file, row, column and rule of the first problems."""
+        lines = [f"Inläsning till {self.store} (nyckel {self.key_fingerprint}, datumgräns {self.as_of})"]
+        for f in self.files:
+            where = f"{f.file}" + (f" [{f.sheet}]" if f.sheet else "")
+            if f.status != "ok":
+                lines.append(f"{where}: KAN INTE ANVÄNDAS – {f.error}")
+                continue
+            lines.append(f"{where} ({f.table}): {f.read} rader: {f.accepted} godkända "
+                         f"({f.accepted_new} nya, {f.accepted_unchanged} fanns redan oförändrade"
+                         + (f", {f.corrected} rättade" if f.corrected else "") + f"), {f.quarantined} i karantän"
+                         + (f" (varav {f.conflicts} i konflikt med lagret)" if f.conflicts else "")
+                         + (f", {f.warnings} varningar" if f.warnings else "") + ".")
+        if self.released:
+            lines.append(f"Släppta ur karantän: {self.released} uppföljningar vars grundintervju nu finns.")
+        errs = self.problems[self.problems["severity"] == "error"]
+        if len(errs):
+            lines.append(f"Första problemen ({min(len(errs), max_problems)} av {len(errs)} fel; alla i --report):")
+            for r in errs.head(max_problems).itertuples(index=False):
+                val = f" värde '{r.value}'" if r.value not in ("", None) else ""
+                lines.append(f"  {Path(str(r.file)).name}{f' [{r.sheet}]' if r.sheet else ''} rad {r.row}, "
+                             f"kolumn {r.column}: {r.rule}{val} – {r.message_sv}")
+        t = self.totals()
+        lines.append(f"Totalt {t['read']} rader: {t['accepted_new']} nya, {t['accepted_unchanged']} oförändrade, "
+                     f"{t['corrected']} rättade, {t['quarantined']} i karantän. Slutkod {self.exit_code}.")
+        return "\n".join(lines)
+
+
+def _conflict_problems(raw: RawTable, rows, table: str) -> pd.DataFrame:
+    if not len(rows):
+        return empty_problems()
+    cb = load_codebook()
+    date_col = cb.date_column(table)
+    sev, sv, en = RULES["conflict_stored"]
+    return pd.DataFrame({"file": str(raw.file), "sheet": raw.sheet, "row": list(rows), "column": date_col,
+                         "value": raw.data.loc[list(rows), date_col].to_numpy() if date_col in raw.data else "",
+                         "rule": "conflict_stored", "severity": sev,
+                         "message_sv": f"{cb.column(table, date_col).label_sv} ({date_col}): {sv}",
+                         "message_en": f"{cb.column(table, date_col).label_en} ({date_col}): {en}"})
+
+
+def _parse_as_of(as_of) -> pd.Timestamp:
+    if as_of is None:
+        return pd.Timestamp.today().normalize()
+    try:
+        return pd.Timestamp(as_of).normalize()
+    except (ValueError, TypeError):
+        raise AsiInputError(f"ogiltigt datum för --as-of: '{as_of}' (ÅÅÅÅ-MM-DD) / invalid --as-of date") from None
+
+
+def ingest(paths, store, *, mapping=None, table: str | None = None, as_of=None, key_path=None,
+           accept_corrections: bool = False, key: bytes | None = None) -> IngestReport:
+    """Ingest export files into a store.
+
+    Parameters
+    ----------
+    paths : str, Path or list of them
+        CSV/Excel files in template format (or mapped with ``mapping``).
+    store : str, Path or Store
+        Store directory (created if missing).
+    mapping : str, Path or Mapping, optional
+        Mapping file for foreign exports.
+    table : str, optional
+        Force the table of every input.
+    as_of : date-like, optional
+        Dates after it are errors (default today).
+    key_path : str or Path, optional
+        Key file (default :func:`asi_lib.pseudonym.default_key_path`; created if missing).
+    accept_corrections : bool
+        Replace stored records that conflict with incoming ones (logged).
+    key : bytes, optional
+        The key itself (tests, demo); overrides ``key_path``.
+
+    Returns
+    -------
+    IngestReport
+
+    Raises
+    ------
+    AsiInputError
+        The store is unusable or made with another key, the mapping is
+        invalid, or ``as_of`` is not a date. Unreadable *files* do not raise:
+        they are reported (status ``unusable``) and the others go through.
+
+    Notes
+    -----
+    Tables are processed in the order Grund, Uppföljning, bortfall, insatser
+    so that follow-ups find the baselines of the same batch. After the
+    batch, quarantined follow-ups whose only errors were a missing or later
+    baseline are re-checked and released when the baseline now exists.
+    """
+    as_of_ts = _parse_as_of(as_of)
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    st = store if isinstance(store, Store) else Store(store)
+    if key is None:
+        key = load_key(key_path)
+    fp = key_fingerprint(key)
+    st.check_key(fp)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    ingest_id = uuid.uuid4().hex[:12]
+    report = IngestReport(ingest_id=ingest_id, time=now_iso(), store=str(st.path), as_of=str(as_of_ts.date()),
+                          key_fingerprint=fp, accept_corrections=accept_corrections)
+    raws: list[RawTable] = []
+    for p in paths:
+        try:
+            for raw in read_file(p, table=table, mapping=mapping):
+                raws.append(apply_mapping(raw, mapping))
+        except AsiInputError as exc:
+            report.files.append(FileResult(file=str(p), status="unusable", error=str(exc)))
+    raws.sort(key=lambda r: TABLES.index(r.table))
+
+    current = {t: st.read_table(t) for t in TABLES}
+    changed: set[str] = set()
+    quarantine = st.read_quarantine()
+    new_q: list[pd.DataFrame] = []
+    corrections: list[dict] = []
+    all_problems: list[pd.DataFrame] = []
+    baselines = current["grund"][["client_pid", "interview_date"]].rename(columns={"client_pid": "client_key"})
+    known_qids = set(quarantine["qid"])
+
+    for raw in raws:
+        t = raw.table
+        df = raw.data
+        res = FileResult(file=str(raw.file), sheet=raw.sheet, table=t, read=len(df))
+        mun = df["municipality"] if "municipality" in df else pd.Series("", index=df.index)
+        pids = pseudonymise_ids(df["client_id"], mun, key)
+        typed, problems = validate_frame(raw, as_of=as_of_ts, context={"client_key": pids, "baselines": baselines})
+        bad = error_rows(problems)
+        ok = typed.loc[~typed.index.isin(bad)]
+        accepted = pseudonymise_frame(ok, key, table=t, pids=pids.loc[ok.index])
+        merged, mres = st.merge(t, current[t], accepted, accept_corrections=accept_corrections, ingest_id=ingest_id)
+        current[t] = merged
+        if mres.added or mres.corrected:
+            changed.add(t)
+        corrections.extend(mres.corrections)
+        conflict_rows = list(mres.conflicts)
+        problems = pd.concat([problems, _conflict_problems(raw, conflict_rows, t)], ignore_index=True)
+        q_rows = sorted(set(bad) | set(conflict_rows))
+        if q_rows:
+            rows = df.loc[q_rows].copy()
+            if "age" in rows and "client_id" in rows:  # keep the age the personal number gives
+                info = parse_personal_numbers(rows["client_id"])
+                dates = typed.loc[q_rows, load_codebook().date_column(t)]
+                derived = age_at(info["birth_date"], dates).astype("string").fillna("")
+                rows["age"] = rows["age"].where(rows["age"].str.strip() != "", derived)
+            q = quarantine_records(rows, pids, problems, table=t, file=raw.file, sheet=raw.sheet, ingest_id=ingest_id)
+            res.already_in_quarantine = int(q["qid"].isin(known_qids).sum())
+            q = q[~q["qid"].isin(known_qids)]
+            known_qids |= set(q["qid"])
+            new_q.append(q)
+        if t == "grund" and len(accepted):
+            baselines = pd.concat([baselines, accepted[["client_pid", "interview_date"]].rename(
+                columns={"client_pid": "client_key"})], ignore_index=True)
+        res.accepted_new, res.accepted_unchanged, res.corrected = mres.added, mres.unchanged, mres.corrected
+        res.conflicts = len(conflict_rows)
+        res.quarantined_invalid = len(bad)
+        res.quarantined = len(q_rows)
+        res.warnings = int((problems["severity"] == "warning").sum())
+        res.problems_by_rule = {str(k): int(v) for k, v in problems["rule"].value_counts().items()}
+        all_problems.append(problems)
+        report.files.append(res)
+
+    quarantine = pd.concat([quarantine, *new_q], ignore_index=True) if new_q else quarantine
+    quarantine, released = _release(quarantine, baselines, current, st, as_of_ts, accept_corrections, ingest_id)
+    if released:
+        changed.add("uppfoljning")
+    report.released = released
+    report.problems = (pd.concat(all_problems, ignore_index=True)[PROBLEM_COLUMNS] if all_problems else empty_problems())
+    report.problems["file"] = scrub_text(report.problems["file"].astype(str)) if len(report.problems) else report.problems["file"]
+
+    # write: tables, quarantine, manifest last
+    for t in changed:
+        st.write_table(t, current[t])
+    if new_q or released or not (st.path / "quarantine.parquet").exists():
+        st.write_quarantine(quarantine)
+    m = st.manifest
+    m.setdefault("ingests", []).append({
+        "ingest_id": ingest_id, "time": report.time, "as_of": report.as_of, "key_fingerprint": fp,
+        "accept_corrections": accept_corrections, "released_from_quarantine": released,
+        "files": [{"file": scrub_text(pd.Series([Path(f.file).name])).iloc[0], "sheet": f.sheet, "table": f.table,
+                   "status": f.status, "read": f.read, "accepted_new": f.accepted_new,
+                   "accepted_unchanged": f.accepted_unchanged, "corrected": f.corrected,
+                   "quarantined": f.quarantined, "conflicts": f.conflicts, "problems_by_rule": f.problems_by_rule}
+                  for f in report.files],
+        "counts_after": {t: int(len(current[t])) for t in TABLES} | {"quarantine": int(len(quarantine))},
+    })
+    m.setdefault("corrections", []).extend(corrections)
+    st.save_manifest()
+    return report
+
+
+def _release(quarantine, baselines, current, st, as_of_ts, accept_corrections, ingest_id):
+    """Re-check quarantined follow-ups whose only errors were a missing/later baseline."""
+    if quarantine.empty:
+        return quarantine, 0
+    rules = quarantine["rules"].fillna("").str.split(",")
+    cand = (quarantine["table"] == "uppfoljning") & rules.map(lambda r: bool(r) and set(r) <= RELEASABLE_RULES)
+    if not cand.any():
+        return quarantine, 0
+    sub = quarantine[cand]
+    data = pd.DataFrame([json.loads(d) for d in sub["data"]], index=pd.RangeIndex(2, 2 + len(sub), name="row")).fillna("")
+    data = data.astype(str)
+    raw = RawTable("uppfoljning", "karantän", None, data)
+    typed, problems = validate_frame(raw, as_of=as_of_ts, context={"baselines": baselines})
+    bad = error_rows(problems)
+    ok = typed.loc[~typed.index.isin(bad)]
+    if ok.empty:
+        return quarantine, 0
+    merged, mres = st.merge("uppfoljning", current["uppfoljning"], ok, accept_corrections=accept_corrections,
+                            ingest_id=ingest_id)
+    current["uppfoljning"] = merged
+    released_pos = [i for i, row in zip(sub.index, data.index) if row in ok.index and row not in set(mres.conflicts)]
+    return quarantine.drop(index=released_pos).reset_index(drop=True), len(released_pos)
+
+
+# ---------------------------------------------------------------- CLI
+def _ingest_cmd(args: argparse.Namespace) -> int:
+    report = ingest(args.inputs, args.store, mapping=args.mapping, table=args.table, as_of=args.as_of,
+                    key_path=args.key, accept_corrections=args.accept_corrections)
+    if args.report:
+        report.write_json(args.report)
+    print(report.summary_sv())
+    return report.exit_code
+
+
+def register_cli(subparsers) -> None:
+    """Add ``asi-kit ingest``."""
+    p = subparsers.add_parser(
+        "ingest", help="läs in exportfiler till ett lager / ingest export files into a store",
+        description="Läser CSV/Excel, kontrollerar mot kodboken, pseudonymiserar och sparar i lagret. "
+                    "Slutkod 0 = allt godkänt, 1 = rader i karantän, 2 = fil som inte kan användas.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV- eller Excel-filer")
+    p.add_argument("--store", required=True, metavar="DIR", help="lagrets katalog")
+    p.add_argument("--mapping", metavar="FILE", help="mappningsfil (YAML) för egna kolumnnamn och värden")
+    p.add_argument("--report", metavar="FILE.json", help="skriv rapport med alla problem som JSON")
+    p.add_argument("--table", choices=list(TABLES), help="tvinga tabell (annars från rubrikraden/bladnamnet)")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="datum efter detta är fel (standard: i dag)")
+    p.add_argument("--key", metavar="FILE", help="nyckelfil (standard ~/.config/asi-kit/pseudonym.key eller $ASI_KIT_KEY_FILE)")
+    p.add_argument("--accept-corrections", action="store_true",
+                   help="ersätt lagrade poster som ändrats i exporten (loggas i manifest.json)")
+    p.set_defaults(func=_ingest_cmd)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from .cli import main
+    sys.exit(main(["ingest", *sys.argv[1:]]))
