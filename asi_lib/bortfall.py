@@ -316,6 +316,9 @@ def _baselines(ds, pairing, window, as_of) -> pd.DataFrame:
             return _minimal_baselines(ds, window, as_of)
         pairing = pair_followups(ds, window=window, as_of=as_of)
     base = pairing.baselines.copy()
+    # the pairing may suffix baseline measurements with _0: use plain names here
+    plain = {c: c[:-2] for c in base.columns if c.endswith("_0") and c[:-2] not in base.columns}
+    base = base.rename(columns=plain)
     if "baseline_date" not in base.columns and "interview_date" in base.columns:
         base["baseline_date"] = base["interview_date"]
     # bring in Grund attributes the pairing may not carry
