@@ -196,8 +196,8 @@ def ingest(paths, store, *, mapping=None, table: str | None = None, as_of=None, 
     if isinstance(paths, (str, Path)):
         paths = [paths]
     st = store if isinstance(store, Store) else Store(store)
-    if key is None:
-        key = load_key(key_path)
+    if key is None:  # an existing store never gets a freshly created (hence wrong) key
+        key = load_key(key_path, create=not (st.exists() and st.manifest.get("key_fingerprint")))
     fp = key_fingerprint(key)
     st.check_key(fp)
     if mapping is not None and not isinstance(mapping, Mapping):
