@@ -537,8 +537,8 @@ def composite_scores(frame: pd.DataFrame, *, spec: CompositeSpec | None = None, 
             if plan.reverse[a]:
                 np.subtract(np.float32(1.0), dest, out=dest)
     np.clip(out, 0.0, 1.0, out=out)
-    res = pd.DataFrame({f"composite_{a}": out[j].astype(np.float64) for j, a in enumerate(areas)},
-                       index=frame.index)
+    res = pd.DataFrame(out.T.astype(np.float64), index=frame.index,
+                       columns=[f"composite_{a}" for a in areas], copy=False)
     res.attrs["asi"] = {"unit": "intervjuer", "measure": "composite score 0–1",
                         "spec": spec.path, "min_share": {a: shares[a] for a in areas}}
     return res
