@@ -366,7 +366,7 @@ def _int16_source(series: pd.Series) -> _Source:
         if data.dtype != np.int16:
             data = np.clip(data, -32768, 32767).astype(np.int16)
         return _Source(data, mask)
-    if series.dtype.kind in "iu":
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":  # plain numpy integers: no NA
         return _Source(np.clip(series.to_numpy(), -32768, 32767).astype(np.int16), None)
     num = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = np.isnan(num) | (num != np.round(num))
@@ -380,7 +380,7 @@ def _money_source(series: pd.Series) -> _Source:
     parts = _masked_parts(series)
     if parts is not None:
         return _Source(parts[0], parts[1])
-    if series.dtype.kind in "iu":
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
         return _Source(series.to_numpy(), None)
     num = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return _Source(num, np.isnan(num))

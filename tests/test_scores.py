@@ -253,6 +253,13 @@ def test_float_and_string_inputs_and_index_alignment():
     close(s["composite_medical"].tolist(), [0.35, None, None, None])  # 2.5 days is not a valid value
 
 
+def test_arrow_backed_and_wider_integer_columns():
+    df = pd.DataFrame({COL["M6"]: pd.array([9, None, -8], dtype="int16[pyarrow]"),
+                       COL["M7"]: pd.array([0, 1, 1], dtype="int64[pyarrow]"),
+                       COL["M8"]: pd.array([3, 3, 3], dtype="Int64")})
+    close(composite_scores(df, areas=["medical"])["composite_medical"].tolist(), [0.35, None, None])
+
+
 def test_out_of_range_is_missing():
     close(score("medical", {"M6": 31}, {"M7": 5}), [None, None])
 
