@@ -1,0 +1,626 @@
+"""The one layer every published table passes through.
+
+Analysis functions return raw tidy frames for analysts. Anything shown to
+people (reports, dashboards, Excel) goes through :func:`publish`, which
+
+1. protects small numbers: a count with 0 < n < ``min_cell`` is shown as
+   ``"<5"``; counts of a characteristic (``k``) are protected the same way,
+   also through the complement n − k; every statistic of a protected cell is
+   hidden (``".."``);
+2. adds **secondary suppression** so no protected count can be recovered as
+   "total − sum of the visible parts" (groups + their ``Totalt`` row,
+   categories of one variable within a group, declared row sums);
+3. flags groups under ``tendency_threshold`` clients ("Endast tendenser") and
+   hides their p-values;
+4. turns codes and column names into Swedish (or English) labels and rounds
+   numbers for people (decimal comma in Swedish).
+
+How a raw frame tells publish its structure (``frame.attrs["asi"]``)
+--------------------------------------------------------------------
+``group_cols``
+    Grouping columns. A row whose group value is :data:`TOTAL`
+    (``"__total__"``) is the total of the other groups.
+``additive``
+    True when the counts of the groups add up to the total row (each client
+    in exactly one group), and, with ``category_col``, when ``k`` over the
+    categories of one group adds up to that group's ``n``.
+``category_col``
+    Column of the categories of one variable (e.g. ``"category"``).
+``row_sums``
+    ``{total_col: [part_cols]}`` for counts that add up within a row, e.g.
+    ``{"n_pairs": ["n_improved", "n_unchanged", "n_worse"]}``.
+``value_vars``
+    ``{column: codebook column}`` when a key column holds the codes of a
+    codebook column under another name (e.g. ``{"reason": "bortfall_reason"}``).
+``count_cols`` / ``soft_count_cols`` / ``key_cols`` / ``percent_cols``
+    Overrides of the name conventions below.
+
+Name conventions: numeric columns named ``n``, ``k``, ``n_*``, ``k_*``,
+``*_n``, ``*_k`` are counts of clients; a count whose name contains
+``missing``/``empty``/``invalid``/``not_relevant`` is *soft* (protected
+itself, but does not hide the row's statistics unless the number of valid
+values n − n_missing is itself under ``min_cell``). Other numeric columns are
+statistics; non-numeric columns are keys and labels.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .codebook import AREAS, TABLES, load_codebook
+from .errors import AsiInputError
+
+__all__ = ["publish", "TOTAL", "HIDDEN", "COLUMN_LABELS", "TENDENCY_NOTE", "label_values",
+           "measure_label"]
+
+#: Group value of a total row in raw frames (shown as "Totalt"/"Total").
+TOTAL = "__total__"
+#: Marker of a hidden value (secondary suppression, statistics of a protected cell).
+HIDDEN = ".."
+#: Marker of a value that could not be computed.
+EMPTY = "–"
+TENDENCY_NOTE = {
+    "sv": "Endast tendenser (färre än {t} klienter)",
+    "en": "Tendencies only (fewer than {t} clients)",
+}
+_TOTAL_LABEL = {"sv": "Totalt", "en": "Total"}
+
+#: Column name → (Swedish heading, English heading).
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "n": ("Antal klienter", "Clients"),
+    "k": ("Antal med egenskapen", "Clients with the characteristic"),
+    "n_missing": ("Saknar värde", "Missing"),
+    "share": ("Andel", "Share"),
+    "mean": ("Medelvärde", "Mean"),
+    "sd": ("Standardavvikelse", "SD"),
+    "median": ("Median", "Median"),
+    "q1": ("Nedre kvartil", "Lower quartile"),
+    "q3": ("Övre kvartil", "Upper quartile"),
+    "ci_low": ("95 % KI, nedre", "95% CI, lower"),
+    "ci_high": ("95 % KI, övre", "95% CI, upper"),
+    "diff": ("Skillnad", "Difference"),
+    "diff_ci_low": ("Skillnad, 95 % KI nedre", "Difference, 95% CI lower"),
+    "diff_ci_high": ("Skillnad, 95 % KI övre", "Difference, 95% CI upper"),
+    "p_value": ("p-värde", "p-value"),
+    "p_adj": ("p-värde (justerat, FDR)", "p-value (FDR adjusted)"),
+    "hedges_g": ("Effektstorlek (Hedges g)", "Effect size (Hedges' g)"),
+    "smd": ("Standardiserad skillnad", "Standardised difference"),
+    "measure": ("Mått", "Measure"),
+    "variable": ("Variabel", "Variable"),
+    "category": ("Kategori", "Category"),
+    "area": ("Livsområde", "Life area"),
+    "group": ("Grupp", "Group"),
+    "age_band": ("Åldersgrupp", "Age group"),
+    "period": ("Period", "Period"),
+    "row": ("Rad", "Row"),
+    "col": ("Kolumn", "Column"),
+    "pct_row": ("Radprocent", "Row per cent"),
+    "pct_col": ("Kolumnprocent", "Column per cent"),
+    "pct": ("Procent", "Per cent"),
+    "tendens": ("Anmärkning", "Note"),
+    "label": ("Benämning", "Label"),
+    "test": ("Test", "Test"),
+    "n_unit": ("Antal klienter (enheten)", "Clients (unit)"),
+    "n_rest": ("Antal klienter (övriga)", "Clients (others)"),
+    "n_region": ("Antal klienter (regionen)", "Clients (region)"),
+    "mean_unit": ("Medelvärde (enheten)", "Mean (unit)"),
+    "mean_rest": ("Medelvärde (övriga)", "Mean (others)"),
+    "mean_region": ("Medelvärde (regionen)", "Mean (region)"),
+    "sd_unit": ("Standardavvikelse (enheten)", "SD (unit)"),
+    "sd_rest": ("Standardavvikelse (övriga)", "SD (others)"),
+    "median_unit": ("Median (enheten)", "Median (unit)"),
+    "median_rest": ("Median (övriga)", "Median (others)"),
+    "share_women_unit": ("Andel kvinnor (enheten)", "Share women (unit)"),
+    "share_women_rest": ("Andel kvinnor (övriga)", "Share women (others)"),
+    "mean_age_unit": ("Medelålder (enheten)", "Mean age (unit)"),
+    "mean_age_rest": ("Medelålder (övriga)", "Mean age (others)"),
+    "share_alcohol_unit": ("Andel alkohol som huvudpreparat (enheten)", "Share alcohol as main substance (unit)"),
+    "share_alcohol_rest": ("Andel alkohol som huvudpreparat (övriga)", "Share alcohol as main substance (others)"),
+    "n_grund": ("Grundintervjuer", "Baseline interviews"),
+    "n_uppfoljning": ("Uppföljningar", "Follow-ups"),
+    "n_bortfall": ("Bortfall (Grund)", "Attrition (baseline)"),
+    "n_target": ("Klienter i målgruppen", "Clients in the target group"),
+    "n_due": ("Uppföljningar som förfaller", "Follow-ups falling due"),
+    "n_eligible": ("Grundintervjuer vars uppföljningsfönster passerat", "Baselines whose follow-up window has passed"),
+    "k_followed": ("Följda upp inom fönstret", "Followed up within the window"),
+    "days_median": ("Dagar efter Grund, median", "Days after baseline, median"),
+    "days_q1": ("Dagar efter Grund, nedre kvartil", "Days after baseline, lower quartile"),
+    "days_q3": ("Dagar efter Grund, övre kvartil", "Days after baseline, upper quartile"),
+    "preliminary": ("Preliminär", "Preliminary"),
+    "month": ("Månad", "Month"),
+    "form": ("Formulär", "Form"),
+}
+
+_SOFT = ("missing", "empty", "invalid", "not_relevant")
+_EFFECT = {"hedges_g", "smd", "g", "d", "cohen_d"}
+_PRIVATE = {"client_pid", "client_id", "personnummer", "pnr"}
+
+
+# --------------------------------------------------------------------------- structure
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _count_cols(frame: pd.DataFrame, meta: dict) -> list[str]:
+    if "count_cols" in meta:
+        return [c for c in meta["count_cols"] if c in frame.columns]
+    keys = set(meta.get("key_cols", ())) | set(meta.get("group_cols", ()))
+    pat = re.compile(r"^(n|k)$|^(n|k)_|_(n|k)$")
+    return [c for c in frame.columns
+            if c not in keys and isinstance(c, str) and pat.search(c) and _is_numeric(frame[c])]
+
+
+def _soft_cols(counts: list[str], meta: dict) -> set[str]:
+    if "soft_count_cols" in meta:
+        return set(meta["soft_count_cols"])
+    return {c for c in counts if any(s in c for s in _SOFT)}
+
+
+def _p_cols(cols) -> list[str]:
+    return [c for c in cols if isinstance(c, str)
+            and (c in ("p", "p_value", "q_value") or c.startswith("p_") or c.endswith("_p")
+                 or c.endswith("_p_value") or c.endswith("_p_adj"))]
+
+
+def _complements(counts: list[str], meta: dict) -> list[tuple[str, str]]:
+    """(part, whole) pairs whose difference whole − part is a count too."""
+    if "complements" in meta:
+        return [(a, b) for a, b in dict(meta["complements"]).items() if a in counts and b in counts]
+    cs = set(counts)
+    out = []
+    for c in counts:
+        if c == "k" and "n" in cs:
+            out.append(("k", "n"))
+        elif c.startswith("k_") and "n_" + c[2:] in cs:
+            out.append((c, "n_" + c[2:]))
+        elif c == "n_missing" and "n" in cs:
+            out.append((c, "n"))
+        elif c.startswith("n_missing_") and "n_" + c[len("n_missing_"):] in cs:
+            out.append((c, "n_" + c[len("n_missing_"):]))
+    return out
+
+
+def _key_frame(frame: pd.DataFrame, counts: list[str], stat_cols: list[str]) -> pd.DataFrame:
+    keys = [c for c in frame.columns if c not in counts and c not in stat_cols]
+    return frame[keys].astype("string").fillna("<NA>") if keys else pd.DataFrame(index=frame.index)
+
+
+def _is_total(s: pd.Series) -> np.ndarray:
+    return (s.astype("string") == TOTAL).fillna(False).to_numpy(dtype=bool)
+
+
+def _category_groups(keyf: pd.DataFrame, meta: dict) -> np.ndarray:
+    """Group number of each row of a category frame (all keys but the category)."""
+    cat = meta.get("category_col")
+    label_cols = set(meta.get("label_cols", ("label",)))
+    gkeys = [c for c in keyf.columns if c != cat and c not in label_cols]
+    if not gkeys:
+        return np.zeros(len(keyf), dtype=int)
+    return keyf.groupby(gkeys, sort=False, dropna=False).ngroup().to_numpy()
+
+
+def _build_sets(frame, meta, counts, keyf, cell_id) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Additive sets as (cell ids, signs) with sum(sign * value) = 0."""
+    sets: list[tuple[np.ndarray, np.ndarray]] = []
+    if not meta.get("additive") and not meta.get("row_sums"):
+        return sets
+    group_cols = [g for g in meta.get("group_cols", ()) if g in frame.columns]
+    cat = meta.get("category_col")
+    nrow = len(frame)
+
+    def add(parts: np.ndarray, totals: np.ndarray) -> None:
+        parts, totals = np.unique(parts), np.unique(totals)
+        parts = parts[~np.isin(parts, totals)]
+        if len(parts) + len(totals) > 1:
+            sets.append((np.concatenate([parts, totals]),
+                         np.concatenate([np.ones(len(parts)), -np.ones(len(totals))])))
+
+    # (a) categories of one variable within a group: sum k = n
+    if meta.get("additive") and cat in frame.columns and "k" in counts and "n" in counts:
+        ids = _category_groups(keyf, meta)
+        order = np.argsort(ids, kind="stable")
+        bounds = np.flatnonzero(np.diff(ids[order])) + 1
+        for rows in np.split(order, bounds):
+            add(cell_id["k"][rows], cell_id["n"][rows[:1]])
+    # (b) groups of one grouping column + its total row; (c) all groups + grand total
+    if meta.get("additive") and group_cols:
+        tot = {g: _is_total(frame[g]) for g in group_cols}
+        any_tot = np.logical_or.reduce([tot[g] for g in group_cols])
+        all_tot = np.logical_and.reduce([tot[g] for g in group_cols])
+        add_cols = [c for c in meta.get("additive_cols", counts) if c in counts]
+        plans = [(g, tot[g], np.ones(nrow, dtype=bool)) for g in group_cols]
+        if len(group_cols) > 1:
+            plans.append((None, all_tot, ~any_tot | all_tot))
+        for g, is_tot, sel in plans:
+            if not is_tot.any():
+                continue
+            others = [c for c in keyf.columns if c not in (group_cols if g is None else [g])]
+            rows_sel = np.flatnonzero(sel)
+            kf = keyf.iloc[rows_sel][others] if others else None
+            ids = (kf.groupby(others, sort=False, dropna=False).ngroup().to_numpy()
+                   if others else np.zeros(len(rows_sel), dtype=int))
+            order = np.argsort(ids, kind="stable")
+            bounds = np.flatnonzero(np.diff(ids[order])) + 1
+            for chunk in np.split(order, bounds):
+                rows = rows_sel[chunk]
+                t = is_tot[rows]
+                if not t.any() or t.all():
+                    continue
+                for c in add_cols:
+                    add(cell_id[c][rows[~t]], cell_id[c][rows[t]])
+    # (d) declared row sums
+    for whole, parts in dict(meta.get("row_sums", {})).items():
+        if whole in counts and all(c in counts for c in parts):
+            for r in range(nrow):
+                add(np.array([cell_id[c][r] for c in parts]), cell_id[whole][r:r + 1])
+    return sets
+
+
+def _determined(sets, hidden: np.ndarray) -> np.ndarray:
+    """Hidden cells whose value follows exactly from the visible ones.
+
+    A hidden cell i is determined when the unit vector e_i lies in the row
+    space of the additive equations restricted to the hidden cells, i.e. when
+    every vector of their null space is 0 at i.
+    """
+    from scipy.linalg import null_space
+
+    touched = [(m, sg) for m, sg in sets if hidden[m].any()]
+    if not touched:
+        return np.zeros(0, dtype=int)
+    hid = np.unique(np.concatenate([m[hidden[m]] for m, _ in touched]))
+    pos = {c: j for j, c in enumerate(hid)}
+    A = np.zeros((len(touched), len(hid)))
+    for i, (m, sg) in enumerate(touched):
+        h = hidden[m]
+        A[i, [pos[c] for c in m[h]]] = sg[h]
+    ns = null_space(A)
+    if ns.shape[1] == 0:
+        return hid
+    return hid[np.abs(ns).max(axis=1) < 1e-9]
+
+
+def _secondary(values: np.ndarray, sup: np.ndarray, sets) -> np.ndarray:
+    """Hide more cells until no hidden cell can be derived from the sets.
+
+    First the classic rule (no set with exactly one hidden cell: hide the
+    smallest non-zero visible cell of that set), then an exact check with the
+    null space of the equations (catches chains such as a "bridge" between two
+    blocks of hidden cells); repeated until stable.
+    """
+    sec = np.zeros_like(sup)
+    if not sets:
+        return sec
+    set_idx = np.concatenate([np.full(len(m), i) for i, (m, _) in enumerate(sets)])
+    cells = np.concatenate([m for m, _ in sets])
+    v = values[cells]
+    while True:
+        while True:
+            h = (sup | sec)[cells]
+            cnt = np.bincount(set_idx, weights=h.astype(float), minlength=len(sets))
+            cand = (cnt[set_idx] == 1) & ~h & (v > 0)
+            if not cand.any():
+                break
+            cdf = pd.DataFrame({"s": set_idx[cand], "v": v[cand], "c": cells[cand]})
+            pick = cdf.sort_values(["s", "v", "c"], kind="stable").drop_duplicates("s")["c"].to_numpy()
+            sec[np.unique(pick)] = True
+        det = _determined(sets, sup | sec)
+        det = det[values[det] > 0]
+        if det.size == 0:
+            return sec
+        # hide the smallest visible non-zero cell sharing a set with a derivable cell
+        best = None
+        for target in det:
+            for m, _ in sets:
+                if target in m:
+                    c = m[~(sup | sec)[m] & (values[m] > 0)]
+                    if c.size:
+                        cand_c = c[np.argmin(values[c])]
+                        if best is None or values[cand_c] < values[best]:
+                            best = cand_c
+            if best is not None:
+                break
+        if best is None:  # nothing left to hide around any of them
+            return sec
+        sec[best] = True
+
+
+# --------------------------------------------------------------------------- labels
+def measure_label(name: str, lang: str = "sv") -> str:
+    """Readable label of a measure/variable name.
+
+    Examples
+    --------
+    >>> measure_label("composite_alcohol")
+    'Sammanvägt index: Alkohol'
+    >>> measure_label("rating_drugs", "en")
+    'Interviewer rating: drugs (0–9)'
+    """
+    cb = load_codebook()
+    if not isinstance(name, str):
+        return name
+    if name == TOTAL:
+        return _TOTAL_LABEL[lang]
+    if name.startswith("composite_") and name[10:] in cb.areas:
+        area = cb.areas[name[10:]]["label_sv" if lang == "sv" else "label_en"]
+        return f"Sammanvägt index: {area}" if lang == "sv" else f"Composite score: {area}"
+    if name in cb.areas:
+        return cb.areas[name]["label_sv" if lang == "sv" else "label_en"]
+    for t in TABLES:
+        names = cb.column_names(t)
+        if name in names:
+            return cb.column(t, name).label(lang)
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name][0 if lang == "sv" else 1]
+    return name
+
+
+def _code_labels(var: str, lang: str) -> dict | None:
+    cb = load_codebook()
+    for t in TABLES:
+        if var in cb.column_names(t):
+            col = cb.column(t, var)
+            if col.codes is None:
+                return None
+            lab = cb.labels(t, var, lang)
+            return {str(k): v for k, v in lab.items()}
+    return None
+
+
+def label_values(series: pd.Series, var: str | None = None, lang: str = "sv") -> pd.Series:
+    """Codes → labels for one column (codebook codes, areas, measures, total).
+
+    Examples
+    --------
+    >>> label_values(pd.Series(["female", "__total__"]), "sex").tolist()
+    ['Kvinna', 'Totalt']
+    """
+    s = series.astype("string")
+    mapping = {TOTAL: _TOTAL_LABEL[lang]}
+    if var in ("measure", "variable", "area"):
+        mapping.update({u: measure_label(u, lang) for u in s.dropna().unique()})
+    elif var is not None:
+        mapping.update(_code_labels(var, lang) or {})
+    return s.map(mapping).fillna(s)
+
+
+def _heading(col: str, lang: str) -> str:
+    if col in COLUMN_LABELS:
+        return COLUMN_LABELS[col][0 if lang == "sv" else 1]
+    lab = measure_label(col, lang)
+    return lab if isinstance(lab, str) else str(col)
+
+
+# --------------------------------------------------------------------------- formatting
+def _fmt(values: np.ndarray, decimals, lang: str, suffix: str = "") -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    dec = np.broadcast_to(np.asarray(decimals), values.shape)
+    for d in np.unique(dec):
+        m = dec == d
+        out[m] = [f"{x:,.{int(d)}f}" for x in values[m]]
+    out = out.astype(str)
+    if lang == "sv":
+        out = np.char.replace(np.char.replace(np.char.replace(out, ",", "\u2009"), ".", ","), "-", "−")
+    out = np.char.add(out, suffix).astype(object)
+    out[~np.isfinite(values)] = EMPTY
+    return out
+
+
+def _fmt_p(values: np.ndarray, lang: str) -> np.ndarray:
+    out = _fmt(values, 3, lang)
+    small = np.isfinite(values) & (values < 0.001)
+    out[small] = "<0,001" if lang == "sv" else "<0.001"
+    return out
+
+
+def _percent_cols(frame: pd.DataFrame, meta: dict, stat_cols: list[str]) -> list[str]:
+    if "percent_cols" in meta:
+        return list(meta["percent_cols"])
+    pc = [c for c in stat_cols if isinstance(c, str) and (
+        c.startswith(("share", "pct", "rate")) or c.endswith(("_share", "_rate", "_pct")))]
+    if "share" in frame.columns and "mean" not in frame.columns:
+        pc += [c for c in ("ci_low", "ci_high") if c in stat_cols]
+    return pc
+
+
+# --------------------------------------------------------------------------- publish
+def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int = 10,
+            lang: str = "sv", labels: bool = True) -> pd.DataFrame:
+    """Protect small numbers, label and round a raw result table for people.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A raw tidy result (one row per group and measure) with at least one
+        count column (``n``) and ``attrs["asi"]`` describing its structure.
+    min_cell : int, default 5
+        Smallest count that may be shown; 0 < count < min_cell is shown as
+        ``"<5"`` and everything derived from it as ``".."``.
+    tendency_threshold : int, default 10
+        Groups with fewer clients are flagged "Endast tendenser" and get no
+        p-value.
+    lang : {"sv", "en"}
+    labels : bool, default True
+        Translate codes and column names; False keeps raw names (the values
+        are still protected and formatted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Strings ready to print. ``attrs["asi"]`` keeps the raw metadata plus
+        ``min_cell``, ``tendency_threshold``, ``suppressed_primary``,
+        ``suppressed_secondary``, ``hidden_statistics``, ``legend``.
+
+    Raises
+    ------
+    AsiInputError
+        No count column to protect, or a client identifier column present.
+
+    Notes
+    -----
+    Primary: count cells with 0 < v < min_cell; for each (k, n) pair also k
+    when 0 < n − k < min_cell. Secondary: in every additive set (groups + the
+    total row, categories + their group's n, declared row sums) with exactly
+    one hidden cell, the smallest non-zero visible cell is hidden too,
+    repeated until no set has exactly one. All statistics of a row with a
+    hidden (non-soft) count are hidden. See ``docs/methods/protection.md``.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"sex": ["male", "female", "__total__"], "n": [40, 3, 43],
+    ...                     "mean": [0.41, 0.52, 0.418]})
+    >>> raw.attrs["asi"] = {"group_cols": ["sex"], "additive": True}
+    >>> out = publish(raw)
+    >>> out.iloc[:, :3].values.tolist()
+    [['Man', '..', '..'], ['Kvinna', '<5', '..'], ['Totalt', '43', '0,42']]
+    """
+    if lang not in ("sv", "en"):
+        raise AsiInputError(f"okänt språk '{lang}' (sv, en) / unknown language")
+    if min_cell < 1:
+        raise AsiInputError("min_cell måste vara minst 1 / min_cell must be at least 1")
+    private = [c for c in frame.columns if isinstance(c, str) and c.lower() in _PRIVATE]
+    if private:
+        raise AsiInputError(f"en publicerad tabell får inte innehålla klient-id ({', '.join(private)}) "
+                            "/ a published table must not hold client identifiers")
+    meta = dict(frame.attrs.get("asi", {}))
+    frame = frame.reset_index(drop=True)
+    counts = _count_cols(frame, meta)
+    if not counts:
+        raise AsiInputError("tabellen saknar antal (n) och kan inte skyddas / table has no count column")
+    soft = _soft_cols(counts, meta)
+    keys_declared = set(meta.get("key_cols", ())) | set(meta.get("group_cols", ()))
+    stat_cols = [c for c in frame.columns if c not in counts and c not in keys_declared
+                 and _is_numeric(frame[c])]
+    keyf = _key_frame(frame, counts, stat_cols)
+    nrow = len(frame)
+
+    # ---- cells: one id per (row, count column); the n of one group is one cell
+    # when the rows are categories of that group
+    vals = {c: frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in counts}
+    cell_id: dict[str, np.ndarray] = {}
+    values_list = []
+    offset = 0
+    cat = meta.get("category_col")
+    for c in counts:
+        if cat in frame.columns and not c.startswith("k"):
+            ids = _category_groups(keyf, meta)
+            first = pd.Series(np.arange(nrow)).groupby(ids).transform("first").to_numpy()
+            _, local = np.unique(first, return_inverse=True)
+            cell_id[c] = offset + local
+            uniq_rows = np.unique(first)
+            values_list.append(vals[c][uniq_rows])
+            offset += len(uniq_rows)
+        else:
+            cell_id[c] = offset + np.arange(nrow)
+            values_list.append(vals[c])
+            offset += nrow
+    values = np.concatenate(values_list) if values_list else np.zeros(0)
+    vz = np.nan_to_num(values, nan=0.0)
+    primary = (vz > 0) & (vz < min_cell)
+    # complements: a visible part is hidden when whole − part is a small count
+    comp = np.zeros_like(primary)
+    for part, whole in _complements(counts, meta):
+        rest = np.nan_to_num(vals[whole] - vals[part], nan=0.0)
+        small = (rest > 0) & (rest < min_cell)
+        comp[cell_id[part][small]] = True
+    comp &= ~primary
+    sets = _build_sets(frame, meta, counts, keyf, cell_id)
+    secondary = _secondary(vz, primary | comp, sets)
+    secondary &= ~primary
+    secondary |= comp
+    hidden = primary | secondary
+
+    # ---- which rows lose their statistics
+    row_hide = np.zeros(nrow, dtype=bool)
+    for c in counts:
+        if c not in soft:
+            row_hide |= hidden[cell_id[c]]
+    # n − n_missing < min_cell: the statistics rest on too few values
+    for part, whole in _complements(counts, meta):
+        if part in soft:
+            valid = np.nan_to_num(vals[whole] - vals[part], nan=0.0)
+            row_hide |= (valid > 0) & (valid < min_cell)
+
+    # ---- tendencies and p-values
+    base_n = [c for c in counts if c not in soft and (c == "n" or c.startswith("n_") or c.endswith("_n"))
+              and not any(c == p for p, _ in _complements(counts, meta))]
+    if not base_n:
+        base_n = [c for c in counts if c not in soft]
+    nmin = np.nanmin(np.stack([vals[c] for c in base_n], axis=1), axis=1) if base_n else np.full(nrow, np.inf)
+    nmin = np.where(np.isnan(nmin), 0, nmin)
+    tendency = nmin < tendency_threshold
+    p_cols = _p_cols(stat_cols)
+
+    # ---- format
+    out = pd.DataFrame(index=frame.index)
+    pct = set(_percent_cols(frame, meta, stat_cols))
+    float_stats = [c for c in stat_cols if c not in pct and c not in p_cols and c not in _EFFECT]
+    if float_stats:
+        mag = np.nanmax(np.abs(np.stack([frame[c].to_numpy(dtype="float64", na_value=np.nan)
+                                         for c in float_stats], axis=1)), axis=1, initial=0.0)
+        row_dec = np.where(mag <= 1.5, 2, np.where(mag < 100, 1, 0))
+    else:
+        row_dec = np.full(nrow, 1)
+    marker = f"<{min_cell}"
+    n_hidden_stats = 0
+    for c in frame.columns:
+        s = frame[c]
+        if c in counts:
+            v = vals[c]
+            txt = _fmt(v, 0, lang)
+            cid = cell_id[c]
+            txt[secondary[cid]] = HIDDEN
+            txt[primary[cid]] = marker
+            out[c] = txt
+        elif c in stat_cols:
+            v = s.to_numpy(dtype="float64", na_value=np.nan)
+            if c in p_cols:
+                txt = _fmt_p(v, lang)
+                txt[tendency & ~row_hide] = EMPTY
+            elif c in pct:
+                txt = _fmt(100 * v, 0, lang, suffix=" %")
+            elif c in _EFFECT:
+                txt = _fmt(v, 2, lang)
+            elif pd.api.types.is_integer_dtype(s.dtype):
+                txt = _fmt(v, 0, lang)
+            else:
+                txt = _fmt(v, row_dec, lang)
+            n_hidden_stats += int((row_hide & np.isfinite(v)).sum())
+            txt[row_hide] = HIDDEN
+            out[c] = txt
+        else:
+            if labels and not pd.api.types.is_bool_dtype(s.dtype):
+                if c == (cat or "category") and "variable" in frame.columns:
+                    lab = s.astype("string").copy()
+                    for var in frame["variable"].astype("string").dropna().unique():
+                        m = (frame["variable"].astype("string") == var).fillna(False).to_numpy()
+                        lab[m] = label_values(s[m], var, lang)
+                    out[c] = lab.astype(object).where(lab.notna(), EMPTY)
+                else:
+                    lab = label_values(s, dict(meta.get("value_vars", {})).get(c, c), lang)
+                    out[c] = lab.astype(object).where(lab.notna(), EMPTY)
+            elif pd.api.types.is_bool_dtype(s.dtype):
+                yes, no = ("Ja", "Nej") if lang == "sv" else ("Yes", "No")
+                out[c] = np.where(s.fillna(False).to_numpy(dtype=bool), yes, no).astype(object)
+            else:
+                out[c] = s.astype("string").astype(object).where(s.notna(), EMPTY)
+    note = TENDENCY_NOTE[lang].format(t=tendency_threshold)
+    out["tendens"] = np.where(tendency, note, "").astype(object)
+    if labels:
+        out.columns = [_heading(c, lang) for c in out.columns]
+
+    legend = {
+        "sv": f"{marker} = färre än {min_cell} klienter; {HIDDEN} = dolt för att skydda små tal; "
+              f"{EMPTY} = kan inte beräknas. {note}: inga slutsatser, inget p-värde.",
+        "en": f"{marker} = fewer than {min_cell} clients; {HIDDEN} = hidden to protect small numbers; "
+              f"{EMPTY} = cannot be computed. {note}: no conclusions, no p-value.",
+    }[lang]
+    out.attrs["asi"] = {
+        **meta, "published": True, "lang": lang, "min_cell": min_cell,
+        "tendency_threshold": tendency_threshold,
+        "suppressed_primary": int(primary.sum()), "suppressed_secondary": int(secondary.sum()),
+        "hidden_statistics": n_hidden_stats, "tendency_rows": int(tendency.sum()), "legend": legend,
+    }
+    return out
