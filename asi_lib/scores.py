@@ -619,11 +619,6 @@ def rating_band(series, lang: str = "sv") -> pd.Series:
     return pd.Series(cat, index=s.index, name=s.name)
 
 
-def _frame_areas(frame: pd.DataFrame, areas, role_check) -> list[str]:
-    cands = list(areas) if areas is not None else list(AREAS)
-    return [a for a in cands if role_check(a)]
-
-
 def self_ratings(frame: pd.DataFrame, *, areas=None, spec: CompositeSpec | None = None) -> pd.DataFrame:
     """Client self-ratings per area as floats: days (0–30), troubled (0–4), importance (0–4).
 
@@ -999,8 +994,7 @@ def score_file(path, *, table: str | None = None, key_path=None, mapping_path=No
     """
     from .io import read_file
     from .mapping import apply_mapping, load_mapping
-    from .pseudonym import load_key
-    from .pseudonym import pseudonymise_ids
+    from .pseudonym import load_key, pseudonymise_ids
     from .validate import validate_frame
 
     if table is not None and table not in _TABLES_WITH_ITEMS:
