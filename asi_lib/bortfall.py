@@ -242,7 +242,7 @@ def grund_bortfall(ds, *, by=None, period: str | None = None, start=None, end=No
     -------
     pandas.DataFrame
         One row per group and period: ``n`` (clients in the target group),
-        ``n_interviewed``, ``k`` (clients with Grund bortfall only), ``share``,
+        ``k`` (clients with Grund bortfall only; interviewed = n − k), ``share``,
         ``ci_low``, ``ci_high`` (Wilson 95 %).
 
     Notes
@@ -280,7 +280,6 @@ def grund_bortfall(ds, *, by=None, period: str | None = None, start=None, end=No
     else:
         agg = pd.DataFrame({"n": [len(t)], "k": [int(t["_bf"].sum())]})
     agg["k"] = agg["k"].astype("int64")
-    agg["n_interviewed"] = agg["n"] - agg["k"]
     agg.insert(len(keys), "measure", "grund_bortfall")
     out = _share_rows(agg, "k")
     out.attrs["asi"] = {
@@ -690,7 +689,7 @@ def _bias_variables(base: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def attrition_bias(ds, *, pairing=None, window=DEFAULT_WINDOW, as_of=None,
-                   threshold: float = SMD_THRESHOLD, lang: str = "sv") -> pd.DataFrame:
+                   threshold: float = SMD_THRESHOLD, min_cell: int = 5, lang: str = "sv") -> pd.DataFrame:
     """Baseline profile of followed-up against missed baselines (attrition bias).
 
     Parameters
@@ -702,6 +701,9 @@ def attrition_bias(ds, *, pairing=None, window=DEFAULT_WINDOW, as_of=None,
         As in :func:`followup_bortfall`.
     threshold : float, default 0.2
         ``flag`` where ``|smd| >= threshold``; flagged rows make the warning.
+    min_cell : int, default 5
+        Rows whose counts publish would hide (0 < n, k or n − k < min_cell)
+        are never flagged, so the warning text never quotes a protected value.
     lang : {"sv", "en"}
 
     Returns
@@ -767,8 +769,18 @@ def attrition_bias(ds, *, pairing=None, window=DEFAULT_WINDOW, as_of=None,
     with np.errstate(invalid="ignore"):
         res.loc[share, "sd_followed"] = np.sqrt(pf[share] * (1 - pf[share]))
         res.loc[share, "sd_missed"] = np.sqrt(pm[share] * (1 - pm[share]))
+    # counts behind the shares, so that publish protects them (k and n − k)
+    res["k_followed"] = np.where(share, np.round(pf * res["n_followed"]), np.nan)
+    res["k_missed"] = np.where(share, np.round(pm * res["n_missed"]), np.nan)
     res["smd"] = _smd_means(pf, res["sd_followed"], pm, res["sd_missed"])
-    res["flag"] = (np.abs(res["smd"]) >= threshold) & (res["n_followed"] > 0) & (res["n_missed"] > 0)
+    # the warning quotes values: flag only rows whose counts publish would show (no 0 < count < min_cell)
+    def shown(c):
+        c = np.nan_to_num(np.asarray(c, dtype="float64"), nan=0.0)
+        return (c == 0) | (c >= min_cell)
+    ok = (res["n_followed"].to_numpy() >= min_cell) & (res["n_missed"].to_numpy() >= min_cell)
+    ok &= ~share | (shown(res["k_followed"]) & shown(res["n_followed"] - res["k_followed"])
+                    & shown(res["k_missed"]) & shown(res["n_missed"] - res["k_missed"]))
+    res["flag"] = (np.abs(res["smd"]) >= threshold) & ok
     res["n"] = res["n_followed"] + res["n_missed"]
     # drop category levels nobody has
     res = res.loc[~(share & (np.nan_to_num(pf) == 0) & (np.nan_to_num(pm) == 0))].reset_index(drop=True)

@@ -83,7 +83,7 @@ def test_grund_bortfall_three_of_twelve(grund_ds):
     r = bf.grund_bortfall(grund_ds)
     assert len(r) == 1
     row = r.iloc[0]
-    assert (row["n"], row["k"], row["n_interviewed"]) == (12, 3, 9)
+    assert (row["n"], row["k"]) == (12, 3)
     assert row["share"] == pytest.approx(0.25)
     lo, hi = wilson(3, 12)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi), abs=1e-12)
@@ -188,6 +188,7 @@ def test_attrition_bias_and_warning(followup_ds):
     # followed: 6 of 6 own home; missed: 5 baselines (m0 twice), all homeless
     assert (hl["n_followed"], hl["n_missed"]) == (6, 5)
     assert (hl["value_followed"], hl["value_missed"]) == (0.0, 1.0)
+    assert (hl["k_followed"], hl["k_missed"]) == (0, 5)
     age = r.set_index("variable").loc["age"]
     s1, s0 = 0.0, np.std([30, 30, 30, 30, 27], ddof=1)
     assert age["smd"] == pytest.approx((40 - np.mean([30, 30, 30, 30, 27])) / math.sqrt((s1**2 + s0**2) / 2))
@@ -251,7 +252,22 @@ def test_demo_attrition_warning_fires(demo):
     assert r["n_followed"].max() >= 10 and r["n_missed"].max() >= 10
 
 
-def test_demo_publishable(demo):
-    publish = pytest.importorskip("asi_lib.publish").publish
-    out = publish(bf.grund_bortfall(demo, by=["unit", "sex"]))
-    assert len(out) > 0
+def test_demo_publishable_no_small_cells(demo):
+    """Published bortfall tables never show a count in (0, 5), directly or as n − k."""
+    from asi_lib.publish import publish
+    for raw in (bf.grund_bortfall(demo, by=["municipality", "sex"]),
+                bf.bortfall_reasons(demo, "grund", by="municipality"),
+                bf.followup_bortfall(demo, by="municipality"),
+                bf.who_is_missing(demo.filter(municipality="Ekmarken")),
+                bf.attrition_bias(demo.filter(municipality="Ekmarken"))):
+        assert "n" in raw.columns and "asi" in raw.attrs
+        if "flag" in raw.columns and "n_followed" in raw.columns:  # the warning never quotes a hidden cell
+            fl = raw.loc[raw["flag"]]
+            assert (fl[["n_followed", "n_missed"]] >= 5).all().all()
+        out = publish(raw)
+        assert len(out) == len(raw)
+        for c in out.columns:
+            vals = pd.to_numeric(out[c].astype(str).str.replace("\u00a0", "").str.replace(" ", ""),
+                                 errors="coerce")
+            if c in ("Antal klienter", "Antal med egenskapen"):
+                assert not ((vals > 0) & (vals < 5)).any(), (c, out[c].tolist())
