@@ -1,0 +1,103 @@
+"""Change by group and adjusted models; bars on the synthetic region with known truth."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from asi_lib.datasets import read_dataset
+from asi_lib.followup import pair_followups
+from asi_lib.models import adjusted_effects, change_by_group, mixed_effects, naive_change, naive_vs_adjusted
+
+N_CLIENTS = 20_000
+SEED = 20261122
+
+
+@lru_cache(maxsize=1)
+def region():
+    ds = read_dataset("demo", n_clients=N_CLIENTS, seed=SEED)
+    return ds, pair_followups(ds)
+
+
+def test_change_by_group_hand_made():
+    pairs = pd.DataFrame({
+        "client_pid": list("abcdef"), "sex": ["male", "male", "male", "female", "female", "female"],
+        "rating_alcohol_0": [6, 5, 7, 4, 8, 1], "rating_alcohol_1": [3, 5, 2, 4, 2, 1],
+    })
+    t = change_by_group(pairs, "sex", ["rating"], areas=["alcohol"]).set_index("group")
+    assert t.loc["male", "diff"] == pytest.approx((-3 + 0 - 5) / 3)
+    assert t.loc["female", "diff"] == pytest.approx((0 - 6 + 0) / 3)
+    assert t.loc["__total__", "n"] == 6 and t.loc["male", "n"] == 3
+    # severity band of the baseline rating: 0–1 / 4–5 / 6–7 / 8–9
+    s = change_by_group(pairs, "severity_band", ["rating"], areas=["alcohol"], include_total=False)
+    diffs = dict(zip(s["group"], s["diff"]))
+    assert len(diffs) == 4
+    assert sorted(s["n"].tolist()) == [1, 1, 2, 2]
+    # 8–9: e (8→2) −6; 6–7: a (6→3), c (7→2) → −4; 4–5: b, d → 0; 0–1: f → 0
+    assert sorted(diffs.values()) == pytest.approx([-6.0, -4.0, 0.0, 0.0])
+
+
+def test_adjusted_recovers_true_effects_alcohol_and_drugs():
+    ds, p = region()
+    truth = ds.meta["truth"]
+    for area in ("alcohol", "drugs"):
+        eff = truth["effects"][area]
+        ref = truth["null_intervention"]  # effect 0: contrasts against it equal the effects
+        t = adjusted_effects(p.pairs, area, reference=ref)
+        iv = t[t["term"] == "intervention"].set_index("level")
+        assert set(iv.index) >= set(eff) - {ref}
+        for k, row in iv.iterrows():
+            true = eff.get(k, 0.0)  # "none" = no intervention = 0
+            assert row["ci_low"] <= true <= row["ci_high"], (area, k, true, row["ci_low"], row["ci_high"])
+        # the baseline slope (per 0.1) also matches the generator's slope
+        slope = truth["outcome_model"][area]["slope_baseline"]
+        b = t[t["term"] == "baseline"].iloc[0]
+        assert b["ci_low"] <= slope * 0.1 <= b["ci_high"]
+
+
+def test_null_intervention_not_declared_effective():
+    ds, p = region()
+    null = ds.meta["truth"]["null_intervention"]
+    # against no intervention at all (small group, wide CI) and against the most used interventions
+    t = adjusted_effects(p.pairs, "alcohol", reference="none")
+    row = t[(t["term"] == "intervention") & (t["level"] == null)].iloc[0]
+    assert row["ci_low"] <= 0 <= row["ci_high"] and row["p_value"] > 0.05
+    assert row["label"].endswith("jämfört med ingen insats")
+    # an effective intervention is declared effective against the null one
+    t2 = adjusted_effects(p.pairs, "alcohol", reference=null)
+    res = t2[(t2["term"] == "intervention") & (t2["level"] == "residential")].iloc[0]
+    assert res["ci_high"] < 0 and res["p_value"] < 0.05
+
+
+def test_naive_change_is_biased():
+    ds, p = region()
+    eff = ds.meta["truth"]["effects"]["alcohol"]
+    nv = naive_change(p.pairs, "alcohol").set_index("group")
+    big = nv[nv["n"] >= 150]
+    assert len(big) >= 5
+    half = (big["ci_high"] - big["ci_low"]) / 2
+    biased = (big["diff"] - big.index.map(eff).astype(float)).abs() > half
+    # the naive change differs from the true effect by more than its CI half-width for most
+    # interventions (the least severe groups, e.g. employment support, regress least) ...
+    assert biased.sum() >= len(big) - 2, biased
+    # ... and always for those given to the most severe clients, and for the null intervention
+    for k in ("residential", "twelve_step", "relapse_prevention", "cra", "contact_person"):
+        assert biased[k], k
+    # the null intervention looks effective when judged naively
+    assert nv.loc[ds.meta["truth"]["null_intervention"], "ci_high"] < 0
+    both = naive_vs_adjusted(p.pairs, "alcohol", reference="contact_person")
+    assert {"naive_diff", "adjusted", "adjusted_ci_low"} <= set(both.columns)
+
+
+def test_mixed_effects_municipality():
+    ds, p = region()
+    eff = ds.meta["truth"]["effects"]["alcohol"]
+    t = mixed_effects(p.pairs, "alcohol", reference="contact_person")
+    iv = t[t["term"] == "intervention"].set_index("level")
+    for k in ("residential", "relapse_prevention", "twelve_step", "mi_counselling"):
+        assert iv.loc[k, "ci_low"] <= eff[k] <= iv.loc[k, "ci_high"], k
+    var = t[t["term"] == "variance"].set_index("level")["estimate"]
+    assert var["residual"] > 0 and var["municipality"] >= 0
+    assert t.attrs["asi"]["n_groups"] >= 8 and 0 <= t.attrs["asi"]["icc"] < 0.2
