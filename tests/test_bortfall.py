@@ -220,13 +220,7 @@ def test_unknown_group_column_is_input_error(grund_ds):
 # ----------------------------------------------------------------------------- demo region
 @pytest.fixture(scope="module")
 def demo():
-    try:
-        from asi_lib.datasets import read_dataset
-    except ImportError:  # datasets.py not there yet: the same synthetic region straight from the generator
-        from asi_lib.dataset import Dataset
-        from asi_lib.synth import generate
-        tables = generate().tables
-        return Dataset(**{k: v.rename(columns={"client_id": "client_pid"}) for k, v in tables.items()})
+    from asi_lib.datasets import read_dataset
     return read_dataset("demo")
 
 
