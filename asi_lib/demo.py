@@ -1,0 +1,120 @@
+"""The main job on the embedded synthetic demo region (``asi-kit demo``).
+
+What ``make demo`` runs: generate the synthetic region, export it as the
+municipalities would (CSV and Excel in template format, plus a case-system
+export in its own format and a deliberately faulty file), ingest everything
+into a pseudonymised store, and write the published group tables.
+Nothing here is analysis logic: it only calls the library's rooms in order.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from . import ingest as ingest_mod
+from .datasets import DEMO_SEED
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "data_templates"
+
+
+def _faulty_rows(grund_csv: Path, out: Path) -> Path:
+    """A small export with the mistakes real exports have, one per row.
+
+    Rows are taken from the synthetic Grund export and broken on purpose so
+    that the demo (and the quickstart notebook) show the quarantine at work.
+    """
+    df = pd.read_csv(grund_csv, dtype=str, keep_default_na=False, nrows=8)
+    df["client_id"] = [f"DEMO-FEL-{i:03d}" for i in range(len(df))]
+    df.loc[0, "interview_date"] = "2031-01-15"          # date in the future
+    df.loc[1, "age"] = "16"                             # under 18
+    df.loc[1, "birth_year"] = ""
+    df.loc[2, "main_substance"] = "alkohol?"            # not a code
+    df.loc[3, "alcohol_days"] = "3"                     # intoxication days > alcohol days
+    df.loc[3, "alcohol_intox_days"] = "12"
+    df.loc[4, "comment"] = "ring 811218-9876"           # identity number in free text
+    df.loc[5, "rating_alcohol"] = "12"                  # out of range 0–9
+    df.loc[6, "sex"] = ""                               # required field empty
+    path = out / "grund_med_fel.csv"
+    df.to_csv(path, index=False, sep=";", encoding="utf-8-sig")
+    return path
+
+
+def build_demo_store(out, *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of=None,
+                     quiet: bool = False, fresh: bool = True) -> dict:
+    """Generate, export and ingest the demo region under ``out``.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output folder; gets ``export/``, ``store/`` and ``nyckel/``.
+    n_clients, seed : int
+        Size and seed of the synthetic region.
+    as_of : date-like, optional
+        Reference date for "date in the future" (default today).
+    quiet : bool
+        Do not print the ingest summaries.
+    fresh : bool
+        Remove an earlier store first (the demo is reproducible).
+
+    Returns
+    -------
+    dict
+        Paths (``export``, ``store``, ``key``) and the ingest reports.
+    """
+    from .synth import generate
+
+    out = Path(out)
+    export, store, key = out / "export", out / "store", out / "nyckel" / "demo.key"
+    if fresh:
+        shutil.rmtree(store, ignore_errors=True)
+    export.mkdir(parents=True, exist_ok=True)
+    region = generate(n_clients=n_clients, seed=seed)
+    region.write(export, format="csv")
+    region.write(export / "excel", format="xlsx")
+    faulty = _faulty_rows(export / "grund.csv", export)
+    reports = []
+    files = [export / f"{t}.csv" for t in ("grund", "uppfoljning", "bortfall", "insatser")] + [faulty]
+    reports.append(ingest_mod.ingest(files, store, key_path=key, as_of=as_of))
+    case_export = TEMPLATES / "example_case_system_export.csv"
+    mapping = TEMPLATES / "mapping_example.yaml"
+    if case_export.exists() and mapping.exists():
+        reports.append(ingest_mod.ingest([case_export], store, mapping=mapping, key_path=key, as_of=as_of))
+    if not quiet:
+        for rep in reports:
+            print(rep.summary_sv(max_problems=12))
+            print()
+    return {"export": export, "store": store, "key": key, "reports": reports}
+
+
+def ensure_demo_store(out="out/demo", **kw) -> Path:
+    """The demo store under ``out``, built if it does not exist yet."""
+    store = Path(out) / "store"
+    if not (store / "manifest.json").exists():
+        build_demo_store(out, quiet=True, **kw)
+    return store
+
+
+def run_demo(out="out", *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of=None) -> int:
+    out = Path(out)
+    res = build_demo_store(out, n_clients=n_clients, seed=seed, as_of=as_of)
+    print("Resultat / results:")
+    print(f"  exportfiler (syntetiska):  {res['export']}")
+    print(f"  pseudonymiserat lager:     {res['store']}")
+    print(f"  nyckel (demo, utanför lagret): {res['key']}")
+    return 0
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    return run_demo(args.out, n_clients=args.clients, seed=args.seed, as_of=args.as_of)
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("demo", help="kör huvudjobbet på syntetiska demodata / run the demo")
+    p.add_argument("--out", default="out", help="utmapp (standard: out)")
+    p.add_argument("--clients", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=DEMO_SEED)
+    p.add_argument("--as-of", default=None, help="datumgräns ÅÅÅÅ-MM-DD (standard: i dag)")
+    p.set_defaults(func=_cmd)
