@@ -58,10 +58,15 @@ MEASURE_LABELS = {
            "self_importance": "Importance of help (0–4)"},
 }
 #: Statistic columns of :func:`paired_change` (and every change table).
-CHANGE_COLUMNS = ["n", "n_pairs", "mean_0", "mean_1", "diff", "ci_low", "ci_high", "sd_diff", "t", "df",
-                  "p_value", "p_wilcoxon", "wilcoxon_method", "hl_estimate", "hl_ci_low", "hl_ci_high",
+CHANGE_COLUMNS = ["n", "n_pairs", "mean_0", "mean_1", "diff", "ci_low", "ci_high", "sd_diff", "p_value", "p_wilcoxon", "wilcoxon_method", "hl_estimate", "hl_ci_low", "hl_ci_high",
                   "dz", "dz_ci_low", "dz_ci_high", "reliability", "reliability_source", "sd_ref", "s_diff",
                   "n_improved", "n_unchanged", "n_worse", "share_improved", "share_unchanged", "share_worse"]
+
+
+#: How publish should read a change table: the RCI class counts are parts of n_pairs
+#: (protected with their complements, not the row's base count).
+PUBLISH_META = {"complements": {"n_improved": "n_pairs", "n_unchanged": "n_pairs", "n_worse": "n_pairs"},
+                "row_sums": {"n_pairs": ["n_improved", "n_unchanged", "n_worse"]}}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -386,7 +391,8 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
     Returns
     -------
     dict
-        Keys :data:`CHANGE_COLUMNS` (except ``reliability_source``).
+        Keys :data:`CHANGE_COLUMNS` (except ``reliability_source``) plus
+        ``t`` and ``df`` of the paired t-test.
 
     Notes
     -----
@@ -415,6 +421,7 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
     n = int(d.size)
     res = dict.fromkeys(CHANGE_COLUMNS, np.nan)
     res.pop("reliability_source")
+    res["t"], res["df"] = np.nan, np.nan
     res["n_pairs"] = n
     res["n"] = int(pd.Series(np.asarray(clients)[ok]).nunique()) if clients is not None else n
     res["wilcoxon_method"] = ""
@@ -550,14 +557,14 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
                      "saknas / none")
             rows.append(r)
     cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS]
-    out = pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_pairs", "n_improved", "n_unchanged", "n_worse"):
         out[c] = out[c].astype("int64")
     base = dict(pairs.attrs.get("asi", {}))
     out.attrs["asi"] = {
         "unit": "klienter", "selection": base.get("selection", "par baslinje–uppföljning"),
         "bortfall_share": base.get("bortfall_share", np.nan), "window": base.get("window"),
-        "rule": base.get("rule"), "group_cols": [], "additive": False,
+        "rule": base.get("rule"), "group_cols": [], "additive": False, **PUBLISH_META,
         "diff": "uppföljning − baslinje (negativ = förbättring)",
         "wilcoxon": f"zero_method={zero_method}",
         "reliability": "composite: standardiserad Cronbachs alfa ur data (baslinjen) om inget anges",

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .change import DEFAULT_AREAS, change_by_area
+from .change import DEFAULT_AREAS, PUBLISH_META, change_by_area
 from .codebook import load_codebook
 from .errors import AsiInputError
 
@@ -150,7 +150,7 @@ def change_by_group(pairs: pd.DataFrame, by: str, measures=("composite", "rating
         out["_o"] = out["group"].map(order)
         out = out.sort_values(["area", "measure", "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
     base = dict(pairs.attrs.get("asi", {}))
-    out.attrs["asi"] = {"unit": "klienter", "group_cols": ["group"], "additive": False,
+    out.attrs["asi"] = {"unit": "klienter", "group_cols": ["group"], "additive": False, **PUBLISH_META,
                         "selection": base.get("selection", "par baslinje–uppföljning"),
                         "bortfall_share": base.get("bortfall_share", np.nan),
                         "diff": "uppföljning − baslinje (negativ = förbättring)",
@@ -182,7 +182,8 @@ def naive_change(pairs: pd.DataFrame, area: str, by: str = "intervention", *, al
             "ci_high", "sd_diff", "p_value"]
     out = t[keep].copy()
     out["group_label"] = [_value_label(by, g, lang) for g in out["group"]]
-    out.attrs["asi"] = dict(t.attrs["asi"]) | {
+    meta = {k: v for k, v in t.attrs["asi"].items() if k not in PUBLISH_META}
+    out.attrs["asi"] = meta | {
         "method": "naiv före–efter: medelvärde av (uppföljning − baslinje), parat t-intervall",
         "warning": ("Naiv förändring blandar insatsens effekt med regression mot medelvärdet och med "
                     "skillnader mellan grupperna vid baslinjen.")}

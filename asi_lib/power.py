@@ -205,11 +205,13 @@ def precision_table(pairs: pd.DataFrame, *, by: str | None = "municipality", mea
                          "measure": measure, "n": n_cl, "n_pairs": n_pairs, "sd_diff": sd, "sd_source": src,
                          "ci_halfwidth": hw, "min_detectable_change": mdc, "min_detectable_dz": mdz,
                          "target_change": target, "n_needed": need,
-                         "text": _sentence(n_pairs, hw, mdc, target, need, power, lang)})
+                         "text": _sentence(n_cl, hw, mdc, target, need, power, lang)})
     out = pd.DataFrame(rows)
+    if not out.empty:
+        out["n_needed"] = out["n_needed"].astype("Int64")
     base = dict(pairs.attrs.get("asi", {}))
     out.attrs["asi"] = {"unit": "klienter", "group_cols": ["group"], "additive": False,
-                        "alpha": alpha, "power": power, "measure": measure,
+                        "count_cols": ["n", "n_pairs", "n_needed"], "soft_count_cols": ["n_needed"], "alpha": alpha, "power": power, "measure": measure,
                         "selection": base.get("selection", "par baslinje–uppföljning"),
                         "bortfall_share": base.get("bortfall_share", np.nan),
                         "method": "parat t-test; statsmodels TTestPower; SD för skillnader ur data "
@@ -222,18 +224,19 @@ def _fmt(x: float, lang: str) -> str:
     return s.replace(".", ",") if lang == "sv" else s
 
 
-def _sentence(n, hw, mdc, target, need, power, lang) -> str:
-    if n < 2 or not np.isfinite(mdc):
-        return ("För få uppföljda klienter för att bedöma förändring." if lang == "sv"
-                else "Too few clients followed up to assess change.")
+def _sentence(n, hw, mdc, target, need, power, lang, few: int = 10) -> str:
+    # the sentence is a key column publish does not hide: no numbers for small groups
+    if n < few or not np.isfinite(mdc):
+        return (f"Färre än {few} uppföljda klienter: endast tendenser, ingen förändring kan påvisas."
+                if lang == "sv" else f"Fewer than {few} clients followed up: tendencies only.")
     pct = int(round(power * 100))
     if lang == "sv":
-        s = (f"Med {n} uppföljda par är medelförändringen osäker med ±{_fmt(hw, lang)}; "
+        s = (f"Med {n} uppföljda klienter är medelförändringen osäker med ±{_fmt(hw, lang)}; "
              f"en verklig förändring på minst {_fmt(mdc, lang)} upptäcks med {pct} % sannolikhet.")
         if np.isfinite(need):
             s += f" För att upptäcka {_fmt(target, lang)} behövs cirka {int(need)} par."
         return s
-    s = (f"With {n} pairs the mean change is uncertain by ±{_fmt(hw, lang)}; a true change of at least "
+    s = (f"With {n} clients followed up the mean change is uncertain by ±{_fmt(hw, lang)}; a true change of at least "
          f"{_fmt(mdc, lang)} is detected with {pct}% probability.")
     if np.isfinite(need):
         s += f" About {int(need)} pairs are needed to detect {_fmt(target, lang)}."

@@ -159,3 +159,21 @@ def test_problem_free_change_with_wilson():
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     assert out["ci_low"] == pytest.approx(centre - half) and out["ci_high"] == pytest.approx(centre + half)
+
+
+def test_demo_change_tables_pass_publish():
+    from asi_lib.datasets import read_dataset
+    from asi_lib.followup import pair_followups
+    from asi_lib.models import change_by_group
+    from asi_lib.publish import publish
+
+    p = pair_followups(read_dataset("demo"))
+    ca = change_by_area(p.pairs)
+    assert ca.attrs["asi"]["bortfall_share"] == pytest.approx(p.bortfall_share())
+    assert (ca["n"] > 0).all() and ca["area"].nunique() == 7
+    g = change_by_group(p.pairs, "municipality", ["composite"], areas=["alcohol"])
+    for frame in (ca, g, problem_free_change(p.pairs)):
+        out = publish(frame, labels=False)
+        for c in ("n", "n_pairs"):
+            vis = pd.to_numeric(out[c].astype(str).str.replace("\u2009", ""), errors="coerce")
+            assert not ((vis > 0) & (vis < 5)).any()

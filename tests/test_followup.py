@@ -182,3 +182,25 @@ def test_bad_parameters():
         pair_followups(ds, rule="middle")
     with pytest.raises(AsiInputError):
         pair_followups(ds, window=(300, 100))
+
+
+def test_demo_region_accounting_is_complete():
+    from asi_lib.datasets import read_dataset
+    from asi_lib.publish import publish
+
+    ds = read_dataset("demo")
+    p = pair_followups(ds)
+    # every follow-up is either an outcome or listed with a reason; every Grund is a baseline
+    assert len(p.pairs) + len(p.unpaired) == len(ds.uppfoljning)
+    n_react = int((ds.uppfoljning["followup_type"] == "reactualisation").sum())
+    assert len(p.baselines) == len(ds.grund) + n_react
+    assert p.baselines["status"].value_counts().sum() == len(p.baselines)
+    assert p.pairs["days"].between(90, 730).all()
+    assert (p.pairs["followup_date"] > p.pairs["baseline_date"]).all()
+    assert {"composite_alcohol_0", "composite_alcohol_1", "rating_drugs_0", "drug_problem_days_1"} <= set(p.pairs.columns)
+    assert not any("client_id" in c for c in p.pairs.columns)
+    # the summary passes the publish layer
+    s = p.summary()
+    out = publish(s.drop(columns=["label"]))
+    assert len(out) == len(s)
+    assert 0 < s.set_index("measure").loc["bortfall", "share"] < 1

@@ -72,4 +72,5 @@ def test_precision_table_small_group_uses_region_sd():
     assert t.loc["Liten", "min_detectable_change"] > t.loc["Stor", "min_detectable_change"]
     dz = 0.05 / sd_all
     assert t.loc["__total__", "n_needed"] == required_n(dz=dz)
-    assert t.loc["Liten", "text"].startswith("Med 6 uppföljda par")
+    assert t.loc["Liten", "text"].startswith("Färre än 10") and "6" not in t.loc["Liten", "text"]
+    assert t.loc["Stor", "text"].startswith("Med 60 uppföljda klienter")
