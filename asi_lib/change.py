@@ -491,8 +491,13 @@ def _reliability_for(measure: str, area: str, pairs: pd.DataFrame, reliability) 
     elif reliability is not None:
         return float(reliability), "angiven av användaren / given by the user"
     if measure == "composite":
-        return composite_reliability(pairs, area), \
-            "Cronbachs alfa (standardiserad) för indexets frågor vid baslinjen, skattad ur data / estimated from data"
+        alpha = composite_reliability(pairs, area)
+        if not (np.isfinite(alpha) and 0 < alpha < 1):
+            return None, (f"alfa ur data ogiltig ({alpha:.2f}): ingen RCI, ange reliability / "
+                          "estimated alpha not usable: no RCI")
+        low = " (låg, < 0,6: tolka RCI försiktigt)" if alpha < 0.6 else ""
+        return alpha, ("Cronbachs alfa (standardiserad) för indexets frågor vid baslinjen, skattad ur data"
+                       f"{low} / estimated from data")
     return None, "saknas: ange reliability för RCI / none: pass reliability for the RCI"
 
 
@@ -553,8 +558,7 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
                               clients=pairs["client_pid"] if "client_pid" in pairs.columns else None)
             r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
                      measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,
-                     reliability_source=src if rel is not None and np.isfinite(rel) else
-                     "saknas / none")
+                     reliability_source=src)
             rows.append(r)
     cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS]
     out = pd.DataFrame(rows).reindex(columns=cols)

@@ -177,3 +177,20 @@ def test_demo_change_tables_pass_publish():
         for c in ("n", "n_pairs"):
             vis = pd.to_numeric(out[c].astype(str).str.replace("\u2009", ""), errors="coerce")
             assert not ((vis > 0) & (vis < 5)).any()
+
+
+def test_composite_reliability_from_items_and_unusable_alpha():
+    from asi_lib.change import composite_reliability
+
+    # two items perfectly correlated, third identical up to scale → standardised alpha = 1 − tiny
+    good = pd.DataFrame({"medical_problem_days_0": [0, 10, 20, 30], "medical_troubled_0": [0, 1, 3, 4],
+                         "medical_importance_0": [0, 1, 2, 4]})
+    z = good.apply(lambda c: (c - c.mean()) / c.std(ddof=1)).to_numpy()
+    assert composite_reliability(good, "medical") == pytest.approx(cronbach_alpha(z))
+    # opposite-signed items → alpha <= 0 → no RCI, and the table says why
+    bad = pd.DataFrame({"client_pid": list("abcd"), "medical_problem_days_0": [0, 10, 20, 30],
+                        "medical_troubled_0": [4, 3, 1, 0], "medical_importance_0": [4, 2, 2, 0],
+                        "composite_medical_0": [0.2, 0.3, 0.4, 0.5], "composite_medical_1": [0.1, 0.3, 0.2, 0.5]})
+    row = change_by_area(bad, ["composite"], areas=["medical"]).iloc[0]
+    assert math.isnan(row["reliability"]) and row["n_improved"] == 0
+    assert "ingen RCI" in row["reliability_source"]
