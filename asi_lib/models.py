@@ -30,7 +30,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
 
 from .change import DEFAULT_AREAS, PUBLISH_META, change_by_area
 from .codebook import load_codebook
