@@ -359,7 +359,7 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
         elif col.type == "category":
             lookup, form_lookup = _code_lookup(col, cb)
             if form_lookup and "form" in typed:  # labels shared between forms: resolve by the row's form
-                v_in = typed["form"].astype(str) + "\x1f" + v
+                v_in = typed["form"].astype(object).fillna("").astype(str) + "\x1f" + v
             else:
                 v_in = v
 
@@ -398,7 +398,7 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
 
 def _per_unique(v: pd.Series, func) -> pd.DataFrame:
     """Apply ``func`` (Series of distinct strings -> frame) once per distinct value, expand to rows."""
-    codes, uniq = pd.factorize(v, sort=False)
+    codes, uniq = pd.factorize(v.fillna(""), sort=False, use_na_sentinel=False)
     res = func(pd.Series(np.asarray(uniq, dtype=object), dtype="str"))
     out = res.iloc[codes]
     out.index = v.index
@@ -419,15 +419,16 @@ def _integer_unique(col, u: pd.Series, tokens, cb) -> pd.DataFrame:
     val = parsed["value"]
     is_tok = tok.notna()
     tok_bad = is_tok & ~tok.isin(list(col.missing))
-    if col.codes:
-        bad = val.notna() & ~val.isin([int(k) for k in col.codes])
-    else:
-        lo, hi = col.range
-        bad = val.notna() & ((val < lo) | (val > hi))
+    lo, hi = col.range
+    out_of_range = val.notna() & ((val < lo) | (val > hi))
+    not_code = val.notna() & ~out_of_range & ~val.isin([int(k) for k in col.codes]) if col.codes else \
+        pd.Series(False, index=val.index)
+    bad = out_of_range | not_code
     val = val.where(~bad)
     val = val.where(~((tok == "X") & ~tok_bad), X_CODE).where(~((tok == "N") & ~tok_bad), N_CODE)
     return pd.DataFrame({"value": val, "tok": is_tok, "tok_bad": tok_bad, "not_number": parsed["not_number"] & ~is_tok,
-                         "decimal": parsed["decimal"] & ~is_tok, "rounded": parsed["rounded"], "bad": bad})
+                         "decimal": parsed["decimal"] & ~is_tok, "rounded": parsed["rounded"], "out_of_range": out_of_range,
+                         "not_code": not_code})
 
 
 def _type_integer(col, v, empty, tokens, P, cb) -> pd.Series:
@@ -438,12 +439,11 @@ def _type_integer(col, v, empty, tokens, P, cb) -> pd.Series:
     P.add("type_number", r["not_number"] & ~empty, name, v)
     P.add("integer_decimal", r["decimal"], name, v)
     P.add("money_rounded", r["rounded"], name, v)
+    lo, hi = col.range
+    P.add("range", r["out_of_range"], name, v, f" {lo}–{hi}", f" {lo}–{hi}")
     if col.codes:
         allowed_s = ", ".join(str(c) for c in col.codes)
-        P.add("code", r["bad"], name, v, f" (tillåtna: {allowed_s})", f" (allowed: {allowed_s})")
-    else:
-        lo, hi = col.range
-        P.add("range", r["bad"], name, v, f" {lo}–{hi}", f" {lo}–{hi}")
+        P.add("code", r["not_code"], name, v, f" (tillåtna: {allowed_s})", f" (allowed: {allowed_s})")
     return r["value"].astype("Int32" if col.is_money else "Int16")
 
 
