@@ -220,10 +220,13 @@ def _build_sets(frame, meta, counts, keyf, cell_id) -> list[tuple[np.ndarray, np
     # (a) categories of one variable within a group: sum k = n
     if meta.get("additive") and cat in frame.columns and "k" in counts and "n" in counts:
         ids = _category_groups(keyf, meta)
+        has_k = frame["k"].notna().to_numpy()
         order = np.argsort(ids, kind="stable")
+        order = order[has_k[order]]
         bounds = np.flatnonzero(np.diff(ids[order])) + 1
         for rows in np.split(order, bounds):
-            add(cell_id["k"][rows], cell_id["n"][rows[:1]])
+            if len(rows):
+                add(cell_id["k"][rows], cell_id["n"][rows[:1]])
     # (b) groups of one grouping column + its total row; (c) all groups + grand total
     if meta.get("additive") and group_cols:
         tot = {g: _is_total(frame[g]) for g in group_cols}
@@ -418,11 +421,15 @@ def _fmt_p(values: np.ndarray, lang: str) -> np.ndarray:
 def _percent_cols(frame: pd.DataFrame, meta: dict, stat_cols: list[str]) -> list[str]:
     if "percent_cols" in meta:
         return list(meta["percent_cols"])
-    pc = [c for c in stat_cols if isinstance(c, str) and (
+    return [c for c in stat_cols if isinstance(c, str) and (
         c.startswith(("share", "pct", "rate")) or c.endswith(("_share", "_rate", "_pct")))]
-    if "share" in frame.columns and "mean" not in frame.columns:
-        pc += [c for c in ("ci_low", "ci_high") if c in stat_cols]
-    return pc
+
+
+def _percent_rows(frame: pd.DataFrame, meta: dict, col: str) -> np.ndarray:
+    """Rows where a CI column is the interval of the row's share (shown in per cent)."""
+    if col not in ("ci_low", "ci_high") or "share" not in frame.columns or "percent_cols" in meta:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["share"].notna().to_numpy()
 
 
 # --------------------------------------------------------------------------- publish
@@ -504,7 +511,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     offset = 0
     cat = meta.get("category_col")
     for c in counts:
-        if cat in frame.columns and not c.startswith("k"):
+        if cat in frame.columns and (c == "n" or c in soft):
             ids = _category_groups(keyf, meta)
             first = pd.Series(np.arange(nrow)).groupby(ids).transform("first").to_numpy()
             _, local = np.unique(first, return_inverse=True)
@@ -583,6 +590,10 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
                 txt = _fmt(100 * v, 0, lang, suffix=" %")
             elif c in _EFFECT:
                 txt = _fmt(v, 2, lang)
+            elif _percent_rows(frame, meta, c).any():
+                prow = _percent_rows(frame, meta, c)
+                txt = _fmt(v, row_dec, lang)
+                txt[prow] = _fmt(100 * v[prow], 0, lang, suffix=" %")
             elif pd.api.types.is_integer_dtype(s.dtype):
                 txt = _fmt(v, 0, lang)
             else:

@@ -1,0 +1,545 @@
+"""Group profiles: who are our clients and which problems do they have?
+
+Every function answers one question with a raw tidy frame (one row per group
+and measure/category) plus ``attrs["asi"]``; people see it only through
+:func:`asi_lib.publish.publish`.
+
+Selection
+---------
+``selection="latest"`` (default): each client's latest Grund in the period,
+so ``n`` counts distinct clients; ``selection="all"``: every Grund interview
+in the period (``n`` counts interviews). Each table says which in its attrs.
+
+Group columns
+-------------
+``by`` takes any column of the Grund table and three derived ones:
+``age_band`` (default bands, see :func:`age_bands`), ``young_adults``
+(18–30 / 31+) and ``year``/``half``/``quarter`` (from the interview date).
+Missing group values become ``"okänd"``; the total row has the group value
+:data:`asi_lib.publish.TOTAL`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .codebook import AREAS, load_codebook, numeric
+from .dataset import Dataset
+from .errors import AsiInputError
+from .publish import TOTAL
+from .stats import mean_ci, wilson_ci
+
+__all__ = ["AGE_SCHEMES", "age_bands", "periods", "latest_grund", "select", "profile",
+           "category_profile", "crosstab", "table1", "default_measures", "UNKNOWN"]
+
+UNKNOWN = "okänd"
+#: Named age band schemes: lower edges (the last band is open).
+AGE_SCHEMES = {
+    "default": [18, 25, 35, 45, 55, 65],
+    "young_adults": [18, 31],
+}
+TABLE1_CATEGORIES = ("sex", "age_band", "main_substance", "housing", "income_source",
+                     "living_situation_3y", "psychiatric_contact", "longterm_physical_illness",
+                     "lifetime_addiction_treatment", "ever_injected", "lifetime_psychiatric_care")
+_SELECTION_TEXT = {
+    "latest": "senaste Grund per klient i perioden",
+    "all": "alla Grundintervjuer i perioden",
+}
+
+
+# --------------------------------------------------------------------------- bands and periods
+def age_bands(age, scheme="default") -> pd.Series:
+    """Age bands as an ordered categorical.
+
+    Parameters
+    ----------
+    age : pandas.Series or array-like
+        Age in whole years.
+    scheme : {"default", "young_adults"} or list of int
+        ``"default"``: 18–24, 25–34, 35–44, 45–54, 55–64, 65+;
+        ``"young_adults"``: 18–30, 31+ (the guidance's young adults);
+        or the lower edges of the bands (the last band is open).
+
+    Returns
+    -------
+    pandas.Series (category)
+        NaN for missing ages and ages under the first edge.
+
+    Examples
+    --------
+    >>> age_bands(pd.Series([18, 24, 25, 70, 17])).tolist()
+    ['18–24', '18–24', '25–34', '65+', nan]
+    >>> age_bands([30, 31], "young_adults").tolist()
+    ['18–30', '31+']
+    """
+    edges = AGE_SCHEMES.get(scheme) if isinstance(scheme, str) else list(scheme)
+    if edges is None:
+        raise AsiInputError(f"okänt åldersschema '{scheme}' ({', '.join(AGE_SCHEMES)}) / unknown age scheme")
+    edges = sorted(int(e) for e in edges)
+    labels = [f"{lo}–{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:])] + [f"{edges[-1]}+"]
+    s = pd.Series(age) if not isinstance(age, pd.Series) else age
+    a = pd.to_numeric(s, errors="coerce").astype("float64")
+    return pd.cut(a, bins=[*edges, np.inf], right=False, labels=labels)
+
+
+def periods(dates, freq: str = "year", lang: str = "sv") -> pd.Series:
+    """Period label of each date: "2024", "2024 H1" (half year), "2024 K1" (quarter).
+
+    Examples
+    --------
+    >>> periods(pd.Series(pd.to_datetime(["2024-02-01", "2024-08-30"])), "quarter").tolist()
+    ['2024 K1', '2024 K3']
+    >>> periods(pd.Series(pd.to_datetime(["2024-08-30"])), "half").tolist()
+    ['2024 H2']
+    """
+    d = pd.to_datetime(pd.Series(dates))
+    y = d.dt.year.astype("Int64").astype("string")
+    m = d.dt.month
+    if freq == "year":
+        return y
+    if freq == "half":
+        return y + " H" + ((m - 1) // 6 + 1).astype("Int64").astype("string")
+    if freq == "quarter":
+        return y + (" K" if lang == "sv" else " Q") + ((m - 1) // 3 + 1).astype("Int64").astype("string")
+    raise AsiInputError(f"okänd periodtyp '{freq}' (year, half, quarter) / unknown period type")
+
+
+def _period_bounds(period) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """(start, end inclusive) from a label "2024", "2024 H1", "2024 K2" or a (start, end) pair."""
+    if period is None:
+        return None, None
+    if isinstance(period, (tuple, list)):
+        lo, hi = period
+        return (pd.Timestamp(lo) if lo is not None else None, pd.Timestamp(hi) if hi is not None else None)
+    text = str(period).strip().upper().replace("Q", "K")
+    try:
+        if " " not in text:
+            y = int(text)
+            return pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)
+        y, part = text.split()
+        y, kind, i = int(y), part[0], int(part[1:])
+        months = {"H": 6, "K": 3}[kind]
+        start = pd.Timestamp(y, (i - 1) * months + 1, 1)
+        return start, start + pd.DateOffset(months=months) - pd.Timedelta(days=1)
+    except (ValueError, KeyError, IndexError):
+        raise AsiInputError(f"okänd period '{period}' (t.ex. 2024, '2024 H1', '2024 K2') / unknown period") from None
+
+
+def _in_period(dates: pd.Series, period) -> np.ndarray:
+    lo, hi = _period_bounds(period)
+    d = pd.to_datetime(dates)
+    ok = np.ones(len(d), dtype=bool)
+    if lo is not None:
+        ok &= (d >= lo).fillna(False).to_numpy(dtype=bool)
+    if hi is not None:
+        ok &= (d < hi + pd.Timedelta(days=1)).fillna(False).to_numpy(dtype=bool)
+    return ok
+
+
+def _grund(frame) -> pd.DataFrame:
+    if isinstance(frame, Dataset):
+        return frame.grund
+    if not isinstance(frame, pd.DataFrame):
+        raise AsiInputError("förväntar en Dataset eller en Grund-tabell / expected a Dataset or a Grund frame")
+    return frame
+
+
+def latest_grund(grund, period=None) -> pd.DataFrame:
+    """Each client's latest Grund interview in the period.
+
+    Parameters
+    ----------
+    grund : pandas.DataFrame or Dataset
+        Grund table in store format.
+    period : str or (start, end), optional
+        "2024", "2024 H1", "2024 K3" or a pair of dates (inclusive).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per client (ties on the date: the last row in table order).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"client_pid": ["a", "a", "b"],
+    ...                   "interview_date": pd.to_datetime(["2023-05-01", "2024-03-01", "2024-06-01"])})
+    >>> latest_grund(g)["interview_date"].dt.year.tolist()
+    [2024, 2024]
+    >>> len(latest_grund(g, period="2023"))
+    1
+    """
+    g = _grund(grund)
+    g = g.loc[_in_period(g["interview_date"], period)] if period is not None else g
+    codes, _ = pd.factorize(g["client_pid"], use_na_sentinel=True)
+    dates = pd.to_datetime(g["interview_date"]).to_numpy(dtype="datetime64[us]").astype("int64")
+    order = np.lexsort((np.arange(len(g)), dates, codes))
+    c = codes[order]
+    last = np.ones(len(c), dtype=bool)
+    last[:-1] = c[1:] != c[:-1]
+    keep = np.sort(order[last])
+    return g.iloc[keep]
+
+
+def select(frame, *, selection: str = "latest", period=None) -> pd.DataFrame:
+    """The Grund rows a table stands on ("latest" per client or "all")."""
+    g = _grund(frame)
+    if selection == "latest":
+        return latest_grund(g, period)
+    if selection == "all":
+        return g.loc[_in_period(g["interview_date"], period)] if period is not None else g
+    raise AsiInputError(f"okänt urval '{selection}' (latest, all) / unknown selection")
+
+
+def _add_derived(df: pd.DataFrame, cols) -> pd.DataFrame:
+    extra = {}
+    for c in cols:
+        if c in df.columns:
+            continue
+        if c == "age_band":
+            extra[c] = age_bands(df["age"])
+        elif c == "young_adults":
+            extra[c] = age_bands(df["age"], "young_adults")
+        elif c in ("year", "half", "quarter"):
+            extra[c] = periods(df["interview_date"], c)
+        else:
+            raise AsiInputError(f"okänd kolumn '{c}' / unknown column")
+    return df.assign(**extra) if extra else df
+
+
+def _by_list(by) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _keys_to_str(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    for c in by:
+        frame[c] = frame[c].astype("string").fillna(UNKNOWN).astype(object)
+    return frame
+
+
+def default_measures(frame: pd.DataFrame) -> list[str]:
+    """composite_<area> and rating_<area> present in ``frame`` (codebook order)."""
+    cols = set(frame.columns)
+    return ([f"composite_{a}" for a in AREAS if f"composite_{a}" in cols]
+            + [f"rating_{a}" for a in AREAS if f"rating_{a}" in cols])
+
+
+def _ensure_scores(df: pd.DataFrame, measures) -> pd.DataFrame:
+    need = [m for m in (measures or [f"composite_{a}" for a in AREAS]) if m.startswith("composite_")]
+    if need and not all(m in df.columns for m in need):
+        from .scores import add_scores
+        df = add_scores(df)
+    return df
+
+
+def _values(df: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """Float values of the measures (X/N/empty → NaN via codebook.numeric)."""
+    missing = [m for m in measures if m not in df.columns]
+    if missing:
+        raise AsiInputError(f"okänt mått: {', '.join(missing)} / unknown measure")
+    return pd.DataFrame({m: numeric(df[m]) for m in measures}, index=df.index)
+
+
+def _attrs(out, *, by, selection, period, **extra) -> pd.DataFrame:
+    out.attrs["asi"] = {
+        "unit": "klienter" if selection == "latest" else "intervjuer",
+        "selection": _SELECTION_TEXT[selection] + (f" ({period})" if period is not None else ""),
+        "period": None if period is None else str(period), "group_cols": list(by), **extra,
+    }
+    return out
+
+
+# --------------------------------------------------------------------------- profile
+def profile(frame, by=None, measures=None, *, selection: str = "latest", period=None,
+            alpha: float = 0.05) -> pd.DataFrame:
+    """Scores and ratings per group: n, missing, mean, SD, median and CI.
+
+    Parameters
+    ----------
+    frame : Dataset or pandas.DataFrame
+        A dataset or its Grund table (store format).
+    by : str or list of str, optional
+        Grouping columns (see module notes); None gives only the overall row.
+    measures : list of str, optional
+        Default: every ``composite_<area>`` (computed with
+        :func:`asi_lib.scores.add_scores` when absent) and ``rating_<area>``.
+        Any codebook integer item can be given (X/N/empty are missing).
+    selection : {"latest", "all"}
+    period : str or (start, end), optional
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by...``, ``measure``, ``n`` (clients in the group), ``n_missing``,
+        ``mean``, ``sd``, ``median``, ``ci_low``, ``ci_high``; one row per
+        group and measure, plus the total rows (group value ``TOTAL``).
+
+    Notes
+    -----
+    Statistics use the n − n_missing non-missing values; SD with ddof = 1;
+    CI :math:`\\bar x \\pm t_{1-\\alpha/2,\\,m-1} s/\\sqrt m` with
+    m = n − n_missing (:func:`asi_lib.stats.mean_ci`).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"client_pid": list("abcd"), "sex": ["male", "male", "female", "female"],
+    ...                   "interview_date": pd.to_datetime(["2024-01-01"] * 4),
+    ...                   "rating_alcohol": pd.array([2, 4, 6, -8], dtype="Int16")})
+    >>> p = profile(g, by="sex", measures=["rating_alcohol"])
+    >>> p[["sex", "n", "n_missing", "mean"]].values.tolist()
+    [['female', 2, 1, 6.0], ['male', 2, 0, 3.0], ['__total__', 4, 1, 4.0]]
+    """
+    by = _by_list(by)
+    df = select(frame, selection=selection, period=period)
+    df = _ensure_scores(df, measures)
+    measures = list(measures) if measures is not None else default_measures(df)
+    df = _add_derived(df, by)
+    vals = _values(df, measures)
+    parts = []
+    if by:
+        keys = [df[c] for c in by]
+        grp = vals.groupby(keys, observed=True, dropna=False, sort=True)
+        size = grp.size()
+        stats_ = {"count": grp.count(), "mean": grp.mean(), "sd": grp.std(), "median": grp.median()}
+        long = pd.DataFrame({k: v.stack(future_stack=True) for k, v in stats_.items()})
+        long.index = long.index.set_names([*by, "measure"])
+        long = long.reset_index()
+        n = size.rename("n").reset_index()
+        long = long.merge(n, on=by, how="left")
+        parts.append(long)
+    total = pd.DataFrame({"measure": measures, "count": vals.count().to_numpy(),
+                          "mean": vals.mean().to_numpy(), "sd": vals.std().to_numpy(),
+                          "median": vals.median().to_numpy(), "n": len(df)})
+    for c in by:
+        total[c] = TOTAL
+    parts.append(total)
+    out = pd.concat(parts, ignore_index=True) if by else total
+    if by:
+        out = _keys_to_str(out, by)
+    out["n"] = out["n"].astype("int64")
+    out["n_missing"] = (out["n"] - out["count"]).astype("int64")
+    lo, hi = mean_ci(out["mean"].to_numpy(), out["sd"].to_numpy(), out["count"].to_numpy(), alpha)
+    out["ci_low"], out["ci_high"] = lo, hi
+    out = out[[*by, "measure", "n", "n_missing", "mean", "sd", "median", "ci_low", "ci_high"]]
+    return _attrs(out, by=by, selection=selection, period=period, additive=True,
+                  measures=measures, alpha=alpha)
+
+
+# --------------------------------------------------------------------------- categories
+def _codes(df: pd.DataFrame, var: str) -> pd.Series:
+    """A variable's values as code strings (coded integers via the codebook)."""
+    s = df[var]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        v = numeric(s)
+        out = pd.Series(v, index=df.index).astype("Int64").astype("string")
+    else:
+        out = s.astype("string")
+    return out
+
+
+def _category_order(var: str, observed) -> list[str]:
+    cb = load_codebook()
+    if var in cb.column_names("grund"):
+        col = cb.column("grund", var)
+        if col.codes is not None:
+            return [str(c) for c in col.codes]
+    if var == "age_band":
+        return list(age_bands(pd.Series([], dtype="float64")).cat.categories)
+    if var == "young_adults":
+        return list(age_bands(pd.Series([], dtype="float64"), "young_adults").cat.categories)
+    return sorted(str(x) for x in pd.unique(observed.dropna()))
+
+
+def category_profile(frame, var, by=None, *, selection: str = "latest", period=None,
+                     alpha: float = 0.05) -> pd.DataFrame:
+    """Shares of the categories of one or more variables, per group.
+
+    Parameters
+    ----------
+    frame : Dataset or pandas.DataFrame
+    var : str or list of str
+        Category or coded columns (``sex``, ``main_substance``,
+        ``psychiatric_contact``, ``age_band``…).
+    by : str or list of str, optional
+    selection, period, alpha
+        As in :func:`profile`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by...``, ``variable``, ``category`` (code), ``n`` (clients with a
+        value), ``n_missing``, ``k``, ``share`` = k / n, ``ci_low``,
+        ``ci_high`` (Wilson). Every code of the code list appears, also with
+        k = 0. Total rows carry the group value ``TOTAL``.
+
+    Notes
+    -----
+    Wilson score interval, :func:`asi_lib.stats.wilson_ci`. Missing (X or
+    empty) values are left out of n and counted in ``n_missing``.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"client_pid": list("abc"), "interview_date": pd.to_datetime(["2024-01-01"] * 3),
+    ...                   "sex": pd.Categorical(["male", "female", "male"], categories=["male", "female"])})
+    >>> c = category_profile(g, "sex")
+    >>> c[["category", "n", "k"]].values.tolist()
+    [['male', 3, 2], ['female', 3, 1]]
+    """
+    by = _by_list(by)
+    vars_ = [var] if isinstance(var, str) else list(var)
+    df = select(frame, selection=selection, period=period)
+    df = _add_derived(df, [*by, *vars_])
+    parts = []
+    for v in vars_:
+        codes = _codes(df, v)
+        cats = _category_order(v, codes)
+        cat = pd.Categorical(codes.astype("string").astype(object), categories=cats)
+        data = pd.DataFrame({"_c": cat}, index=df.index)
+        for c in by:
+            data[c] = df[c]
+        cnt = pd.crosstab([data[c] for c in by] or [np.zeros(len(data), dtype=int)], data["_c"],
+                          dropna=False) if len(data) else None
+        if cnt is None:
+            continue
+        cnt = cnt.reindex(columns=pd.CategoricalIndex(cats, categories=cats), fill_value=0)
+        cnt.columns.name = "category"
+        size = data.groupby([data[c] for c in by], observed=True, dropna=False).size() if by else \
+            pd.Series([len(data)])
+        size = size.reindex(cnt.index, fill_value=0) if by else size.set_axis(cnt.index)
+        tot = pd.DataFrame([cnt.sum(axis=0).to_numpy()], columns=cnt.columns)
+        tot_size = len(data)
+        if by:
+            rows = cnt.stack(future_stack=True).rename("k").reset_index()
+            rows = rows.merge(size.rename("n_all").reset_index(), on=by, how="left")
+            trows = tot.T.reset_index()
+            trows.columns = ["category", "k"]
+            trows["n_all"] = tot_size
+            for c in by:
+                trows[c] = TOTAL
+            rows = pd.concat([_keys_to_str(rows, by), trows], ignore_index=True)
+        else:
+            rows = tot.T.reset_index()
+            rows.columns = ["category", "k"]
+            rows["n_all"] = tot_size
+        rows["category"] = rows["category"].astype(str)
+        rows["variable"] = v
+        parts.append(rows)
+    out = pd.concat(parts, ignore_index=True)
+    out["k"] = out["k"].astype("int64")
+    out["n"] = out.groupby([*by, "variable"], sort=False)["k"].transform("sum").astype("int64")
+    out["n_missing"] = (out["n_all"] - out["n"]).astype("int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share"] = np.where(out["n"] > 0, out["k"] / out["n"].where(out["n"] > 0), np.nan)
+    lo, hi = wilson_ci(out["k"].to_numpy(), out["n"].to_numpy(), alpha)
+    out["ci_low"], out["ci_high"] = lo, hi
+    out = out[[*by, "variable", "category", "n", "n_missing", "k", "share", "ci_low", "ci_high"]]
+    return _attrs(out, by=by, selection=selection, period=period, additive=True,
+                  category_col="category", alpha=alpha)
+
+
+def crosstab(frame, row: str, col: str, *, normalize: str | None = "row", selection: str = "latest",
+             period=None) -> pd.DataFrame:
+    """Two variables against each other, tidy, with counts and percentages.
+
+    Parameters
+    ----------
+    frame : Dataset or pandas.DataFrame
+    row, col : str
+        Variables (as in :func:`category_profile`).
+    normalize : {"row", "col", None}
+        ``share`` = k / row total (``"row"``), k / column total (``"col"``),
+        or no share (None).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<row>``, ``<col>``, ``n`` (row total), ``k`` (cell count),
+        ``share``; the total row has ``<row>`` = ``TOTAL``. With
+        ``normalize="col"`` the roles swap (``n`` is the column total, the
+        total row is per column). Cells with a missing value on either
+        variable are left out.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"client_pid": list("abcd"), "interview_date": pd.to_datetime(["2024-01-01"] * 4),
+    ...                   "sex": ["male", "male", "female", "female"],
+    ...                   "main_substance": ["alcohol", "cannabis", "alcohol", "alcohol"]})
+    >>> t = crosstab(g, "sex", "main_substance")
+    >>> t.loc[(t["sex"] == "male") & (t["main_substance"] == "alcohol"), ["n", "k", "share"]].values.tolist()
+    [[2.0, 1.0, 0.5]]
+    """
+    if normalize not in ("row", "col", None):
+        raise AsiInputError("normalize: 'row', 'col' eller None / normalize must be row, col or None")
+    if normalize == "col":  # a column's cells add up to the column total: swap the roles
+        out = crosstab(frame, col, row, normalize="row", selection=selection, period=period)
+        out = out[[row, col, "n", "k", "share"]]
+        out.attrs["asi"]["normalize"] = "col"
+        return out
+    df = select(frame, selection=selection, period=period)
+    df = _add_derived(df, [row, col])
+    rc, cc = _codes(df, row), _codes(df, col)
+    ok = (rc.notna() & cc.notna()).to_numpy()
+    rcat = pd.Categorical(rc[ok].astype(object), categories=_category_order(row, rc))
+    ccat = pd.Categorical(cc[ok].astype(object), categories=_category_order(col, cc))
+    tab = pd.crosstab(rcat, ccat, dropna=False)
+    tab.loc[TOTAL] = tab.sum(axis=0)
+    long = tab.stack(future_stack=True).rename("k").reset_index()
+    long.columns = [row, col, "k"]
+    long[row] = long[row].astype(str)
+    long[col] = long[col].astype(str)
+    long["n"] = long.groupby(row)["k"].transform("sum")
+    if normalize == "row":
+        long["share"] = long["k"] / long["n"].where(long["n"] > 0)
+    long = long[[row, col, "n", "k", *(["share"] if normalize else [])]]
+    long = long.astype({"n": "int64", "k": "int64"})
+    return _attrs(long, by=[row], selection=selection, period=period, additive=True,
+                  category_col=col, normalize=normalize, value_vars={})
+
+
+def table1(frame, by=None, *, selection: str = "latest", period=None, measures=None) -> pd.DataFrame:
+    """The client group's "Table 1": who the clients are, overall or per group.
+
+    Parameters
+    ----------
+    frame : Dataset or pandas.DataFrame
+    by : str or list of str, optional
+    selection, period
+        As in :func:`profile`.
+    measures : list of str, optional
+        Continuous rows (default: age, composites, interviewer ratings).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Category rows (sex, age band, main substance, housing, income,
+        living situation, psychiatric contact, long-term illness, lifetime
+        items) with ``n``, ``n_missing``, ``k``, ``share``, ``ci_low``,
+        ``ci_high``; then continuous rows (``category`` empty) with ``n``,
+        ``n_missing``, ``mean``, ``sd``, ``median``. Tidy, ready for publish.
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset  # doctest: +SKIP
+    >>> table1(read_dataset("demo"), by="sex").head()  # doctest: +SKIP
+    """
+    g = select(frame, selection=selection, period=period)
+    cb = load_codebook()
+    cats = [v for v in TABLE1_CATEGORIES if v in g.columns or v == "age_band"]
+    cp = category_profile(g, cats, by=by, selection="all")
+    g = _ensure_scores(g, None)
+    meas = list(measures) if measures is not None else ["age", *default_measures(g)]
+    meas = [m for m in meas if m in g.columns]
+    pr = profile(g, by=by, measures=meas, selection="all").rename(columns={"measure": "variable"})
+    pr["category"] = ""
+    out = pd.concat([cp, pr[[c for c in pr.columns if c not in ("ci_low", "ci_high")]]], ignore_index=True)
+    by_ = _by_list(by)
+    order = [*by_, "variable", "category", "n", "n_missing", "k", "share", "ci_low", "ci_high",
+             "mean", "sd", "median"]
+    out = out[order]
+    del cb
+    return _attrs(out, by=by_, selection=selection, period=period, additive=True,
+                  category_col="category")
