@@ -130,9 +130,20 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "days_q3": ("Dagar efter Grund, övre kvartil", "Days after baseline, upper quartile"),
     "preliminary": ("Preliminär", "Preliminary"),
     "month": ("Månad", "Month"),
+    "tendency": ("Endast tendens", "Tendency only"),
+    "comparison": ("Jämförelse", "Comparison"),
+    "groups_tested": ("Antal grupper i testet", "Groups tested"),
+    "p_kruskal": ("p-värde (Kruskal–Wallis)", "p-value (Kruskal–Wallis)"),
+    "p_anova": ("p-värde (ANOVA)", "p-value (ANOVA)"),
+    "n_a": ("Antal klienter (grupp A)", "Clients (group A)"),
+    "n_b": ("Antal klienter (grupp B)", "Clients (group B)"),
+    "mean_a": ("Medelvärde (grupp A)", "Mean (group A)"),
+    "mean_b": ("Medelvärde (grupp B)", "Mean (group B)"),
     "form": ("Formulär", "Form"),
 }
 
+#: Columns whose size sets the decimals of a row (composites 0–1: 2 decimals).
+_PRINCIPAL = ("mean", "median", "mean_unit", "mean_rest", "mean_region", "mean_a", "mean_b")
 _SOFT = ("missing", "empty", "invalid", "not_relevant")
 _EFFECT = {"hedges_g", "smd", "g", "d", "cohen_d"}
 _PRIVATE = {"client_pid", "client_id", "personnummer", "pnr"}
@@ -564,9 +575,10 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     out = pd.DataFrame(index=frame.index)
     pct = set(_percent_cols(frame, meta, stat_cols))
     float_stats = [c for c in stat_cols if c not in pct and c not in p_cols and c not in _EFFECT]
+    principal = [c for c in _PRINCIPAL if c in float_stats] or float_stats
     if float_stats:
         mag = np.nanmax(np.abs(np.stack([frame[c].to_numpy(dtype="float64", na_value=np.nan)
-                                         for c in float_stats], axis=1)), axis=1, initial=0.0)
+                                         for c in principal], axis=1)), axis=1, initial=0.0)
         row_dec = np.where(mag <= 1.5, 2, np.where(mag < 100, 1, 0))
     else:
         row_dec = np.full(nrow, 1)
@@ -596,6 +608,10 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
                 txt[prow] = _fmt(100 * v[prow], 0, lang, suffix=" %")
             elif pd.api.types.is_integer_dtype(s.dtype):
                 txt = _fmt(v, 0, lang)
+            elif "_age" in c or (c not in principal and c not in ("sd", "ci_low", "ci_high")
+                                 and not c.startswith(("sd_", "median_", "diff", "mean_"))):
+                mag_c = np.abs(v)
+                txt = _fmt(v, np.where(mag_c <= 1.5, 2, np.where(mag_c < 100, 1, 0)), lang)
             else:
                 txt = _fmt(v, row_dec, lang)
             n_hidden_stats += int((row_hide & np.isfinite(v)).sum())

@@ -1,0 +1,298 @@
+"""Comparisons: "X jämfört med övriga" and several groups against each other.
+
+Rules shared by every comparison (``docs/methods/groups.md``):
+
+* no p-value for a group under ``min_test_n`` (default 10) clients: NaN and
+  ``tendency = True``;
+* p-values of one table are adjusted for the number of areas/measures with
+  Benjamini–Hochberg (``p_adj``);
+* the case mix (share women, mean age, share with alcohol as main substance)
+  of the groups stands beside the figures, because differences in outcome
+  often reflect differences in who the clients are.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from .errors import AsiInputError
+from .groups import _add_derived, _by_list, _ensure_scores, _values, default_measures, select
+from .stats import bh_adjust, hedges_g, welch
+
+__all__ = ["compare_one_vs_rest", "compare_groups", "case_mix"]
+
+MIN_TEST_N = 10
+
+
+def _moments(vals: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    v = vals.loc[mask]
+    return pd.DataFrame({"n": v.count(), "mean": v.mean(), "sd": v.std(), "median": v.median()})
+
+
+def case_mix(df: pd.DataFrame, mask: np.ndarray, min_cell: int = 5) -> dict:
+    """Share women, mean age and share with alcohol as main substance among ``mask``.
+
+    The case mix is repeated on every row of a comparison, so it protects
+    itself: a share resting on 0 < k < min_cell or 0 < n − k < min_cell
+    clients, or a mean age of fewer than min_cell clients, is NaN.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"sex": ["female"] * 3 + ["male"] * 7, "age": [30] * 10,
+    ...                   "main_substance": ["alcohol"] * 5 + ["cannabis"] * 5})
+    >>> case_mix(d, np.ones(10, bool))
+    {'share_women': nan, 'mean_age': 30.0, 'share_alcohol': 0.5}
+    """
+    sub = df.loc[mask]
+    out = {}
+
+    def share(s: pd.Series, code: str) -> float:
+        s = s.astype("string")
+        n, k = int(s.notna().sum()), int((s == code).sum())
+        if n == 0 or 0 < k < min_cell or 0 < n - k < min_cell:
+            return np.nan
+        return k / n
+
+    if "sex" in sub:
+        out["share_women"] = share(sub["sex"], "female")
+    if "age" in sub:
+        a = pd.to_numeric(sub["age"], errors="coerce").astype("float64")
+        out["mean_age"] = float(a.mean()) if a.notna().sum() >= min_cell else np.nan
+    if "main_substance" in sub:
+        out["share_alcohol"] = share(sub["main_substance"], "alcohol")
+    return out
+
+
+def _mwu(vals: pd.DataFrame, a: np.ndarray, b: np.ndarray, measures) -> np.ndarray:
+    p = np.full(len(measures), np.nan)
+    for i, m in enumerate(measures):  # one test per area (a handful)
+        x = vals.loc[a, m].dropna().to_numpy()
+        y = vals.loc[b, m].dropna().to_numpy()
+        if len(x) and len(y):
+            p[i] = st.mannwhitneyu(x, y, alternative="two-sided").pvalue
+    return p
+
+
+def compare_one_vs_rest(frame, unit_col: str = "municipality", unit=None, measures=None, *,
+                        test: str = "welch", selection: str = "latest", period=None,
+                        alpha: float = 0.05, min_test_n: int = MIN_TEST_N) -> pd.DataFrame:
+    """One unit against all the others (itself excluded), area by area.
+
+    Parameters
+    ----------
+    frame : Dataset or pandas.DataFrame
+    unit_col : str, default "municipality"
+        Column naming the units (``municipality``, ``unit``, ``sex``…).
+    unit : str
+        The unit to compare.
+    measures : list of str, optional
+        Default: composites and interviewer ratings (as
+        :func:`asi_lib.groups.profile`). 0/1 items give shares.
+    test : {"welch", "mannwhitney"}
+        Welch's t-test (default) or Mann–Whitney U (robust, for skewed
+        scores); the difference and its CI are always Welch's.
+    selection, period
+        As in :func:`asi_lib.groups.profile`.
+    alpha : float
+    min_test_n : int, default 10
+        No p-value when either side has fewer valid values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure: ``n_unit``, ``n_rest``, ``mean_unit``,
+        ``mean_rest``, ``mean_region`` (everyone, the reference), ``sd_unit``,
+        ``sd_rest``, ``diff`` (unit − rest), ``diff_ci_low``,
+        ``diff_ci_high``, ``p_value``, ``p_adj`` (BH over the measures),
+        ``hedges_g``, ``tendency``; the case mix of unit and rest in
+        ``share_women_unit``… ``share_alcohol_rest``; ``attrs["asi"]`` holds
+        the unit, the test and the selection.
+
+    Notes
+    -----
+    Welch: :math:`t = (\\bar x_u - \\bar x_r)/\\sqrt{s_u^2/n_u + s_r^2/n_r}`
+    with Welch–Satterthwaite df (:func:`asi_lib.stats.welch`); Hedges' g with
+    the pooled SD (:func:`asi_lib.stats.hedges_g`). For a 0/1 item the mean is
+    a share and Welch's test is the unpooled z-test for two proportions up to
+    the t reference distribution (use :func:`scipy.stats.fisher_exact` by
+    hand for tiny cells; they are not published anyway).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"client_pid": [f"c{i}" for i in range(40)],
+    ...                   "interview_date": pd.to_datetime(["2024-01-01"] * 40),
+    ...                   "municipality": ["A"] * 20 + ["B"] * 20,
+    ...                   "rating_alcohol": pd.array([5, 6] * 10 + [3, 4] * 10, dtype="Int16")})
+    >>> r = compare_one_vs_rest(g, unit="A", measures=["rating_alcohol"])
+    >>> float(r.loc[0, "diff"]), int(r.loc[0, "n_unit"])
+    (2.0, 20)
+    """
+    if unit is None:
+        raise AsiInputError("ange vilken enhet som ska jämföras (unit=...) / unit is required")
+    if test not in ("welch", "mannwhitney"):
+        raise AsiInputError(f"okänt test '{test}' (welch, mannwhitney) / unknown test")
+    df = select(frame, selection=selection, period=period)
+    df = _ensure_scores(df, measures)
+    measures = list(measures) if measures is not None else default_measures(df)
+    df = _add_derived(df, [unit_col])
+    if unit_col not in df.columns:
+        raise AsiInputError(f"okänd kolumn '{unit_col}' / unknown column")
+    is_unit = (df[unit_col].astype("string") == str(unit)).fillna(False).to_numpy()
+    if not is_unit.any():
+        raise AsiInputError(f"'{unit}' finns inte i '{unit_col}' / unit not found")
+    vals = _values(df, measures)
+    u, r, a = _moments(vals, is_unit), _moments(vals, ~is_unit), _moments(vals, np.ones(len(df), bool))
+    w = welch(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"], alpha)
+    g = hedges_g(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"])
+    small = (u["n"].to_numpy() < min_test_n) | (r["n"].to_numpy() < min_test_n)
+    p = np.asarray(w["p_value"], dtype=float) if test == "welch" else _mwu(vals, is_unit, ~is_unit, measures)
+    p = np.where(small, np.nan, p)
+    out = pd.DataFrame({
+        "measure": measures,
+        "n_unit": u["n"].to_numpy(dtype="int64"), "n_rest": r["n"].to_numpy(dtype="int64"),
+        "mean_unit": u["mean"].to_numpy(), "mean_rest": r["mean"].to_numpy(),
+        "mean_region": a["mean"].to_numpy(),
+        "sd_unit": u["sd"].to_numpy(), "sd_rest": r["sd"].to_numpy(),
+        "median_unit": u["median"].to_numpy(), "median_rest": r["median"].to_numpy(),
+        "diff": np.asarray(w["diff"], dtype=float),
+        "diff_ci_low": np.asarray(w["ci_low"], dtype=float), "diff_ci_high": np.asarray(w["ci_high"], dtype=float),
+        "p_value": p, "p_adj": bh_adjust(p), "hedges_g": np.asarray(g, dtype=float),
+        "tendency": small,
+    })
+    mix_u, mix_r = case_mix(df, is_unit), case_mix(df, ~is_unit)
+    for key in mix_u:
+        out[f"{key}_unit"] = mix_u[key]
+        out[f"{key}_rest"] = mix_r[key]
+    out.attrs["asi"] = {
+        "unit": "klienter" if selection == "latest" else "intervjuer",
+        "selection": ("senaste Grund per klient i perioden" if selection == "latest"
+                      else "alla Grundintervjuer i perioden") + (f" ({period})" if period else ""),
+        "compared": {"column": unit_col, "unit": str(unit), "rest": "övriga"},
+        "test": "Welch t" if test == "welch" else "Mann–Whitney U", "adjust": "Benjamini–Hochberg",
+        "group_cols": [], "key_cols": ["measure"], "additive": False, "min_test_n": min_test_n,
+        "clients_unit": int(is_unit.sum()), "clients_rest": int((~is_unit).sum()),
+    }
+    return out
+
+
+def compare_groups(frame, by, measures=None, *, method: str = "omnibus", selection: str = "latest",
+                   period=None, alpha: float = 0.05, min_test_n: int = MIN_TEST_N,
+                   pairwise: bool = True) -> pd.DataFrame:
+    """Several groups against each other, area by area.
+
+    Parameters
+    ----------
+    frame : Dataset or pandas.DataFrame
+    by : str
+        Grouping column (``sex``, ``age_band``, ``main_substance``, ``municipality``…).
+    measures : list of str, optional
+    method : {"omnibus", "one_vs_rest"}
+        ``"omnibus"``: Kruskal–Wallis (rank-based) and one-way ANOVA (Welch
+        is used pairwise) over the groups with at least ``min_test_n`` valid
+        values, plus pairwise Welch tests (``pairwise=True``);
+        ``"one_vs_rest"``: :func:`compare_one_vs_rest` for every group.
+    selection, period, alpha, min_test_n
+        As in :func:`compare_one_vs_rest`.
+    pairwise : bool, default True
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``omnibus``: rows with ``comparison`` = "alla grupper" (``p_kruskal``,
+        ``p_anova``, ``n``, ``groups_tested``) and, when pairwise, one row per
+        pair ``"a vs b"`` with ``n_a``, ``n_b``, ``mean_a``, ``mean_b``,
+        ``diff``, ``p_value``; ``p_adj`` is BH over all p-values of the
+        table. ``one_vs_rest``: the stacked one-vs-rest tables with a
+        ``group`` column, BH over all rows.
+
+    Notes
+    -----
+    Kruskal–Wallis: :func:`scipy.stats.kruskal`; ANOVA:
+    :func:`scipy.stats.f_oneway`; pairwise Welch: :func:`asi_lib.stats.welch`.
+    Groups under ``min_test_n`` are left out of the tests (but listed).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"client_pid": [f"c{i}" for i in range(30)],
+    ...                   "interview_date": pd.to_datetime(["2024-01-01"] * 30),
+    ...                   "sex": ["male", "female", "male"] * 10,
+    ...                   "rating_alcohol": pd.array(list(range(10)) * 3, dtype="Int16")})
+    >>> r = compare_groups(g, "sex", ["rating_alcohol"])
+    >>> r["comparison"].tolist()
+    ['alla grupper', 'female vs male']
+    """
+    if method not in ("omnibus", "one_vs_rest"):
+        raise AsiInputError(f"okänd metod '{method}' (omnibus, one_vs_rest) / unknown method")
+    by_ = _by_list(by)
+    if len(by_) != 1:
+        raise AsiInputError("compare_groups tar en grupperingskolumn / one grouping column")
+    by = by_[0]
+    df = select(frame, selection=selection, period=period)
+    df = _ensure_scores(df, measures)
+    measures = list(measures) if measures is not None else default_measures(df)
+    df = _add_derived(df, [by])
+    keys = df[by].astype("string")
+    groups = sorted(keys.dropna().unique())
+    if method == "one_vs_rest":
+        parts = []
+        for grp in groups:  # a handful of groups
+            r = compare_one_vs_rest(df, by, grp, measures, selection="all", alpha=alpha, min_test_n=min_test_n)
+            parts.append(r.assign(group=grp))
+        out = pd.concat(parts, ignore_index=True)
+        out.insert(0, "group", out.pop("group"))
+        out["p_adj"] = bh_adjust(out["p_value"].to_numpy())
+        out.attrs["asi"] = {**parts[0].attrs["asi"], "compared": {"column": by, "unit": "varje grupp", "rest": "övriga"},
+                            "group_cols": [], "key_cols": ["group", "measure"]}
+        return out
+    vals = _values(df, measures)
+    masks = {grp: (keys == grp).fillna(False).to_numpy() for grp in groups}
+    rows = []
+    for m in measures:  # one row per area, pairwise rows for a few groups
+        samples = {grp: vals.loc[mk, m].dropna().to_numpy() for grp, mk in masks.items()}
+        tested = [grp for grp, x in samples.items() if len(x) >= min_test_n]
+        p_kw = p_an = np.nan
+        if len(tested) >= 2:
+            xs = [samples[grp] for grp in tested]
+            if len(np.unique(np.concatenate(xs))) > 1:
+                p_kw = st.kruskal(*xs).pvalue
+                p_an = st.f_oneway(*xs).pvalue
+        rows.append({"measure": m, "comparison": "alla grupper", "n": int(sum(len(x) for x in samples.values())),
+                     "groups_tested": len(tested), "p_kruskal": p_kw, "p_anova": p_an,
+                     "tendency": len(tested) < len(groups)})
+        if pairwise:
+            for i, a in enumerate(groups):
+                for b in groups[i + 1:]:
+                    xa, xb = samples[a], samples[b]
+                    w = welch(xa.mean() if len(xa) else np.nan, xa.std(ddof=1) if len(xa) > 1 else np.nan, len(xa),
+                              xb.mean() if len(xb) else np.nan, xb.std(ddof=1) if len(xb) > 1 else np.nan, len(xb),
+                              alpha)
+                    small = min(len(xa), len(xb)) < min_test_n
+                    rows.append({"measure": m, "comparison": f"{a} vs {b}", "n_a": len(xa), "n_b": len(xb),
+                                 "mean_a": xa.mean() if len(xa) else np.nan,
+                                 "mean_b": xb.mean() if len(xb) else np.nan,
+                                 "diff": w["diff"], "diff_ci_low": w["ci_low"], "diff_ci_high": w["ci_high"],
+                                 "p_value": np.nan if small else w["p_value"],
+                                 "hedges_g": hedges_g(xa.mean() if len(xa) else np.nan,
+                                                      xa.std(ddof=1) if len(xa) > 1 else np.nan, len(xa),
+                                                      xb.mean() if len(xb) else np.nan,
+                                                      xb.std(ddof=1) if len(xb) > 1 else np.nan, len(xb)),
+                                 "tendency": small})
+    out = pd.DataFrame(rows)
+    for c in ("n_a", "n_b"):
+        if c in out:
+            out[c] = out[c].astype("Int64")
+    # BH over every p-value of the table (omnibus Kruskal–Wallis and pairwise Welch)
+    pk = out["p_kruskal"].to_numpy(dtype=float)
+    pw = out["p_value"].to_numpy(dtype=float) if "p_value" in out else np.full(len(out), np.nan)
+    joint = np.where(np.isfinite(pk), pk, pw)
+    out["p_adj"] = bh_adjust(joint)
+    out.attrs["asi"] = {
+        "unit": "klienter" if selection == "latest" else "intervjuer",
+        "selection": ("senaste Grund per klient i perioden" if selection == "latest"
+                      else "alla Grundintervjuer i perioden") + (f" ({period})" if period else ""),
+        "compared": {"column": by}, "test": "Kruskal–Wallis, ANOVA; parvis Welch t",
+        "adjust": "Benjamini–Hochberg", "group_cols": [], "key_cols": ["measure", "comparison"],
+        "additive": False, "min_test_n": min_test_n,
+    }
+    return out
