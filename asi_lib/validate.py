@@ -519,7 +519,7 @@ def _cross_field(out, df, table, as_of, cb, P, context, pseudonymised) -> None:
     base = context.get("baselines")
     if table == "uppfoljning" and base is not None:
         firstg = base.dropna().groupby("client_key")["interview_date"].min()
-        gdate = key.map(firstg)
+        gdate = pd.to_datetime(key.astype(object).map(firstg.to_dict())).astype("datetime64[us]")
         has_key = key.notna()
         P.add("followup_without_grund", has_key & gdate.isna(), "interview_date", df.get("interview_date"))
         before = has_key & gdate.notna() & date.notna() & (date <= gdate)

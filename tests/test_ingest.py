@@ -1,0 +1,280 @@
+"""End-to-end ingest: accounting, idempotence, conflicts, corrections, forget, keys, CLI, privacy."""
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "ingest"))
+from make_rows import luhn_digit, make_pnr, valid_rows  # noqa: E402
+
+from asi_lib.cli import main
+from asi_lib.errors import AsiInputError
+from asi_lib.ingest import ingest
+from asi_lib.store import Store, load_store
+
+AS_OF = "2025-06-01"
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"store": tmp_path / "store", "key": tmp_path / "keys" / "k.key", "dir": tmp_path}
+
+
+def grund_with_pnrs(n=6):
+    df = valid_rows("grund", n, seed=7)
+    df["client_id"] = [make_pnr(f"19{60 + i:02d}0{1 + i % 9}1{i % 9}", nnn=f"{100 + i}") for i in range(n)]
+    df["age"] = ""
+    df["birth_year"] = ""
+    return df
+
+
+def put(path, df, sep=","):
+    df.to_csv(path, index=False, sep=sep)
+    return path
+
+
+def run_ingest(env, *paths, **kw):
+    return ingest(list(paths), env["store"], key_path=env["key"], as_of=AS_OF, **kw)
+
+
+def check_accounting(report):
+    for f in report.files:
+        if f.status == "ok":
+            assert f.read == f.accepted_new + f.accepted_unchanged + f.corrected + f.quarantined
+
+
+def test_first_ingest_idempotent_reingest_and_newer_export(env):
+    g = grund_with_pnrs(6)
+    p = put(env["dir"] / "g.csv", g.iloc[:4])
+    r1 = run_ingest(env, p)
+    check_accounting(r1)
+    assert (r1.files[0].accepted_new, r1.exit_code) == (4, 0)
+    before = (env["store"] / "grund.parquet").read_bytes()
+    r2 = run_ingest(env, p)
+    assert (r2.files[0].accepted_new, r2.files[0].accepted_unchanged, r2.exit_code) == (0, 4, 0)
+    assert (env["store"] / "grund.parquet").read_bytes() == before  # nothing rewritten
+    # a newer export: the same 4 (one written with the 12-digit number) + 2 new
+    g2 = g.copy()
+    g2.loc[0, "client_id"] = "19" + g2.loc[0, "client_id"].replace("-", "")
+    r3 = run_ingest(env, put(env["dir"] / "g2.csv", g2, sep=";"))
+    assert (r3.files[0].accepted_new, r3.files[0].accepted_unchanged) == (2, 4)
+    ds = load_store(env["store"])
+    assert len(ds.grund) == 6
+    # age derived from the personal number (born 1960-01-10, interviewed in 2023)
+    row0 = ds.grund.sort_values("interview_date")
+    assert ds.grund["age"].notna().all()
+    born = pd.Timestamp(1960, 1, 10)
+    d0 = pd.Timestamp(g.loc[0, "interview_date"])
+    exp = d0.year - born.year - ((d0.month, d0.day) < (born.month, born.day))
+    pid0 = ds.grund["client_pid"].iloc[0]
+    assert int(ds.grund.loc[ds.grund.client_pid == pid0, "age"].iloc[0]) == exp
+    assert len(row0) == 6
+    m = json.loads((env["store"] / "manifest.json").read_text())
+    assert len(m["ingests"]) == 3 and m["ingests"][-1]["files"][0]["accepted_new"] == 2
+
+
+def test_conflict_quarantined_then_accepted_as_correction(env):
+    g = valid_rows("grund", 3)
+    run_ingest(env, put(env["dir"] / "g.csv", g))
+    g.loc[1, "alcohol_days"] = str((int(g.loc[1, "alcohol_days"]) + 1) % 30)
+    g.loc[1, "alcohol_intox_days"] = "0"
+    p = put(env["dir"] / "g_new.csv", g)
+    r = run_ingest(env, p)
+    f = r.files[0]
+    assert (f.accepted_unchanged, f.conflicts, f.quarantined, r.exit_code) == (2, 1, 1, 1)
+    assert r.problems.loc[r.problems.rule == "conflict_stored", "row"].tolist() == [3]
+    q = Store(env["store"]).read_quarantine()
+    assert q["rules"].tolist() == ["conflict_stored"]
+    # same conflicting export again: reported again, not stored twice
+    run_ingest(env, p)
+    assert len(Store(env["store"]).read_quarantine()) == 1
+    r2 = run_ingest(env, p, accept_corrections=True)
+    assert (r2.files[0].corrected, r2.exit_code) == (1, 0)
+    ds = load_store(env["store"])
+    assert sorted(ds.grund["alcohol_days"].tolist()) == sorted(int(x) for x in g["alcohol_days"])
+    m = json.loads((env["store"] / "manifest.json").read_text())
+    assert len(m["corrections"]) == 1 and set(m["corrections"][0]["changes"]) == {"alcohol_days", "alcohol_intox_days"}
+
+
+def test_followup_quarantined_then_released_when_baseline_arrives(env):
+    g = valid_rows("grund", 3)
+    u = valid_rows("uppfoljning", 3)  # same client ids K1..K3, dates 400 days later
+    r1 = run_ingest(env, put(env["dir"] / "u.csv", u))
+    assert r1.files[0].quarantined == 3 and set(r1.problems["rule"]) >= {"followup_without_grund"}
+    r2 = run_ingest(env, put(env["dir"] / "g.csv", g.iloc[:2]))
+    assert r2.released == 2
+    ds = load_store(env["store"])
+    assert len(ds.uppfoljning) == 2 and len(Store(env["store"]).read_quarantine()) == 1
+    # and in one batch the order of files does not matter
+    env2 = {**env, "store": env["dir"] / "store2"}
+    r3 = run_ingest(env2, env["dir"] / "u.csv", put(env["dir"] / "g3.csv", g))
+    assert r3.exit_code == 0 and r3.totals()["accepted_new"] == 6
+
+
+def test_unusable_file_writes_nothing_but_others_go_through(env):
+    good = put(env["dir"] / "g.csv", valid_rows("grund", 2))
+    bad = env["dir"] / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    r = run_ingest(env, bad, good)
+    assert r.exit_code == 2
+    assert [f.status for f in r.files] == ["unusable", "ok"]
+    assert "bad.csv" in r.files[0].error and r.files[1].accepted_new == 2
+    assert "KAN INTE ANVÄNDAS" in r.summary_sv()
+
+
+def test_other_key_refused(env):
+    run_ingest(env, put(env["dir"] / "g.csv", valid_rows("grund", 2)))
+    other = env["dir"] / "other.key"
+    from asi_lib.pseudonym import load_key
+    load_key(other)
+    with pytest.raises(AsiInputError, match="annan nyckel"):
+        ingest([env["dir"] / "g.csv"], env["store"], key_path=other, as_of=AS_OF)
+    # a mistyped key path is not silently created for an existing store
+    with pytest.raises(AsiInputError, match="finns inte"):
+        ingest([env["dir"] / "g.csv"], env["store"], key_path=env["dir"] / "typo.key", as_of=AS_OF)
+    assert not (env["dir"] / "typo.key").exists()
+
+
+def test_xlsx_ingest(env):
+    g, u = valid_rows("grund", 3), valid_rows("uppfoljning", 2)
+    wb = openpyxl.Workbook()
+    for i, (name, df) in enumerate((("grund", g), ("uppfoljning", u))):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        ws.title = name
+        ws.append(list(df.columns))
+        for rec in df.itertuples(index=False):
+            ws.append([int(v) if str(v).isdigit() and c not in ("client_id",) else v for c, v in zip(df.columns, rec)])
+    wb.create_sheet("kodbok").append(["kolumn", "etikett"])
+    p = env["dir"] / "w.xlsx"
+    wb.save(p)
+    r = run_ingest(env, p)
+    assert r.exit_code == 0, r.summary_sv()
+    assert [(f.sheet, f.accepted_new) for f in r.files] == [("grund", 3), ("uppfoljning", 2)]
+
+
+def _luhn_ok(ten: str) -> bool:
+    return luhn_digit(ten[:9]) == ten[9]
+
+
+def scan_for_identity_numbers(root: Path, raw_ids):
+    """Every file under root: no Luhn-valid 10/12-digit number, no raw id."""
+    found = []
+    for f in root.rglob("*"):
+        if not f.is_file():
+            continue
+        data = f.read_bytes()
+        if f.suffix == ".parquet":
+            tables = pd.read_parquet(f)
+            text = tables.astype(str).to_csv()
+        else:
+            text = data.decode("utf-8", errors="replace")
+        for m in re.finditer(r"(?<![0-9a-f])(\d{2})?(\d{6})[-+]?(\d{4})(?![0-9a-f])", text):
+            ten = m.group(2) + m.group(3)
+            if _luhn_ok(ten):
+                found.append((f.name, m.group(0)))
+        for rid in raw_ids:
+            if rid in text or rid.encode() in data:
+                found.append((f.name, rid))
+    return found
+
+
+def test_no_identity_number_survives_into_store_or_report(env):
+    g = grund_with_pnrs(5)
+    g.loc[1, "comment"] = f"ringde från {g.loc[2, 'client_id']}"   # refused, and masked in quarantine
+    g.loc[3, "alcohol_days"] = "99"                                  # quarantined row with a pnr id
+    u = valid_rows("uppfoljning", 1)
+    u["client_id"] = [make_pnr("19990101", nnn="555")]               # follow-up without baseline
+    report = env["dir"] / "out" / "r.json"
+    report.parent.mkdir()
+    rc = main(["ingest", str(put(env["dir"] / "g.csv", g)), str(put(env["dir"] / "u.csv", u)),
+               "--store", str(env["store"]), "--key", str(env["key"]), "--as-of", AS_OF, "--report", str(report)])
+    assert rc == 1
+    q = Store(env["store"]).read_quarantine()
+    assert len(q) == 3
+    raw_ids = list(g["client_id"]) + list(u["client_id"]) + [x.replace("-", "") for x in g["client_id"]]
+    assert scan_for_identity_numbers(env["store"], raw_ids) == []
+    assert scan_for_identity_numbers(report.parent, raw_ids) == []
+    # the quarantined rows still carry their pseudonym and problems
+    assert q["client_pid"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert set(",".join(q["rules"]).split(",")) == {"pnr_in_text", "range", "followup_without_grund"}
+
+
+def test_forget_cli(env, capsys):
+    g = grund_with_pnrs(3)
+    u = valid_rows("uppfoljning", 1)
+    u["client_id"] = g.loc[0, "client_id"]
+    u["interview_date"] = "2025-05-01"
+    u["age"], u["birth_year"] = "", ""
+    b = valid_rows("bortfall", 1)
+    b["client_id"] = "19" + g.loc[0, "client_id"].replace("-", "")
+    args = ["--store", str(env["store"]), "--key", str(env["key"])]
+    assert main(["ingest", str(put(env["dir"] / "g.csv", g)), str(put(env["dir"] / "u.csv", u)),
+                 str(put(env["dir"] / "b.csv", b)), *args, "--as-of", AS_OF]) == 0
+    assert main(["forget", "--client", g.loc[0, "client_id"], *args]) == 0
+    ds = load_store(env["store"])
+    assert (len(ds.grund), len(ds.uppfoljning), len(ds.bortfall)) == (2, 0, 0)
+    m = json.loads((env["store"] / "manifest.json").read_text())
+    assert m["erasures"][-1]["records_removed"] == 3
+    assert scan_for_identity_numbers(env["store"], [g.loc[0, "client_id"]]) == []
+    # local client numbers need the municipality
+    assert main(["forget", "--client", "K1", *args]) == 2
+    assert "municipality" in capsys.readouterr().err
+
+
+def test_exit_codes_via_cli(env):
+    args = ["--store", str(env["store"]), "--key", str(env["key"]), "--as-of", AS_OF]
+    good = put(env["dir"] / "g.csv", valid_rows("grund", 2))
+    assert main(["ingest", str(good), *args]) == 0
+    bad_rows = valid_rows("grund", 2)
+    bad_rows.loc[0, "sex"] = "okänt"
+    assert main(["ingest", str(put(env["dir"] / "b.csv", bad_rows)), *args]) == 1
+    assert main(["ingest", str(env["dir"] / "missing.csv"), *args]) == 2
+    assert main(["ingest", str(good), *args[:4], "--as-of", "igår"]) == 2
+
+
+def test_cli_subprocess_no_traceback(env):
+    p = put(env["dir"] / "g.csv", valid_rows("grund", 2))
+    bad = env["dir"] / "bad.xlsx"
+    bad.write_bytes(b"not a workbook")
+    base = [sys.executable, "-m", "asi_lib", "ingest", "--store", str(env["store"]), "--key", str(env["key"]),
+            "--as-of", AS_OF]
+    res = subprocess.run([*base, str(p), str(bad), "--report", str(env["dir"] / "r.json")],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and "Traceback" not in res.stdout
+    assert "bad.xlsx" in res.stdout and "g.csv" in res.stdout
+    rep = json.loads((env["dir"] / "r.json").read_text())
+    assert rep["exit_code"] == 2 and rep["totals"]["accepted_new"] == 2
+    res2 = subprocess.run([*base, str(p), "--key", str(env["dir"] / "x.key")], capture_output=True, text=True,
+                          check=False)
+    assert res2.returncode == 2 and "Traceback" not in res2.stderr
+
+
+def test_report_json_accounts_for_every_row(env):
+    g = valid_rows("grund", 5)
+    g.loc[0, "alcohol_days"] = "40"
+    g.loc[1, "interview_date"] = g.loc[2, "interview_date"]
+    g.loc[1, "client_id"] = g.loc[2, "client_id"]
+    p = put(env["dir"] / "g.csv", g)
+    out = env["dir"] / "r.json"
+    assert main(["ingest", str(p), "--store", str(env["store"]), "--key", str(env["key"]), "--as-of", AS_OF,
+                 "--report", str(out)]) == 1
+    rep = json.loads(out.read_text())
+    f = rep["files"][0]
+    assert f["read"] == 5 and f["accepted"] == 3 and f["quarantined"] == 2
+    assert {(p["row"], p["rule"]) for p in rep["problems"] if p["severity"] == "error"} == {(2, "range"), (4, "duplicate")}
+
+
+def test_performance_10000_grund_rows(env):
+    p = put(env["dir"] / "g.csv", valid_rows("grund", 10000), sep=";")
+    t0 = time.perf_counter()
+    r = run_ingest(env, p)
+    elapsed = time.perf_counter() - t0
+    assert r.files[0].accepted_new == 10000
+    assert elapsed < 30, elapsed  # measured ~3 s on the shared 2-core machine
