@@ -32,6 +32,10 @@ How a raw frame tells publish its structure (``frame.attrs["asi"]``)
 ``value_vars``
     ``{column: codebook column}`` when a key column holds the codes of a
     codebook column under another name (e.g. ``{"reason": "bortfall_reason"}``).
+``column_labels``
+    ``{column: (sv, en)}`` headings that override :data:`COLUMN_LABELS`.
+``tendency``
+    False for pure counting tables (no "Endast tendenser" flag).
 ``count_cols`` / ``soft_count_cols`` / ``key_cols`` / ``percent_cols``
     Overrides of the name conventions below.
 
@@ -568,7 +572,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         base_n = [c for c in counts if c not in soft]
     nmin = np.nanmin(np.stack([vals[c] for c in base_n], axis=1), axis=1) if base_n else np.full(nrow, np.inf)
     nmin = np.where(np.isnan(nmin), 0, nmin)
-    tendency = nmin < tendency_threshold
+    tendency = (nmin < tendency_threshold) & bool(meta.get("tendency", True))
     p_cols = _p_cols(stat_cols)
 
     # ---- format
@@ -636,7 +640,9 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     note = TENDENCY_NOTE[lang].format(t=tendency_threshold)
     out["tendens"] = np.where(tendency, note, "").astype(object)
     if labels:
-        out.columns = [_heading(c, lang) for c in out.columns]
+        own = dict(meta.get("column_labels", {}))
+        out.columns = [own[c][0 if lang == "sv" else 1] if c in own else _heading(c, lang)
+                       for c in out.columns]
 
     legend = {
         "sv": f"{marker} = färre än {min_cell} klienter; {HIDDEN} = dolt för att skydda små tal; "
