@@ -1,0 +1,149 @@
+"""groups.py against hand-worked values, numpy/scipy and the demo region."""
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+from statsmodels.stats.proportion import proportion_confint
+
+from asi_lib import groups
+from asi_lib.codebook import numeric
+from asi_lib.datasets import read_dataset
+from asi_lib.errors import AsiInputError
+from asi_lib.publish import TOTAL, publish
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return read_dataset("demo")
+
+
+def _toy():
+    return pd.DataFrame({
+        "client_pid": ["a", "a", "b", "c", "d", "e"],
+        "interview_date": pd.to_datetime(["2023-03-01", "2024-02-01", "2024-05-01", "2024-07-01",
+                                          "2024-12-31", "2025-01-01"]),
+        "municipality": ["X", "Y", "X", "X", "Y", "Y"],
+        "sex": pd.Categorical(["male", "male", "female", "male", None, "female"], categories=["male", "female"]),
+        "age": pd.array([17, 24, 25, 31, 70, None], dtype="Int16"),
+        "rating_alcohol": pd.array([9, 2, 4, -8, 6, 1], dtype="Int16"),
+        "psychiatric_contact": pd.array([1, 0, -8, 1, 1, 0], dtype="Int16"),
+    })
+
+
+def test_age_bands_edges_and_schemes():
+    a = pd.Series([17, 18, 24, 25, 34, 35, 64, 65, 99, None], dtype="Int16")
+    assert groups.age_bands(a).astype(object).where(lambda s: s.notna(), None).tolist() == [
+        None, "18–24", "18–24", "25–34", "25–34", "35–44", "55–64", "65+", "65+", None]
+    assert groups.age_bands(a, "young_adults").astype(object).tolist()[1:4] == ["18–30", "18–30", "18–30"]
+    assert groups.age_bands(pd.Series([30, 31]), "young_adults").tolist() == ["18–30", "31+"]
+    assert groups.age_bands(pd.Series([20, 40]), [18, 40]).tolist() == ["18–39", "40+"]
+    with pytest.raises(AsiInputError):
+        groups.age_bands(a, "nonsense")
+
+
+def test_periods_labels():
+    d = pd.Series(pd.to_datetime(["2024-01-01", "2024-06-30", "2024-07-01", "2024-12-31"]))
+    assert groups.periods(d, "half").tolist() == ["2024 H1", "2024 H1", "2024 H2", "2024 H2"]
+    assert groups.periods(d, "quarter").tolist() == ["2024 K1", "2024 K2", "2024 K3", "2024 K4"]
+    assert groups.periods(d, "year").tolist() == ["2024"] * 4
+
+
+def test_latest_grund_per_client_and_period():
+    g = _toy()
+    latest = groups.latest_grund(g)
+    assert sorted(latest["client_pid"]) == list("abcde")
+    assert latest.set_index("client_pid").loc["a", "municipality"] == "Y"
+    in_2024 = groups.latest_grund(g, period="2024")
+    assert sorted(in_2024["client_pid"]) == list("abcd")
+    h1 = groups.latest_grund(g, period="2024 H1")
+    assert sorted(h1["client_pid"]) == ["a", "b"]
+    q = groups.latest_grund(g, period=("2023-01-01", "2023-12-31"))
+    assert q["client_pid"].tolist() == ["a"]
+
+
+def test_profile_hand_worked():
+    g = _toy()
+    p = groups.profile(g, by="municipality", measures=["rating_alcohol"])
+    # latest per client: a→Y(2), b→X(4), c→X(X), d→Y(6), e→Y(1)
+    x = p[p["municipality"] == "X"].iloc[0]
+    y = p[p["municipality"] == "Y"].iloc[0]
+    t = p[p["municipality"] == TOTAL].iloc[0]
+    assert (x["n"], x["n_missing"], x["mean"]) == (2, 1, 4.0)
+    assert (y["n"], y["n_missing"]) == (3, 0)
+    assert y["mean"] == pytest.approx(3.0) and y["median"] == 2.0
+    assert y["sd"] == pytest.approx(np.std([2, 6, 1], ddof=1))
+    lo, hi = st.t.interval(0.95, 2, loc=3.0, scale=np.std([2, 6, 1], ddof=1) / np.sqrt(3))
+    assert (y["ci_low"], y["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert (t["n"], t["n_missing"], t["mean"]) == (5, 1, pytest.approx(13 / 4))
+    assert p.attrs["asi"]["selection"].startswith("senaste Grund")
+    pa = groups.profile(g, by="municipality", measures=["rating_alcohol"], selection="all")
+    assert pa.loc[pa["municipality"] == TOTAL, "n"].item() == 6
+    assert pa.attrs["asi"]["unit"] == "intervjuer"
+
+
+def test_profile_demo_matches_numpy(demo):
+    p = groups.profile(demo, by="sex")
+    assert {"composite_alcohol", "rating_alcohol"} <= set(p["measure"])
+    latest = groups.latest_grund(demo.grund)
+    assert p.loc[p["sex"] == TOTAL, "n"].iloc[0] == latest["client_pid"].nunique() == len(latest)
+    v = numeric(latest["rating_drugs"])
+    w = (latest["sex"].astype("string") == "female").to_numpy()
+    row = p[(p["sex"] == "female") & (p["measure"] == "rating_drugs")].iloc[0]
+    assert row["mean"] == pytest.approx(np.nanmean(v[w]))
+    assert row["median"] == pytest.approx(np.nanmedian(v[w]))
+    assert row["n_missing"] == int(np.isnan(v[w]).sum())
+    # group sizes add up to the total (additive)
+    per = p[p["measure"] == "rating_drugs"]
+    assert per.loc[per["sex"] != TOTAL, "n"].sum() == per.loc[per["sex"] == TOTAL, "n"].item()
+
+
+def test_category_profile_wilson_and_codes():
+    g = _toy()
+    c = groups.category_profile(g, "psychiatric_contact", by="municipality")
+    y = c[(c["municipality"] == "Y")].set_index("category")
+    # latest: a→Y 0, d→Y 1, e→Y 0 ; b→X X(missing), c→X 1
+    assert y.loc["1", "k"] == 1 and y.loc["0", "k"] == 2 and y.loc["1", "n"] == 3
+    lo, hi = proportion_confint(1, 3, method="wilson")
+    assert y.loc["1", "ci_low"] == pytest.approx(lo) and y.loc["1", "ci_high"] == pytest.approx(hi)
+    x = c[c["municipality"] == "X"].set_index("category")
+    assert x.loc["1", "n"] == 1 and x.loc["1", "n_missing"] == 1
+    tot = c[c["municipality"] == TOTAL].set_index("category")
+    assert tot.loc["1", "k"] == 2 and tot.loc["1", "n"] == 4
+    s = groups.category_profile(g, "sex")
+    assert s["category"].tolist() == ["male", "female"]        # code-list order, k = 0 kept
+    assert s["n_missing"].tolist() == [1, 1]
+
+
+def test_crosstab_row_and_col(demo):
+    t = groups.crosstab(demo, "sex", "main_substance")
+    latest = groups.latest_grund(demo.grund)
+    ref = pd.crosstab(latest["sex"].astype(str), latest["main_substance"].astype(str))
+    got = t[t["sex"] == "female"].set_index("main_substance")
+    assert got.loc["alcohol", "k"] == ref.loc["female", "alcohol"]
+    assert got.loc["alcohol", "share"] == pytest.approx(ref.loc["female", "alcohol"] / ref.loc["female"].sum())
+    c = groups.crosstab(demo, "sex", "main_substance", normalize="col")
+    row = c[(c["sex"] == "female") & (c["main_substance"] == "cannabis")].iloc[0]
+    assert row["share"] == pytest.approx(ref.loc["female", "cannabis"] / ref["cannabis"].sum())
+
+
+def test_table1_and_publish(demo):
+    t = groups.table1(demo, by="sex")
+    assert {"sex", "age_band", "main_substance", "housing", "income_source", "ever_injected",
+            "composite_alcohol", "rating_drugs", "age"} <= set(t["variable"])
+    out = publish(t)
+    assert len(out) == len(t)
+    # nothing visible in (0, 5) anywhere in the published table
+    for col in ("Antal klienter", "Antal med egenskapen", "Saknar värde"):
+        nums = pd.to_numeric(out[col].str.replace("\u2009", ""), errors="coerce")
+        assert not ((nums > 0) & (nums < 5)).any()
+
+
+def test_publish_demo_profile_by_municipality(demo):
+    p = groups.profile(demo, by="municipality")
+    out = publish(p)
+    n = pd.to_numeric(out["Antal klienter"].str.replace("\u2009", ""), errors="coerce")
+    assert not ((n > 0) & (n < 5)).any()
+    small = p["n"].between(1, 4).to_numpy()
+    assert small.any()                                   # the demo has tiny municipalities
+    assert (out.loc[small, "Medelvärde"] == "..").all()
+    assert out.attrs["asi"]["suppressed_primary"] > 0
