@@ -208,7 +208,7 @@ class _Problems:
     def frame(self, masked_columns) -> pd.DataFrame:
         if not self.parts:
             return empty_problems()
-        df = pd.concat(self.parts, ignore_index=True)
+        df = pd.concat(self.parts, ignore_index=True).sort_values("row", kind="stable", ignore_index=True)
         return mask_values(df, masked_columns)
 
 
@@ -309,7 +309,7 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
     >>> typed["sex"].tolist(), typed["alcohol_days"].tolist()
     (['female', 'male'], [12, -8])
     >>> problems.loc[problems.severity == "error", ["row", "column", "rule"]].values.tolist()
-    [[3, 'interview_date', 'type_date'], [2, 'alcohol_intox_days', 'intox_gt_alcohol']]
+    [[2, 'alcohol_intox_days', 'intox_gt_alcohol'], [3, 'interview_date', 'type_date']]
     """
     cb = codebook or load_codebook()
     table = raw.table
