@@ -17,7 +17,8 @@ import pandas as pd
 from scipy import stats as st
 
 from .errors import AsiInputError
-from .groups import _add_derived, _by_list, _ensure_scores, _values, default_measures, select
+from .codebook import AREAS
+from .groups import _add_derived, _by_list, _ensure_scores, _grund, _needed, _values, default_measures, select
 from .stats import bh_adjust, hedges_g, welch
 
 __all__ = ["compare_one_vs_rest", "compare_groups", "case_mix"]
@@ -25,9 +26,19 @@ __all__ = ["compare_one_vs_rest", "compare_groups", "case_mix"]
 MIN_TEST_N = 10
 
 
-def _moments(vals: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
-    v = vals.loc[mask]
-    return pd.DataFrame({"n": v.count(), "mean": v.mean(), "sd": v.std(), "median": v.median()})
+def _moments(vals: pd.DataFrame, key: np.ndarray) -> dict[bool, pd.DataFrame]:
+    """n, mean, sd, median per measure for key True / False (cython groupby)."""
+    from .groups import _grouped
+    st_ = _grouped(vals, key)
+    out = {}
+    for side in (True, False):
+        if side in st_["count"].index:
+            out[side] = pd.DataFrame({"n": st_["count"].loc[side], "mean": st_["mean"].loc[side],
+                                      "sd": st_["sd"].loc[side], "median": st_["median"].loc[side]})
+        else:
+            out[side] = pd.DataFrame({"n": 0, "mean": np.nan, "sd": np.nan, "median": np.nan},
+                                     index=vals.columns)
+    return out
 
 
 def case_mix(df: pd.DataFrame, mask: np.ndarray, min_cell: int = 5) -> dict:
@@ -44,12 +55,14 @@ def case_mix(df: pd.DataFrame, mask: np.ndarray, min_cell: int = 5) -> dict:
     >>> case_mix(d, np.ones(10, bool))
     {'share_women': nan, 'mean_age': 30.0, 'share_alcohol': 0.5}
     """
-    sub = df.loc[mask]
     out = {}
+    mask = np.asarray(mask, dtype=bool)
+    sub = {c: df[c] for c in ("sex", "age", "main_substance") if c in df.columns}
 
     def share(s: pd.Series, code: str) -> float:
-        s = s.astype("string")
-        n, k = int(s.notna().sum()), int((s == code).sum())
+        ok = s.notna().to_numpy() & mask
+        n = int(ok.sum())
+        k = int(((s == code).fillna(False).to_numpy(dtype=bool) & ok).sum())
         if n == 0 or 0 < k < min_cell or 0 < n - k < min_cell:
             return np.nan
         return k / n
@@ -57,8 +70,8 @@ def case_mix(df: pd.DataFrame, mask: np.ndarray, min_cell: int = 5) -> dict:
     if "sex" in sub:
         out["share_women"] = share(sub["sex"], "female")
     if "age" in sub:
-        a = pd.to_numeric(sub["age"], errors="coerce").astype("float64")
-        out["mean_age"] = float(a.mean()) if a.notna().sum() >= min_cell else np.nan
+        a = pd.to_numeric(sub["age"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[mask]
+        out["mean_age"] = float(np.nanmean(a)) if np.isfinite(a).sum() >= min_cell else np.nan
     if "main_substance" in sub:
         out["share_alcohol"] = share(sub["main_substance"], "alcohol")
     return out
@@ -132,7 +145,10 @@ def compare_one_vs_rest(frame, unit_col: str = "municipality", unit=None, measur
         raise AsiInputError("ange vilken enhet som ska jämföras (unit=...) / unit is required")
     if test not in ("welch", "mannwhitney"):
         raise AsiInputError(f"okänt test '{test}' (welch, mannwhitney) / unknown test")
-    df = select(frame, selection=selection, period=period)
+    g0 = _grund(frame)
+    cols = _needed([unit_col], measures if measures is not None else
+                   (default_measures(g0) if all(f"composite_{a}" in g0.columns for a in AREAS) else None))
+    df = select(g0, selection=selection, period=period, columns=cols)
     df = _ensure_scores(df, measures)
     measures = list(measures) if measures is not None else default_measures(df)
     df = _add_derived(df, [unit_col])
@@ -142,7 +158,9 @@ def compare_one_vs_rest(frame, unit_col: str = "municipality", unit=None, measur
     if not is_unit.any():
         raise AsiInputError(f"'{unit}' finns inte i '{unit_col}' / unit not found")
     vals = _values(df, measures)
-    u, r, a = _moments(vals, is_unit), _moments(vals, ~is_unit), _moments(vals, np.ones(len(df), bool))
+    mom = _moments(vals, is_unit)
+    u, r = mom[True], mom[False]
+    a = _moments(vals, np.ones(len(df), dtype=bool))[True]
     w = welch(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"], alpha)
     g = hedges_g(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"])
     small = (u["n"].to_numpy() < min_test_n) | (r["n"].to_numpy() < min_test_n)

@@ -144,7 +144,7 @@ def _grund(frame) -> pd.DataFrame:
     return frame
 
 
-def latest_grund(grund, period=None) -> pd.DataFrame:
+def latest_grund(grund, period=None, columns=None) -> pd.DataFrame:
     """Each client's latest Grund interview in the period.
 
     Parameters
@@ -153,6 +153,8 @@ def latest_grund(grund, period=None) -> pd.DataFrame:
         Grund table in store format.
     period : str or (start, end), optional
         "2024", "2024 H1", "2024 K3" or a pair of dates (inclusive).
+    columns : list of str, optional
+        Keep only these columns (faster on large tables).
 
     Returns
     -------
@@ -169,7 +171,10 @@ def latest_grund(grund, period=None) -> pd.DataFrame:
     1
     """
     g = _grund(grund)
-    g = g.loc[_in_period(g["interview_date"], period)] if period is not None else g
+    if period is not None:
+        g = g.loc[_in_period(g["interview_date"], period)]
+    if columns is not None:
+        g = g[list(dict.fromkeys(["client_pid", "interview_date", *[c for c in columns if c in g.columns]]))]
     codes, _ = pd.factorize(g["client_pid"], use_na_sentinel=True)
     dates = pd.to_datetime(g["interview_date"]).to_numpy(dtype="datetime64[us]").astype("int64")
     order = np.lexsort((np.arange(len(g)), dates, codes))
@@ -180,11 +185,11 @@ def latest_grund(grund, period=None) -> pd.DataFrame:
     return g.iloc[keep]
 
 
-def select(frame, *, selection: str = "latest", period=None) -> pd.DataFrame:
+def select(frame, *, selection: str = "latest", period=None, columns=None) -> pd.DataFrame:
     """The Grund rows a table stands on ("latest" per client or "all")."""
     g = _grund(frame)
     if selection == "latest":
-        return latest_grund(g, period)
+        return latest_grund(g, period, columns)
     if selection == "all":
         return g.loc[_in_period(g["interview_date"], period)] if period is not None else g
     raise AsiInputError(f"okänt urval '{selection}' (latest, all) / unknown selection")
@@ -251,6 +256,21 @@ def _attrs(out, *, by, selection, period, **extra) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- profile
+def _grouped(vals: pd.DataFrame, keys) -> dict[str, pd.DataFrame]:
+    """count, mean, sd (ddof=1), median per group, with cython groupby kernels."""
+    grp = vals.groupby(keys, observed=True, dropna=False, sort=True)
+    return {"count": grp.count(), "mean": grp.mean(), "sd": grp.std(), "median": grp.median()}
+
+
+def _needed(by, measures) -> list[str] | None:
+    """Columns a table needs (None: all; scores may have to be computed)."""
+    if measures is None or any(m.startswith("composite_") for m in measures):
+        return None
+    derived = {"age_band": "age", "young_adults": "age", "year": "interview_date",
+               "half": "interview_date", "quarter": "interview_date"}
+    return [*(derived.get(c, c) for c in by), *measures, "sex", "age", "main_substance"]
+
+
 def profile(frame, by=None, measures=None, *, selection: str = "latest", period=None,
             alpha: float = 0.05) -> pd.DataFrame:
     """Scores and ratings per group: n, missing, mean, SD, median and CI.
@@ -292,7 +312,13 @@ def profile(frame, by=None, measures=None, *, selection: str = "latest", period=
     [['female', 2, 1, 6.0], ['male', 2, 0, 3.0], ['__total__', 4, 1, 4.0]]
     """
     by = _by_list(by)
-    df = select(frame, selection=selection, period=period)
+    g0 = _grund(frame)
+    cols = None
+    if measures is None and all(f"composite_{a}" in g0.columns for a in AREAS):
+        cols = _needed(by, default_measures(g0))
+    elif measures is not None:
+        cols = _needed(by, measures)
+    df = select(g0, selection=selection, period=period, columns=cols)
     df = _ensure_scores(df, measures)
     measures = list(measures) if measures is not None else default_measures(df)
     df = _add_derived(df, by)
@@ -300,18 +326,18 @@ def profile(frame, by=None, measures=None, *, selection: str = "latest", period=
     parts = []
     if by:
         keys = [df[c] for c in by]
-        grp = vals.groupby(keys, observed=True, dropna=False, sort=True)
-        size = grp.size()
-        stats_ = {"count": grp.count(), "mean": grp.mean(), "sd": grp.std(), "median": grp.median()}
+        stats_ = _grouped(vals, keys)
+        size = vals.groupby(keys, observed=True, dropna=False, sort=True).size()
         long = pd.DataFrame({k: v.stack(future_stack=True) for k, v in stats_.items()})
         long.index = long.index.set_names([*by, "measure"])
         long = long.reset_index()
         n = size.rename("n").reset_index()
         long = long.merge(n, on=by, how="left")
         parts.append(long)
-    total = pd.DataFrame({"measure": measures, "count": vals.count().to_numpy(),
-                          "mean": vals.mean().to_numpy(), "sd": vals.std().to_numpy(),
-                          "median": vals.median().to_numpy(), "n": len(df)})
+    tstats = _grouped(vals, np.zeros(len(vals), dtype=np.int8))
+    total = pd.DataFrame({"measure": measures, **{k: (v.iloc[0].to_numpy() if len(v) else np.full(len(measures), np.nan))
+                                                  for k, v in tstats.items()}, "n": len(df)})
+    total["count"] = total["count"].fillna(0)
     for c in by:
         total[c] = TOTAL
     parts.append(total)
@@ -391,7 +417,7 @@ def category_profile(frame, var, by=None, *, selection: str = "latest", period=N
     """
     by = _by_list(by)
     vars_ = [var] if isinstance(var, str) else list(var)
-    df = select(frame, selection=selection, period=period)
+    df = select(frame, selection=selection, period=period, columns=_needed([*by, *vars_], []))
     df = _add_derived(df, [*by, *vars_])
     parts = []
     for v in vars_:
@@ -401,10 +427,10 @@ def category_profile(frame, var, by=None, *, selection: str = "latest", period=N
         data = pd.DataFrame({"_c": cat}, index=df.index)
         for c in by:
             data[c] = df[c]
-        cnt = pd.crosstab([data[c] for c in by] or [np.zeros(len(data), dtype=int)], data["_c"],
-                          dropna=False) if len(data) else None
-        if cnt is None:
+        if not len(data):
             continue
+        cnt = data.groupby([data[c] for c in by] or [np.zeros(len(data), dtype=int)], observed=True,
+                           dropna=False, sort=True)["_c"].value_counts(sort=False, dropna=True).unstack(fill_value=0)
         cnt = cnt.reindex(columns=pd.CategoricalIndex(cats, categories=cats), fill_value=0)
         cnt.columns.name = "category"
         size = data.groupby([data[c] for c in by], observed=True, dropna=False).size() if by else \
