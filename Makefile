@@ -44,6 +44,7 @@ test-notebooks: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_scores.py
 	$(PY) benchmarks/bench_groups.py
+	$(PY) benchmarks/bench_synth.py
 
 templates: $(STAMP)
 	$(VENV)/bin/asi-kit template --out data_templates

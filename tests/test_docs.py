@@ -1,0 +1,30 @@
+"""Documentation that other files promise exists and is current."""
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_builder():
+    spec = importlib.util.spec_from_file_location("build_methods", ROOT / "tools" / "build_methods.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_methods_md_is_assembled_from_its_parts():
+    expected = _load_builder().build()
+    actual = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
+    assert actual == expected, "docs/methods.md is stale: run `python tools/build_methods.py`"
+
+
+def test_methods_state_the_key_thresholds():
+    text = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
+    for needle in ("min_cell", "Wilson", "Hodges", "Jacobson", "YSASCSB", "90", "730"):
+        assert needle in text, needle
+
+
+def test_readme_starts_with_the_two_commands():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    head = text[: text.find("## What is in the box")]
+    assert "make demo" in head and "make test" in head
