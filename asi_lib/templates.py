@@ -58,12 +58,24 @@ def example_rows(table: str, n: int = 3) -> pd.DataFrame:
     """
     from .synth import generate
 
-    frame = generate(n_clients=200, seed=EXAMPLE_SEED).to_export_frames()[table]
-    has_x = (frame == "X").any(axis=1)
-    has_n = (frame == "N").any(axis=1)
-    order = list(frame.index[has_x & has_n]) + list(frame.index[has_x & ~has_n]) \
-        + list(frame.index[~has_x & has_n]) + list(frame.index[~has_x & ~has_n])
-    return frame.loc[order[:n]].reset_index(drop=True)
+    frames = generate(n_clients=200, seed=EXAMPLE_SEED).to_export_frames()
+
+    def by_tokens(frame: pd.DataFrame) -> list:
+        has_x = (frame == "X").any(axis=1)
+        has_n = (frame == "N").any(axis=1)
+        return list(frame.index[has_x & has_n]) + list(frame.index[has_x & ~has_n]) \
+            + list(frame.index[~has_x & has_n]) + list(frame.index[~has_x & ~has_n])
+
+    # The example rows of all four tables belong to the same clients, so the
+    # templates ingest together without a follow-up lacking its Grund.
+    grund = frames["grund"]
+    linked = set(frames["uppfoljning"]["client_id"]) & set(frames["insatser"]["client_id"])
+    candidates = grund.loc[grund["client_id"].isin(linked) & ~grund["client_id"].duplicated(keep=False)]
+    clients = candidates.loc[by_tokens(candidates)[:n], "client_id"].tolist()
+    frame = frames[table]
+    if table != "bortfall":
+        frame = frame.loc[frame["client_id"].isin(clients)]
+    return frame.loc[by_tokens(frame)[:n]].reset_index(drop=True)
 
 
 def _codes_text(cb, col) -> str:

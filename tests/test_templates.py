@@ -135,3 +135,14 @@ def test_cli_template(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{t}.csv" for t in TABLES] + [WORKBOOK_NAME])
+
+
+def test_csv_templates_ingest_together_without_quarantine(tmp_path):
+    """The example rows belong to the same clients: a follow-up never lacks its Grund."""
+    from asi_lib.ingest import ingest
+
+    files = [COMMITTED / f"{t}.csv" for t in ("grund", "uppfoljning", "bortfall", "insatser")]
+    report = ingest(files, tmp_path / "store", key=b"template-test-key", as_of="2026-01-01")
+    totals = report.totals()
+    assert report.exit_code == 0, report.summary_sv()
+    assert totals["quarantined"] == 0 and totals["read"] == 12
