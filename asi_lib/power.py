@@ -81,8 +81,9 @@ def detectable_change(sd_diff: float, n: int, *, alpha: float = 0.05, power: flo
     """
     if n < 2 or not np.isfinite(sd_diff):
         return (np.nan, np.nan)
-    dz = float(_solver().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power,
-                                     alternative="two-sided"))
+    # statsmodels returns a 1-element array when its root finder falls back to fsolve (e.g. n = 1236)
+    dz = float(np.asarray(_solver().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power,
+                                                alternative="two-sided")).item())
     return (dz * sd_diff, dz)
 
 
