@@ -1,0 +1,113 @@
+"""Generator of notebooks/01_klientgruppen.ipynb (run from anywhere).
+
+The notebook is thin: only asi_lib calls, publish() for every table and
+Swedish prose; tests/test_notebooks_thin.py checks that.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from nb import build  # noqa: E402
+
+PATH = os.path.join(os.path.dirname(__file__), "..", "notebooks", "01_klientgruppen.ipynb")
+
+CELLS = [
+("md", """# 01 Klientgruppen: vilka problem har våra klienter?
+
+*Who are our clients and which problems do they have? Table 1, problem profiles by sex, age and main
+substance, a crosstab and the completeness of the interviews.*
+
+Notebooken beskriver klienterna i **en kommun** (parametern `KOMMUN`) utifrån deras senaste ASI Grund.
+Den följer vägledningens råd: börja med kön och ålder, visa antal (n) vid varje siffra och visa hur
+komplett materialet är.
+
+**Läs så här.** Alla tabeller har gått genom `publish`: antal under `MIN_CELL` visas som `<5`, siffror som
+skulle kunna räkna fram ett sådant antal döljs (`..`), och grupper med färre än tio klienter märks
+*Endast tendenser* — där går det inte att dra slutsatser, bara reflektera. Data är **syntetiska**.""", []),
+("code", """# Parametrar (papermill kan byta dem)
+OUT = "../out/demo"      # demolagret (byggs om det saknas)
+KOMMUN = "Älvstad"       # kommunen som beskrivs
+LANG = "sv"              # "sv" eller "en"
+MIN_CELL = 5             # minsta antal som får visas""", ["parameters"]),
+("code", """import pandas as pd
+import seaborn.objects as so
+from asi_lib import groups, scores
+from asi_lib.demo import ensure_demo_store
+from asi_lib.publish import HIDDEN, label_values, publish
+from asi_lib.store import load_store
+
+pd.set_option("display.max_rows", 250)
+pd.set_option("display.max_columns", 40)
+ds = load_store(ensure_demo_store(OUT))
+kommun = ds.filter(municipality=KOMMUN)
+SMALL = list(map(str, range(1, MIN_CELL)))   # antal som aldrig får synas""", []),
+("md", """## Materialet
+
+Antal poster i kommunens fyra tabeller (Grund, Uppföljning, bortfall, insatser). Tabellerna nedan bygger på
+**senaste Grund per klient**, så n är antal unika klienter.""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print(KOMMUN, kommun)""", []),
+("md", """## Tabell 1: vilka är klienterna?
+
+Kön, åldersgrupp, huvudsakligt problem/preparat, boende, försörjning och några livstidsfrågor, per kön och
+totalt. *Saknar värde* räknar klienter där frågan inte besvarats (X) eller är tom; andelarna räknas på dem
+som har ett svar.""", []),
+("code", """pub_t1 = publish(groups.table1(kommun, by="sex"), min_cell=MIN_CELL, lang=LANG)
+pub_t1""", []),
+("md", """Kontroll av skyddet: inget antal mellan 1 och `MIN_CELL − 1` syns i tabellen, och så här många celler
+doldes (primärt `<5`, sekundärt `..`). Teckenförklaringen gäller alla tabeller i notebooken.""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print("små antal synliga:", bool(pub_t1.isin(SMALL).any().any()))
+print("dolda celler:", pub_t1.attrs["asi"]["suppressed_primary"], pub_t1.attrs["asi"]["suppressed_secondary"])
+print(pub_t1.attrs["asi"]["legend"])""", []),
+("md", """## Problemprofil per kön
+
+Sammanvägda index (0–1, högre = svårare problem de senaste 30 dagarna) och intervjuarens skattning
+(0–9: 0–1 inget problem, 4–5 måttligt, 8–9 extremt) per livsområde. KI = 95 % konfidensintervall för
+medelvärdet.""", []),
+("code", """publish(groups.profile(kommun, by="sex"), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Unga vuxna (18–30) jämfört med äldre
+
+Vägledningens exempel: en enhet upptäckte att unga vuxna med narkotikaproblem blivit fler, medan insatserna
+var byggda för äldre med alkoholproblem. Här jämförs 18–30 år med 31 år och äldre.""", []),
+("code", """prof_unga = groups.profile(kommun, by="young_adults", measures=scores.score_columns())
+publish(prof_unga, min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """**Figuren** visar medelvärde med 95 % KI per livsområde. Den ritas ur den råa profilen men **bara för de
+rader som `publish` visar** (rader med dolda eller för små antal är borttagna), och n står i förklaringen.
+Överlappande intervall betyder att skillnaden kan vara slump.""", []),
+("code", """synlig = publish(prof_unga, min_cell=MIN_CELL, lang=LANG, labels=False)["mean"].ne(HIDDEN).to_numpy()
+figdata = prof_unga[synlig].assign(
+    omrade=label_values(prof_unga["measure"], "measure", LANG),
+    grupp=label_values(prof_unga["young_adults"], "young_adults", LANG) + " (n = " + prof_unga["n"].astype(str) + ")",
+)""", []),
+("code", """(so.Plot(figdata, x="mean", xmin="ci_low", xmax="ci_high", y="omrade", color="grupp")
+   .add(so.Range(), so.Dodge()).add(so.Dot(), so.Dodge())
+   .label(x="Medelvärde med 95 % KI (0–1)", y="", color="Åldersgrupp (n klienter)",
+          title=f"{KOMMUN}: sammanvägda index, senaste Grund per klient"))""", []),
+("md", """## Per åldersgrupp och huvudsakligt preparat
+
+Åldersgrupper i tioårsklasser och huvudsakligt problem/preparat. Många små grupper ger fler dolda celler:
+det är skyddet som arbetar, inte ett fel. Slå ihop grupper (eller regionen) om för mycket döljs.""", []),
+("code", """publish(groups.profile(kommun, by="age_band", measures=scores.score_columns()), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(groups.profile(kommun, by="main_substance", measures=scores.score_columns()), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Korstabell: ålder mot huvudsakligt preparat
+
+Radprocent: bland klienterna i en åldersgrupp, hur stor andel har respektive preparat som huvudsakligt problem?""", []),
+("code", """publish(groups.crosstab(kommun, "young_adults", "main_substance"), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Hur komplett är materialet?
+
+En intervju utan intervjuarskattning faller ofta bort ur statistiken. Här syns i stället hur många
+intervjuer per livsområde som saknar skattning eller inte ger något sammanvägt index, och vilka frågor
+som oftast saknas. Ett högt bortfall i ett område gör områdets siffror osäkrare.""", []),
+("code", """publish(scores.completeness(kommun, table="grund", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Att tänka på
+
+* Siffrorna beskriver de klienter som **intervjuats**. Vilka som inte intervjuats (bortfall) visas i
+  notebook 04 — läs dem tillsammans.
+* Stämmer bilden med er egen uppfattning om klientgruppen? Om inte: är det urvalet, bortfallet eller
+  bilden som behöver justeras?
+* Under tio klienter: endast tendenser. Små kommuner bör jämföra sig i regionen (notebook 02).""", []),
+]
+
+if __name__ == "__main__":
+    build(PATH, CELLS)
