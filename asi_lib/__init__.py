@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "codebook", "io", "mapping", "validate", "pseudonym", "store", "ingest", "synth",
     "templates", "datasets", "scores", "stats", "publish", "groups", "compare", "monitor",
-    "followup", "change", "models", "bortfall", "insatser", "trends", "power",
+    "followup", "change", "models", "bortfall", "insatser", "trends", "power", "tables", "demo",
 )
 
 

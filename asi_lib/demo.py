@@ -97,13 +97,35 @@ def ensure_demo_store(out="out/demo", **kw) -> Path:
     return store
 
 
+def _slug(name: str) -> str:
+    table = str.maketrans({"å": "a", "ä": "a", "ö": "o", "Å": "A", "Ä": "A", "Ö": "O", " ": "_"})
+    return "".join(ch for ch in name.translate(table) if ch.isalnum() or ch in "_-").lower()
+
+
+def write_demo_tables(store, out, *, as_of=None) -> list[Path]:
+    """Published tables for the region and for each municipality, as Excel."""
+    from .store import load_store
+    from .tables import standard_tables, write_excel
+
+    ds = load_store(store)
+    out = Path(out)
+    paths = [write_excel(standard_tables(ds, as_of=as_of), out / "region.xlsx", title="Hela regionen")]
+    for kommun in sorted(ds.grund["municipality"].dropna().unique()):
+        tabs = standard_tables(ds, municipality=kommun, as_of=as_of)
+        paths.append(write_excel(tabs, out / f"kommun_{_slug(kommun)}.xlsx", title=kommun))
+    return paths
+
+
 def run_demo(out="out", *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of=None) -> int:
     out = Path(out)
     res = build_demo_store(out, n_clients=n_clients, seed=seed, as_of=as_of)
+    tables = write_demo_tables(res["store"], out / "tabeller", as_of=as_of)
     print("Resultat / results:")
-    print(f"  exportfiler (syntetiska):  {res['export']}")
-    print(f"  pseudonymiserat lager:     {res['store']}")
-    print(f"  nyckel (demo, utanför lagret): {res['key']}")
+    print(f"  exportfiler (syntetiska):        {res['export']}")
+    print(f"  pseudonymiserat lager:           {res['store']}")
+    print(f"  nyckel (demo, utanför lagret):   {res['key']}")
+    print(f"  publicerade tabeller (Excel):    {out / 'tabeller'} ({len(tables)} filer: region + en per kommun)")
+    print("  Alla tabeller har passerat skyddet för små tal (<5 visas som '<5', '..' = dolt).")
     return 0
 
 

@@ -1,0 +1,105 @@
+"""The standard set of published tables for one ISU cycle, and their Excel file.
+
+One function per question is the rule of the library; this module only
+*collects* the answers a term's feedback needs (who are our clients, how
+complete is the material, how is ASI used, what changed, whom do we miss,
+which interventions) into one ordered set of **published** tables — every
+table has passed :func:`asi_lib.publish.publish` — and writes them to Excel.
+The demo, and later the papermill reports, use it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import bortfall, change, compare, followup, groups, insatser, monitor, scores
+from .dataset import Dataset
+from .publish import publish
+
+SHEET_MAX = 31  # Excel's limit on sheet names
+
+
+def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang: str = "sv",
+                    min_cell: int = 5, window=(90, 730)) -> dict[str, pd.DataFrame]:
+    """Published tables of one ISU cycle, in reading order.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The whole region (comparisons need the others too).
+    municipality : str, optional
+        Tables about this municipality, each compared with the others where
+        the question is a comparison; ``None`` = the whole region.
+    as_of : date-like, optional
+        Reference date for follow-up windows and preliminary periods.
+    lang : {"sv", "en"}
+    min_cell : int
+        Small-number threshold passed to :func:`~asi_lib.publish.publish`.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Title → published table (strings, protected, labelled).
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> tabs = standard_tables(read_dataset("demo", n_clients=300))
+    >>> all(t.attrs["asi"]["published"] for t in tabs.values())
+    True
+    """
+    own = ds if municipality is None else ds.filter(municipality=municipality)
+    pub = {"min_cell": min_cell, "lang": lang}
+    grund = scores.add_scores(own.grund)
+    pairing = followup.pair_followups(own, window=window, as_of=as_of)
+    out: dict[str, pd.DataFrame] = {}
+    out["Klientgruppen"] = publish(groups.table1(grund), **pub)
+    out["Problem per kön"] = publish(groups.profile(grund, by="sex"), **pub)
+    out["Problem per åldersgrupp"] = publish(groups.profile(grund, by="age_band"), **pub)
+    out["Problem per huvudpreparat"] = publish(groups.profile(grund, by="main_substance"), **pub)
+    if municipality is None:
+        out["Problem per kommun"] = publish(groups.profile(grund, by="municipality"), **pub)
+    else:
+        region = scores.add_scores(ds.grund)
+        out["Jämfört med övriga"] = publish(
+            compare.compare_one_vs_rest(region, unit_col="municipality", unit=municipality), **pub)
+    out["Kompletthet"] = publish(scores.completeness(own, table=None, lang=lang), **pub)
+    out["ASI-användning"] = publish(monitor.asi_use(own, as_of=as_of), **pub)
+    out["Uppföljning och bortfall"] = publish(pairing.summary(lang=lang), **pub)
+    out["Förändring per område"] = publish(
+        change.change_by_area(pairing.pairs, measures=("composite", "rating"), lang=lang), **pub)
+    out["Bortfall Grund"] = publish(bortfall.grund_bortfall(own, by="sex"), **pub)
+    out["Bortfallsorsaker Grund"] = publish(bortfall.bortfall_reasons(own, "grund", lang=lang), **pub)
+    out["Bortfallsorsaker uppföljning"] = publish(bortfall.bortfall_reasons(own, "uppfoljning", lang=lang), **pub)
+    out["Insatser genomförda"] = publish(insatser.completion(own, lang=lang), **pub)
+    return out
+
+
+def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Path:
+    """Write published tables to one workbook, a sheet per table.
+
+    Each sheet starts with the table's title and selection (from
+    ``attrs["asi"]``) and ends with the legend of the suppression markers.
+    Only published frames are accepted.
+    """
+    from .errors import AsiInputError
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        for name, frame in tables.items():
+            meta = frame.attrs.get("asi", {})
+            if not meta.get("published"):
+                raise AsiInputError(f"tabellen '{name}' har inte passerat publish() / not published")
+            sheet = name[:SHEET_MAX]
+            frame.to_excel(xl, sheet_name=sheet, index=False, startrow=3)
+            ws = xl.sheets[sheet]
+            ws["A1"] = f"{title} – {name}" if title else name
+            ws["A2"] = f"Urval: {meta.get('selection', '')}. Enhet: {meta.get('unit', '')}."
+            ws.cell(row=len(frame) + 6, column=1, value=meta.get("legend", ""))
+            ws.freeze_panes = "A5"
+            for i, col in enumerate(frame.columns, start=1):
+                width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)])
+                ws.column_dimensions[ws.cell(row=4, column=i).column_letter].width = min(max(10, width + 2), 60)
+    return path
