@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := asi-kit
 OUT    ?= out
 
-.PHONY: all demo test test-fast test-notebooks bench templates venv clean help
+.PHONY: all demo test test-fast test-notebooks bench templates venv clean help lab
 
 all: help
 
@@ -51,3 +51,6 @@ templates: $(STAMP)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .hypothesis
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
