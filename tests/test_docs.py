@@ -28,3 +28,16 @@ def test_readme_starts_with_the_two_commands():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     head = text[: text.find("## What is in the box")]
     assert "make demo" in head and "make test" in head
+
+
+def test_readme_library_example_runs():
+    """The README's JupyterLab example is real code (on the demo dataset instead of out/store)."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    assert 'asi.store.load_store("out/store")' in block
+    code = block.replace('asi.store.load_store("out/store")', 'asi.datasets.read_dataset("demo", n_clients=1500)')
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["pairing"].pairs.shape[0] > 100
