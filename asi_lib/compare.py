@@ -18,7 +18,8 @@ from scipy import stats as st
 
 from .errors import AsiInputError
 from .codebook import AREAS
-from .groups import _add_derived, _by_list, _ensure_scores, _grund, _needed, _values, default_measures, select
+from .groups import (_add_derived, _by_list, _ensure_scores, _group_stats, _grund, _needed, _value_arrays,
+                     _values, default_measures, select)
 from .stats import bh_adjust, hedges_g, welch
 
 __all__ = ["compare_one_vs_rest", "compare_groups", "case_mix"]
@@ -26,19 +27,16 @@ __all__ = ["compare_one_vs_rest", "compare_groups", "case_mix"]
 MIN_TEST_N = 10
 
 
-def _moments(vals: pd.DataFrame, key: np.ndarray) -> dict[bool, pd.DataFrame]:
-    """n, mean, sd, median per measure for key True / False (cython groupby)."""
-    from .groups import _grouped
-    st_ = _grouped(vals, key)
-    out = {}
-    for side in (True, False):
-        if side in st_["count"].index:
-            out[side] = pd.DataFrame({"n": st_["count"].loc[side], "mean": st_["mean"].loc[side],
-                                      "sd": st_["sd"].loc[side], "median": st_["median"].loc[side]})
-        else:
-            out[side] = pd.DataFrame({"n": 0, "mean": np.nan, "sd": np.nan, "median": np.nan},
-                                     index=vals.columns)
-    return out
+def _moments(arrays, is_unit: np.ndarray, measures) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """n, mean, sd, median per measure of the unit, the rest and everyone.
+
+    One counting pass per measure (:func:`asi_lib.groups._group_stats`,
+    groups 0 = unit, 1 = rest; its total row is everyone).
+    """
+    st_ = _group_stats(arrays, np.where(is_unit, 0, 1), 2)
+    names = {"count": "n", "mean": "mean", "sd": "sd", "median": "median"}
+    u, r, a = (pd.DataFrame({names[k]: v[i] for k, v in st_.items()}, index=list(measures)) for i in range(3))
+    return u, r, a
 
 
 def case_mix(df: pd.DataFrame, mask: np.ndarray, min_cell: int = 5) -> dict:
@@ -157,14 +155,13 @@ def compare_one_vs_rest(frame, unit_col: str = "municipality", unit=None, measur
     is_unit = (df[unit_col].astype("string") == str(unit)).fillna(False).to_numpy()
     if not is_unit.any():
         raise AsiInputError(f"'{unit}' finns inte i '{unit_col}' / unit not found")
-    vals = _values(df, measures)
-    mom = _moments(vals, is_unit)
-    u, r = mom[True], mom[False]
-    a = _moments(vals, np.ones(len(df), dtype=bool))[True]
+    arrays = _value_arrays(df, measures)
+    u, r, a = _moments(arrays, is_unit, measures)
     w = welch(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"], alpha)
     g = hedges_g(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"])
     small = (u["n"].to_numpy() < min_test_n) | (r["n"].to_numpy() < min_test_n)
-    p = np.asarray(w["p_value"], dtype=float) if test == "welch" else _mwu(vals, is_unit, ~is_unit, measures)
+    p = (np.asarray(w["p_value"], dtype=float) if test == "welch"
+         else _mwu(pd.DataFrame(dict(zip(measures, arrays)), index=df.index), is_unit, ~is_unit, measures))
     p = np.where(small, np.nan, p)
     out = pd.DataFrame({
         "measure": measures,

@@ -171,18 +171,46 @@ def latest_grund(grund, period=None, columns=None) -> pd.DataFrame:
     1
     """
     g = _grund(grund)
-    if period is not None:
-        g = g.loc[_in_period(g["interview_date"], period)]
     if columns is not None:
         g = g[list(dict.fromkeys(["client_pid", "interview_date", *[c for c in columns if c in g.columns]]))]
-    codes, _ = pd.factorize(g["client_pid"], use_na_sentinel=True)
-    dates = pd.to_datetime(g["interview_date"]).to_numpy(dtype="datetime64[us]").astype("int64")
-    order = np.lexsort((np.arange(len(g)), dates, codes))
-    c = codes[order]
-    last = np.ones(len(c), dtype=bool)
-    last[:-1] = c[1:] != c[:-1]
-    keep = np.sort(order[last])
+    if period is not None:
+        g = g.loc[_in_period(g["interview_date"], period)]
+    keep = _latest_rows(g["client_pid"], g["interview_date"])
+    if keep is None:  # every client once: all rows (a shallow, copy-on-write copy)
+        return g.copy(deep=False)
     return g.iloc[keep]
+
+
+def _latest_rows(pid: pd.Series, date: pd.Series) -> np.ndarray | None:
+    """Row positions of each client's latest interview (None: every row is kept).
+
+    The client ids are hashed once (``pandas.factorize``); the latest row is
+    then found on integers: one sort of the key
+    ``client · (D·n) + date_rank · n + position`` (``D`` distinct dates,
+    ``n`` rows), whose last entry per client is its latest date and, on a
+    tie, its last row.
+    """
+    n = len(pid)
+    codes, uniq = pd.factorize(pid, use_na_sentinel=True)
+    n_clients = len(uniq) + int((codes < 0).any())
+    if n_clients == n:
+        return None
+    codes = codes.astype(np.int64) + 1  # missing ids (-1) form one client, as before
+    dates = pd.to_datetime(date).to_numpy(dtype="datetime64[us]").astype("int64")
+    d_rank, d_uniq = pd.factorize(dates, sort=True)
+    pos = np.arange(n, dtype=np.int64)
+    span = len(d_uniq) * n
+    if (len(uniq) + 1) * span < 2 ** 62:
+        key = np.sort(codes * span + d_rank * n + pos)
+        client = key // span
+        last = np.ones(n, dtype=bool)
+        last[:-1] = client[1:] != client[:-1]
+        return np.sort(key[last] % n)
+    order = np.lexsort((pos, dates, codes))
+    c = codes[order]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = c[1:] != c[:-1]
+    return np.sort(order[last])
 
 
 def select(frame, *, selection: str = "latest", period=None, columns=None) -> pd.DataFrame:
@@ -238,12 +266,17 @@ def _ensure_scores(df: pd.DataFrame, measures) -> pd.DataFrame:
     return df
 
 
-def _values(df: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
-    """Float values of the measures (X/N/empty → NaN via codebook.numeric)."""
+def _value_arrays(df: pd.DataFrame, measures: list[str]) -> list[np.ndarray]:
+    """Float values of the measures, one array each (X/N/empty → NaN via codebook.numeric)."""
     missing = [m for m in measures if m not in df.columns]
     if missing:
         raise AsiInputError(f"okänt mått: {', '.join(missing)} / unknown measure")
-    return pd.DataFrame({m: numeric(df[m]) for m in measures}, index=df.index)
+    return [numeric(df[m]) for m in measures]
+
+
+def _values(df: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """Float values of the measures as a frame (X/N/empty → NaN via codebook.numeric)."""
+    return pd.DataFrame(dict(zip(measures, _value_arrays(df, measures))), index=df.index)
 
 
 def _attrs(out, *, by, selection, period, **extra) -> pd.DataFrame:
@@ -255,13 +288,120 @@ def _attrs(out, *, by, selection, period, **extra) -> pd.DataFrame:
     return out
 
 
+# --------------------------------------------------------------------------- fast group statistics
+#: Largest (groups + 1) × distinct values table counted per measure; beyond it
+#: (near-continuous measures in many groups) the cython groupby is used.
+_CELL_LIMIT = 1 << 22
+
+
+def _ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of each (non-NaN) value among the sorted distinct values, and those values.
+
+    Integer-valued measures (ratings, coded items) over a short range skip
+    the hashing: the rank is the value minus the minimum.
+    """
+    lo, hi = x.min(), x.max()
+    if hi - lo < 4096:
+        xi = x.astype(np.int64)
+        if np.array_equal(xi, x):
+            return xi - int(lo), np.arange(int(lo), int(hi) + 1, dtype="float64")
+    r, uniq = pd.factorize(x, sort=True)
+    return r, np.asarray(uniq, dtype="float64")
+
+
+def _group_stats(cols, ids: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
+    """count, mean, sd (ddof=1) and median of each measure per group, plus the total.
+
+    Parameters
+    ----------
+    cols : list of numpy.ndarray
+        One float array per measure (NaN = missing), aligned with ``ids``.
+    ids : numpy.ndarray of int
+        Group number 0 … n_groups − 1 of each row.
+    n_groups : int
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``count``, ``mean``, ``sd``, ``median``, each (n_groups + 1, measures);
+        the last row is every row together (the total).
+
+    Notes
+    -----
+    Each measure is counted once into a table ``c[g, u]`` = rows of group g
+    with the u-th smallest distinct value :math:`v_u` (``numpy.bincount``).
+    From it: :math:`n_g = \\sum_u c_{gu}`, :math:`\\bar x_g = \\sum_u c_{gu}v_u/n_g`,
+    :math:`s_g^2 = \\sum_u c_{gu}(v_u-\\bar x_g)^2/(n_g-1)` (two-pass, no
+    cancellation), and the median as the value (or the mean of the two
+    values) at the middle positions :math:`\\lfloor (n_g-1)/2 \\rfloor` and
+    :math:`\\lfloor n_g/2 \\rfloor` of the cumulative counts — the same
+    definitions as pandas/numpy. The total row is the column sum of the table.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    m, rows = len(cols), n_groups + 1
+    out = {"count": np.zeros((rows, m)), "mean": np.full((rows, m), np.nan),
+           "sd": np.full((rows, m), np.nan), "median": np.full((rows, m), np.nan)}
+    for j, v in enumerate(cols):  # one pass per measure (a handful)
+        ok = ~np.isnan(v)
+        x, gi = (v, ids) if ok.all() else (v[ok], ids[ok])
+        if not x.size:
+            continue
+        r, uniq = _ranks(x)
+        n_u = len(uniq)
+        if rows * n_u > _CELL_LIMIT:
+            res = _group_stats_cython(x, gi, n_groups)
+        else:
+            cnt = np.bincount(gi * n_u + r, minlength=n_groups * n_u).reshape(n_groups, n_u)
+            cnt = np.vstack([cnt, cnt.sum(axis=0)])
+            res = _table_stats(cnt, uniq)
+        for k in out:
+            out[k][:, j] = res[k]
+    return out
+
+
+def _table_stats(cnt: np.ndarray, uniq: np.ndarray) -> dict[str, np.ndarray]:
+    """count, mean, sd, median of each row of a (groups × sorted values) count table."""
+    n = cnt.sum(axis=1)
+    has = n > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(has, (cnt @ uniq) / n, np.nan)
+        dev = uniq[None, :] - np.where(has, mean, 0.0)[:, None]
+        ss = (cnt * (dev * dev)).sum(axis=1)
+        sd = np.where(n > 1, np.sqrt(ss / (n - 1)), np.nan)
+    cum = np.cumsum(cnt, axis=1)
+    lo = (cum <= ((n - 1) // 2)[:, None]).sum(axis=1)
+    hi = (cum <= (n // 2)[:, None]).sum(axis=1)
+    top = len(uniq) - 1
+    med = np.where(has, (uniq[np.minimum(lo, top)] + uniq[np.minimum(hi, top)]) / 2, np.nan)
+    return {"count": n.astype("float64"), "mean": mean, "sd": sd, "median": med}
+
+
+def _group_stats_cython(x: np.ndarray, gi: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
+    """The same statistics with pandas' cython groupby (many distinct values)."""
+    s = pd.Series(x)
+    grp = s.groupby(gi, sort=True)
+    idx = np.arange(n_groups)
+    res = {"count": grp.count().reindex(idx, fill_value=0).to_numpy(dtype="float64"),
+           "mean": grp.mean().reindex(idx).to_numpy(), "sd": grp.std().reindex(idx).to_numpy(),
+           "median": grp.median().reindex(idx).to_numpy()}
+    tot = {"count": float(len(x)), "mean": float(s.mean()),
+           "sd": float(s.std()) if len(x) > 1 else np.nan, "median": float(s.median())}
+    return {k: np.append(v, tot[k]) for k, v in res.items()}
+
+
+def _group_ids(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """Group number of each row, the groups' key values and sizes (pandas' sorted group order).
+
+    Missing key values form their own group (``dropna=False``), last.
+    """
+    grp = df.groupby([df[c] for c in by], observed=True, dropna=False, sort=True)
+    size = grp.size()
+    keys = size.index.to_frame(index=False)
+    keys.columns = list(by)
+    return grp.ngroup().to_numpy(dtype=np.int64), keys, size.to_numpy(dtype=np.int64)
+
+
 # --------------------------------------------------------------------------- profile
-def _grouped(vals: pd.DataFrame, keys) -> dict[str, pd.DataFrame]:
-    """count, mean, sd (ddof=1), median per group, with cython groupby kernels."""
-    grp = vals.groupby(keys, observed=True, dropna=False, sort=True)
-    return {"count": grp.count(), "mean": grp.mean(), "sd": grp.std(), "median": grp.median()}
-
-
 def _needed(by, measures) -> list[str] | None:
     """Columns a table needs (None: all; scores may have to be computed)."""
     if measures is None or any(m.startswith("composite_") for m in measures):
@@ -322,29 +462,26 @@ def profile(frame, by=None, measures=None, *, selection: str = "latest", period=
     df = _ensure_scores(df, measures)
     measures = list(measures) if measures is not None else default_measures(df)
     df = _add_derived(df, by)
-    vals = _values(df, measures)
-    parts = []
+    arrays = _value_arrays(df, measures)
+    m = len(measures)
     if by:
-        keys = [df[c] for c in by]
-        stats_ = _grouped(vals, keys)
-        size = vals.groupby(keys, observed=True, dropna=False, sort=True).size()
-        long = pd.DataFrame({k: v.stack(future_stack=True) for k, v in stats_.items()})
-        long.index = long.index.set_names([*by, "measure"])
-        long = long.reset_index()
-        n = size.rename("n").reset_index()
-        long = long.merge(n, on=by, how="left")
-        parts.append(long)
-    tstats = _grouped(vals, np.zeros(len(vals), dtype=np.int8))
-    total = pd.DataFrame({"measure": measures, **{k: (v.iloc[0].to_numpy() if len(v) else np.full(len(measures), np.nan))
-                                                  for k, v in tstats.items()}, "n": len(df)})
-    total["count"] = total["count"].fillna(0)
-    for c in by:
-        total[c] = TOTAL
-    parts.append(total)
-    out = pd.concat(parts, ignore_index=True) if by else total
+        ids, keys, size = _group_ids(df, by)
+    else:
+        ids, keys, size = np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=range(1)), np.array([len(df)])
+    n_groups = len(size)
+    stats_ = _group_stats(arrays, ids, n_groups)
+    first = 0 if by else n_groups  # without groups only the total row
+    cols = {}
     if by:
-        out = _keys_to_str(out, by)
-    out["n"] = out["n"].astype("int64")
+        keys = _keys_to_str(keys, by)
+        for c in by:
+            cols[c] = pd.Series(np.append(np.repeat(keys[c].to_numpy(dtype=object), m),
+                                          np.full(m, TOTAL, dtype=object)), dtype=object)
+    cols["measure"] = pd.array(measures * (n_groups + 1 - first), dtype="str")
+    cols["n"] = np.append(np.repeat(size, m), np.full(m, len(df), dtype=np.int64))[first * m:]
+    for k in ("count", "mean", "sd", "median"):
+        cols[k] = stats_[k][first:].ravel()
+    out = pd.DataFrame(cols)
     out["n_missing"] = (out["n"] - out["count"]).astype("int64")
     lo, hi = mean_ci(out["mean"].to_numpy(), out["sd"].to_numpy(), out["count"].to_numpy(), alpha)
     out["ci_low"], out["ci_high"] = lo, hi
