@@ -1,0 +1,121 @@
+"""Generator of notebooks/03_uppfoljning.ipynb (run from anywhere).
+
+The notebook is thin: only asi_lib calls, publish() for every table and
+Swedish prose; tests/test_notebooks_thin.py checks that.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from nb import build  # noqa: E402
+
+PATH = os.path.join(os.path.dirname(__file__), "..", "notebooks", "03_uppfoljning.ipynb")
+
+CELLS = [
+("md", """# 03 Uppföljning: har klienternas situation förändrats?
+
+*Change from baseline to follow-up: pairing and its attrition, change per life area, problem-free at
+follow-up, change by group, naive against adjusted effects per intervention, a mixed model and precision.*
+
+Varje klients **baslinje** (Grund eller återaktualisering) paras ihop med en **uppföljning** 90–730 dagar
+senare (den senaste i fönstret). Bara klienter med båda intervjuerna kan visa förändring — därför står
+**bortfallet** först, och bredvid varje förändringssiffra.
+
+**Läs så här.** Skillnad = uppföljning − baslinje: ett *negativt* värde betyder *mindre* problem.
+Förändringen visar vad som hände klienterna, inte vad insatsen åstadkom (se avsnittet om regression mot
+medelvärdet). Under tio klienter: endast tendenser. Data är **syntetiska**.""", []),
+("code", """# Parametrar (papermill kan byta dem)
+OUT = "../out/demo"      # demolagret (byggs om det saknas)
+KOMMUN = "Älvstad"       # kommunen som följs upp
+LANG = "sv"              # "sv" eller "en"
+MIN_CELL = 5             # minsta antal som får visas
+OMRADE = "alcohol"       # livsområde för modellerna (medical, employment, alcohol, drugs, legal, family, psychiatric)""",
+ ["parameters"]),
+("code", """import pandas as pd
+from asi_lib import change, models, power
+from asi_lib.demo import ensure_demo_store
+from asi_lib.followup import pair_followups
+from asi_lib.publish import publish
+from asi_lib.store import load_store
+
+pd.set_option("display.max_rows", 250)
+pd.set_option("display.max_columns", 40)
+ds = load_store(ensure_demo_store(OUT))
+kommun = ds.filter(municipality=KOMMUN)
+par = pair_followups(kommun)          # kommunens par
+par_region = pair_followups(ds)       # hela regionens par (för modellerna)
+SMALL = list(map(str, range(1, MIN_CELL)))   # antal som aldrig får synas""", []),
+("md", """## Parningen och bortfallet
+
+Hur många baslinjer har följts upp, hur många missades (fönstret har passerat utan uppföljning) och hur
+många är inte aktuella än? **Bortfallet** räknas bland de baslinjer vars fönster har passerat.""", []),
+("code", """publish(par.summary(), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print(KOMMUN, par.params["selection"])
+print(f"bortfall bland förfallna baslinjer: {par.bortfall_share():.0%}")""", []),
+("md", """Är bortfallet stort (här runt en tredjedel eller mer) kan de uppföljda skilja sig från dem som inte
+följdes upp. Notebook 04 visar *vilka* som saknas och om de skiljer sig redan vid baslinjen.
+
+## Förändring per livsområde
+
+Medelvärde vid baslinjen (`mean_0`) och uppföljningen (`mean_1`), skillnaden med 95 % KI och p-värde
+(parat t-test; Wilcoxon som robust kontroll). *Förbättrade / Oförändrade / Försämrade* är reliabel
+förändring enligt Jacobson–Truax, där reliabiliteten finns (sammanvägda index).""", []),
+("code", """publish(change.change_by_area(par.pairs, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Problemfria vid uppföljningen
+
+Bland klienter som hade ett problem vid baslinjen (intervjuarskattning 4 eller mer): hur stor andel är
+problemfria (skattning 0–1) vid uppföljningen?""", []),
+("code", """pub_fri = publish(change.problem_free_change(par.pairs, lang=LANG), min_cell=MIN_CELL, lang=LANG)
+pub_fri""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print("små antal synliga:", bool(pub_fri.isin(SMALL).any().any()))""", []),
+("md", """## Förändring per grupp
+
+Skiljer sig förändringen mellan kvinnor och män, åldersgrupper och huvudpreparat? (Sammanvägda index.)
+Grupperna kan ha olika svåra problem från början — jämför därför också baslinjen (`mean_0`).""", []),
+("code", """publish(models.change_by_group(par.pairs, by="sex", measures=("composite",), lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(models.change_by_group(par.pairs, by="age_band", measures=("composite",), lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(models.change_by_group(par.pairs, by="main_substance", measures=("composite",), areas=[OMRADE], lang=LANG),
+        min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Vilka insatser verkar fungera? Naivt mot justerat
+
+**Regression mot medelvärdet.** Klienter som söker hjälp när det är som värst förbättras ofta ändå, och
+de med högst värden vid baslinjen förbättras mest — även utan insats. Insatser som ges till de svårast
+sjuka (t.ex. institutionsvård) ser därför ut att "fungera bäst" om man bara jämför före och efter.
+
+**Den justerade modellen** (ANCOVA) jämför i stället uppföljningsvärdet hos klienter med *samma*
+baslinjevärde, kön och åldersgrupp. Skattningen är skillnaden mot en referensinsats (negativ = bättre än
+referensen). Det är fortfarande inte ett experiment — klienterna valdes inte slumpmässigt till
+insatserna — men det tar bort den största felkällan.
+
+Modellerna skattas på **hela regionens** par: en kommun har sällan tillräckligt många klienter per insats.""", []),
+("code", """publish(models.naive_vs_adjusted(par_region.pairs, OMRADE, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """Hela modellen med alla termer (insats, kön, åldersgrupp), med klusterrobusta standardfel per klient (en klient kan ha flera episoder):""", []),
+("code", """publish(models.adjusted_effects(par_region.pairs, OMRADE, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Blandad modell: kommunerna som kluster
+
+Klienter i samma kommun liknar varandra (samma utbud, samma rutiner). Den blandade modellen har en egen
+nivå (slumpintercept) per kommun. Liknar skattningarna ANCOVA-modellens ovan är resultatet robust mot
+skillnader mellan kommunerna.""", []),
+("code", """publish(models.mixed_effects(par_region.pairs, OMRADE, group="municipality", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Hur säkra kan vi vara? Kommunen mot den sammanslagna regionen
+
+För varje kommun och för regionen: hur brett konfidensintervallet för medelförändringen blir
+(*ci_halfwidth*), den minsta förändring som kan upptäckas med 80 % styrka, och hur många uppföljda
+klienter som skulle behövas för att upptäcka en förändring på 0,05. Små kommuner når sällan dit ensamma —
+det är skälet att slå samman data regionalt.""", []),
+("code", """pub_prec = publish(power.precision_table(par_region.pairs, by="municipality", areas=[OMRADE], lang=LANG),
+                   min_cell=MIN_CELL, lang=LANG)
+pub_prec""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print("små antal synliga:", bool(pub_prec.isin(SMALL).any().any()))""", []),
+("md", """## Att tänka på
+
+* Förändring före–efter är inte samma sak som effekt av insatsen.
+* Läs bortfallet bredvid varje siffra: de som inte följdes upp kan ha haft det sämre (eller bättre).
+* Under tio klienter: endast tendenser, inga slutsatser.""", []),
+]
+
+if __name__ == "__main__":
+    build(PATH, CELLS)
