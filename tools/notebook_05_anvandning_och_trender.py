@@ -1,0 +1,107 @@
+"""Generator of notebooks/05_anvandning_och_trender.ipynb (run from anywhere).
+
+The notebook is thin: only asi_lib calls, publish() for every table and
+Swedish prose; tests/test_notebooks_thin.py checks that.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from nb import build  # noqa: E402
+
+PATH = os.path.join(os.path.dirname(__file__), "..", "notebooks", "05_anvandning_och_trender.ipynb")
+
+CELLS = [
+("md", """# 05 ASI-användning och trender (PDSA)
+
+*Keeping ASI use alive: interviews per period and unit, share of the target group interviewed,
+follow-up rate and timing, follow-ups falling due; PDSA: trends by year and period A against period B.*
+
+Vägledningen: räkna intervjuer per period, uppföljningar och bortfall, och återkoppla till personalen
+(t.ex. en gång per termin). Förbättringsarbete följer **PDSA** — planera, gör, studera, agera: mät, ändra,
+mät igen och jämför med förra perioden.
+
+**Läs så här.** Den senaste perioden är **preliminär**: uppföljningar och bortfall registreras ofta i
+efterhand. `<5` = färre än fem, `..` = dolt, *Endast tendenser* = färre än tio klienter. Data är
+**syntetiska**.""", []),
+("code", """# Parametrar (papermill kan byta dem)
+OUT = "../out/demo"                      # demolagret (byggs om det saknas)
+KOMMUN = "Älvstad"                       # kommunen som beskrivs
+LANG = "sv"                              # "sv" eller "en"
+MIN_CELL = 5                             # minsta antal som får visas
+PERIOD_A = ["2023-01-01", "2023-12-31"]  # PDSA: perioden före förändringen
+PERIOD_B = ["2024-01-01", "2024-12-31"]  # PDSA: perioden efter""", ["parameters"]),
+("code", """import pandas as pd
+from asi_lib import monitor, trends
+from asi_lib.demo import ensure_demo_store
+from asi_lib.followup import pair_followups
+from asi_lib.publish import publish
+from asi_lib.scores import add_scores
+from asi_lib.store import load_store
+
+pd.set_option("display.max_rows", 250)
+pd.set_option("display.max_columns", 40)
+ds = load_store(ensure_demo_store(OUT))
+kommun = ds.filter(municipality=KOMMUN)
+par = pair_followups(kommun)
+grund = add_scores(kommun.grund)      # Grund med sammanvägda index (för trenderna)
+SMALL = list(map(str, range(1, MIN_CELL)))   # antal som aldrig får synas""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print(KOMMUN, kommun)
+print("data till och med", monitor.as_of_date(kommun).date())""", []),
+("md", """## Intervjuer per halvår och enhet
+
+Antal Grundintervjuer, Grundbortfall och uppföljningar per halvår och enhet, och **andel intervjuade** av
+målgruppen (Grund + registrerat bortfall) med 95 % KI. En sjunkande andel eller färre intervjuer är en
+signal att prata om rutinerna.""", []),
+("code", """pub_anv = publish(monitor.asi_use(kommun, by="unit", freq="half"), min_cell=MIN_CELL, lang=LANG)
+pub_anv""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print("små antal synliga:", bool(pub_anv.isin(SMALL).any().any()))
+print("dolda celler:", pub_anv.attrs["asi"]["suppressed_primary"], pub_anv.attrs["asi"]["suppressed_secondary"])""", []),
+("md", """Regionens kommuner per år, för att se kommunen bredvid de andra:""", []),
+("code", """publish(monitor.asi_use(ds, by="municipality", freq="year"), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Görs uppföljningarna, och när?
+
+Bland Grundintervjuer vars uppföljningsfönster har passerat: andel som följdes upp, och hur många dagar
+efter Grund (median och kvartiler). Regionala planer anger ofta 6–12 månader (180–365 dagar).""", []),
+("code", """publish(monitor.followup_timing(kommun, by="unit", pairing=par), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Uppföljningar som förfaller de kommande sex månaderna
+
+Baslinjer utan uppföljning vars fönster öppnar per månad och enhet — en arbetslista på gruppnivå (inga
+namn eller id).""", []),
+("code", """publish(monitor.followups_due(kommun, by="unit", months=6, pairing=par), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Trender per år
+
+Klienternas problem vid Grund år för år (senaste Grund per klient och år): sammanvägda index för alkohol
+och narkotika, och andelen med cannabis som huvudpreparat — vägledningens exempel om unga vuxna med
+narkotikaproblem som blivit fler.""", []),
+("code", """publish(trends.trend(grund, ["composite_alcohol", "composite_drugs"], period="year", lang=LANG),
+        min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(trends.trend(grund, "main_substance", level="cannabis", period="year", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """Utfallet år för år: **förändringen** (uppföljning − baslinje) i alkoholindex, efter baslinjens år.
+Negativt = förbättring.""", []),
+("code", """publish(trends.trend(par.pairs, "composite_alcohol", period="year", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## PDSA: period A mot period B
+
+Jämför perioden före en förändring (A, parametern `PERIOD_A`) med perioden efter (B, `PERIOD_B`).
+Skillnad = B − A med 95 % KI; medelvärden testas med Welch, andelar med z-test (Fisher vid små tal).
+Klientgruppen kan ha ändrats mellan perioderna — kontrollera sammansättningen (översta raderna) innan
+förändringen av utfallet tillskrivs arbetet.""", []),
+("code", """publish(trends.compare_periods(grund, ["composite_alcohol", "composite_drugs", "age"], PERIOD_A, PERIOD_B, lang=LANG),
+        min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """pub_pdsa = publish(trends.compare_periods(par.pairs, ["composite_alcohol", "composite_drugs"], PERIOD_A, PERIOD_B, lang=LANG),
+                   min_cell=MIN_CELL, lang=LANG)
+pub_pdsa""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print("små antal synliga:", bool(pub_pdsa.isin(SMALL).any().any()))""", []),
+("md", """## Att tänka på
+
+* Återkoppla siffrorna till personalen en gång per termin: antal intervjuer, uppföljningar och bortfall.
+* Den senaste perioden är preliminär; jämför hela perioder.
+* En förändring mellan två perioder kan vara slump eller en annan klientgrupp. Under tio klienter: endast
+  tendenser.""", []),
+]
+
+if __name__ == "__main__":
+    build(PATH, CELLS)
