@@ -192,7 +192,8 @@ def _latest_rows(pid: pd.Series, date: pd.Series) -> np.ndarray | None:
     """
     n = len(pid)
     codes, uniq = pd.factorize(pid, use_na_sentinel=True)
-    n_clients = len(uniq) + int((codes < 0).any())
+    n_ids = len(uniq)
+    n_clients = n_ids + int((codes < 0).any())
     if n_clients == n:
         return None
     codes = codes.astype(np.int64) + 1  # missing ids (-1) form one client, as before
@@ -200,7 +201,7 @@ def _latest_rows(pid: pd.Series, date: pd.Series) -> np.ndarray | None:
     d_rank, d_uniq = pd.factorize(dates, sort=True)
     pos = np.arange(n, dtype=np.int64)
     span = len(d_uniq) * n
-    if (len(uniq) + 1) * span < 2 ** 62:
+    if (n_ids + 1) * span < 2 ** 62:
         key = np.sort(codes * span + d_rank * n + pos)
         client = key // span
         last = np.ones(n, dtype=bool)
@@ -517,6 +518,32 @@ def _category_order(var: str, observed) -> list[str]:
     return sorted(str(x) for x in pd.unique(observed.dropna()))
 
 
+def _category_index(df: pd.DataFrame, var: str) -> tuple[np.ndarray, list[str]]:
+    """Position of each row's value in the variable's category order (-1: missing or not a code).
+
+    Same matching as :func:`_codes` (values compared as code strings), but
+    only the few distinct values are converted: the rows are factorized once.
+    """
+    s = df[var]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        r = np.asarray(s.cat.codes, dtype=np.int64)
+        used = np.unique(r[r >= 0])
+        uniq = pd.Series(np.asarray(s.cat.categories, dtype=object)).astype("string")
+        observed = uniq.iloc[used]
+    else:
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            r, u = pd.factorize(numeric(s), use_na_sentinel=True)
+            uniq = pd.Series(u).astype("Int64").astype("string")
+        else:
+            r, u = pd.factorize(s, use_na_sentinel=True)
+            uniq = pd.Series(u, dtype=object).astype("string")
+        observed = uniq
+    cats = _category_order(var, observed)
+    pos = pd.Index(cats, dtype=object).get_indexer(uniq.astype(object).to_numpy())
+    pos = np.append(pos, -1)  # r == -1 (missing) → -1
+    return pos[np.asarray(r, dtype=np.int64)], cats
+
+
 def category_profile(frame, var, by=None, *, selection: str = "latest", period=None,
                      alpha: float = 0.05) -> pd.DataFrame:
     """Shares of the categories of one or more variables, per group.
@@ -556,44 +583,33 @@ def category_profile(frame, var, by=None, *, selection: str = "latest", period=N
     vars_ = [var] if isinstance(var, str) else list(var)
     df = select(frame, selection=selection, period=period, columns=_needed([*by, *vars_], []))
     df = _add_derived(df, [*by, *vars_])
+    if by:
+        ids, keys, size = _group_ids(df, by)
+        keys = _keys_to_str(keys, by)
+    else:
+        ids, keys, size = np.zeros(len(df), dtype=np.int64), None, np.array([len(df)], dtype=np.int64)
+    n_groups = len(size) if by else 0  # without groups only the total rows
     parts = []
-    for v in vars_:
-        codes = _codes(df, v)
-        cats = _category_order(v, codes)
-        cat = pd.Categorical(codes.astype("string").astype(object), categories=cats)
-        data = pd.DataFrame({"_c": cat}, index=df.index)
+    for v in vars_:  # a handful of variables
+        code, cats = _category_index(df, v)
+        n_c = len(cats)
+        ok = code >= 0
+        cnt = np.bincount(ids[ok] * n_c + code[ok], minlength=len(size) * n_c).reshape(len(size), n_c)
+        k = np.vstack([cnt[:n_groups], cnt.sum(axis=0)])  # group rows, then the total row
+        n_all = np.append(size[:n_groups], len(df))
+        n_valid = k.sum(axis=1)
+        cols = {}
         for c in by:
-            data[c] = df[c]
-        if not len(data):
-            continue
-        cnt = data.groupby([data[c] for c in by] or [np.zeros(len(data), dtype=int)], observed=True,
-                           dropna=False, sort=True)["_c"].value_counts(sort=False, dropna=True).unstack(fill_value=0)
-        cnt = cnt.reindex(columns=pd.CategoricalIndex(cats, categories=cats), fill_value=0)
-        cnt.columns.name = "category"
-        size = data.groupby([data[c] for c in by], observed=True, dropna=False).size() if by else \
-            pd.Series([len(data)])
-        size = size.reindex(cnt.index, fill_value=0) if by else size.set_axis(cnt.index)
-        tot = pd.DataFrame([cnt.sum(axis=0).to_numpy()], columns=cnt.columns)
-        tot_size = len(data)
-        if by:
-            rows = cnt.stack(future_stack=True).rename("k").reset_index()
-            rows = rows.merge(size.rename("n_all").reset_index(), on=by, how="left")
-            trows = tot.T.reset_index()
-            trows.columns = ["category", "k"]
-            trows["n_all"] = tot_size
-            for c in by:
-                trows[c] = TOTAL
-            rows = pd.concat([_keys_to_str(rows, by), trows], ignore_index=True)
-        else:
-            rows = tot.T.reset_index()
-            rows.columns = ["category", "k"]
-            rows["n_all"] = tot_size
-        rows["category"] = rows["category"].astype(str)
-        rows["variable"] = v
-        parts.append(rows)
+            cols[c] = pd.Series(np.append(np.repeat(keys[c].to_numpy(dtype=object), n_c),
+                                          np.full(n_c, TOTAL, dtype=object)), dtype=object)
+        cols["variable"] = v
+        cols["category"] = pd.array(cats * (n_groups + 1), dtype="str")
+        cols["k"] = k.ravel().astype("int64")
+        cols["n"] = np.repeat(n_valid, n_c).astype("int64")
+        cols["n_all"] = np.repeat(n_all, n_c).astype("int64")
+        parts.append(pd.DataFrame(cols))
     out = pd.concat(parts, ignore_index=True)
-    out["k"] = out["k"].astype("int64")
-    out["n"] = out.groupby([*by, "variable"], sort=False)["k"].transform("sum").astype("int64")
+    out["variable"] = out["variable"].astype("str")
     out["n_missing"] = (out["n_all"] - out["n"]).astype("int64")
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share"] = np.where(out["n"] > 0, out["k"] / out["n"].where(out["n"] > 0), np.nan)

@@ -147,3 +147,123 @@ def test_publish_demo_profile_by_municipality(demo):
     assert small.any()                                   # the demo has tiny municipalities
     assert (out.loc[small, "Medelvärde"] == "..").all()
     assert out.attrs["asi"]["suppressed_primary"] > 0
+
+
+# ----------------------------------------------------------------- the fast paths against plain numpy/pandas
+def _random_grund(n=4000, seed=7):
+    """Clients with several interviews, ties on the date, missing groups and values."""
+    rng = np.random.default_rng(seed)
+    pid = [f"p{i:04d}" for i in rng.integers(0, n // 2, n)]
+    day = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 60, n), unit="D")
+    mun = pd.Series(rng.choice(["A", "B", "C", "D", None], n, p=[.5, .3, .15, .04, .01]), dtype="string")
+    rating = rng.integers(0, 5, n).astype("float64")
+    rating[rng.random(n) < .1] = -8                          # X
+    rating[rng.random(n) < .05] = np.nan                     # empty
+    rating[(mun == "D").fillna(False).to_numpy(dtype=bool)] = -8                     # a group without any value
+    comp = np.round(rng.beta(2, 5, n), 3)                    # ~ hundreds of distinct values
+    comp[rng.random(n) < .05] = np.nan
+    cont = rng.normal(50, 10, n)                             # every value distinct
+    return pd.DataFrame({
+        "client_pid": pd.Series(pid, dtype="string"), "interview_date": day, "municipality": mun,
+        "sex": pd.Categorical(rng.choice(["male", "female"], n), categories=["male", "female"]),
+        "age": pd.array(rng.integers(18, 80, n), dtype="Int16"),
+        "rating_alcohol": pd.array(rating, dtype="Int16"), "composite_alcohol": comp, "cont": cont,
+        "psychiatric_contact": pd.array(rng.choice([0, 1, -8], n), dtype="Int16"),
+    })
+
+
+def test_latest_grund_matches_sort_and_tail():
+    g = _random_grund()
+    got = groups.latest_grund(g)
+    # reference: stable sort by date, keep each client's last row, back in table order
+    ref = g.assign(_pos=np.arange(len(g))).sort_values(["interview_date", "_pos"], kind="stable")
+    ref = ref.groupby("client_pid").tail(1).sort_values("_pos")
+    assert got.index.tolist() == ref.index.tolist()
+    assert len(got) == g["client_pid"].nunique() < len(g)
+    # a tie on the date: the later row in table order wins
+    tie = pd.DataFrame({"client_pid": ["a", "a", "b"], "interview_date": pd.to_datetime(["2024-01-01"] * 3),
+                        "x": [1, 2, 3]})
+    assert groups.latest_grund(tie)["x"].tolist() == [2, 3]
+    # every client once: all rows, the caller's frame untouched
+    once = g.drop_duplicates("client_pid")
+    out = groups.latest_grund(once)
+    assert out.index.tolist() == once.index.tolist() and out is not once
+
+
+def _ref_profile(df, by, measures):
+    """count, mean, sd, median per group with numpy, group by group."""
+    key = df[by].astype(object).where(df[by].notna(), groups.UNKNOWN)
+    rows = {}
+    for grp in [*key.unique(), TOTAL]:
+        sel = np.ones(len(df), bool) if grp == TOTAL else (key == grp).to_numpy()
+        for m in measures:
+            v = numeric(df.loc[sel, m])
+            v = v[~np.isnan(v)]
+            rows[(grp, m)] = (sel.sum(), len(v), np.mean(v) if len(v) else np.nan,
+                              np.std(v, ddof=1) if len(v) > 1 else np.nan,
+                              np.median(v) if len(v) else np.nan)
+    return rows
+
+
+@pytest.mark.parametrize("limit", [None, 50])
+def test_profile_matches_numpy_per_group(monkeypatch, limit):
+    if limit is not None:  # force the cython fallback for measures with many distinct values
+        monkeypatch.setattr(groups, "_CELL_LIMIT", limit)
+    g = _random_grund()
+    measures = ["rating_alcohol", "composite_alcohol", "cont"]
+    p = groups.profile(g, by="municipality", measures=measures, selection="all")
+    ref = _ref_profile(g, "municipality", measures)
+    assert len(p) == len(ref)
+    for r in p.itertuples(index=False):
+        n, cnt, mean, sd, med = ref[(r.municipality, r.measure)]
+        assert (r.n, r.n_missing) == (n, n - cnt)
+        np.testing.assert_allclose([r.mean, r.sd, r.median], [mean, sd, med], rtol=1e-12, equal_nan=True)
+    d = p[(p["municipality"] == "D") & (p["measure"] == "rating_alcohol")].iloc[0]
+    assert d["n_missing"] == d["n"] > 0 and np.isnan(d["mean"]) and np.isnan(d["median"])
+    assert p["municipality"].tolist()[-4:-3] == [groups.UNKNOWN]      # missing group last, before the total
+
+
+def test_profile_two_by_columns_matches_pandas():
+    g = _random_grund()
+    p = groups.profile(g, by=["sex", "municipality"], measures=["composite_alcohol"], selection="all")
+    v = g.assign(v=numeric(g["composite_alcohol"]), municipality=g["municipality"].fillna(groups.UNKNOWN))
+    ref = v.groupby(["sex", "municipality"], observed=True)["v"].agg(["mean", "median", "std", "count"])
+    got = p[p["sex"] != TOTAL].set_index(["sex", "municipality"])
+    for key, r in ref.iterrows():
+        assert got.loc[key, "mean"] == pytest.approx(r["mean"], rel=1e-12)
+        assert got.loc[key, "median"] == r["median"]
+        assert got.loc[key, "sd"] == pytest.approx(r["std"], rel=1e-12)
+
+
+def test_category_profile_missing_group_values_hand_worked():
+    g = pd.DataFrame({"client_pid": list("abcdef"), "interview_date": pd.to_datetime(["2024-01-01"] * 6),
+                      "municipality": ["X", "X", "Y", "Y", None, "Z"],
+                      "sex": pd.Categorical(["male", None, None, None, "female", "male"],
+                                            categories=["male", "female"]),
+                      "foo": ["q", "r", None, "q", "s", "q"]})
+    c = groups.category_profile(g, ["sex", "foo"], by="municipality")
+    key = c.set_index(["municipality", "variable", "category"])
+    # X: a male, b missing → n 1, 1 missing; Y: both missing; okänd: e female; Z: f male
+    assert key.loc[("X", "sex", "male"), ["n", "n_missing", "k"]].tolist() == [1, 1, 1]
+    assert key.loc[("X", "sex", "female"), "k"] == 0
+    assert key.loc[("Y", "sex", "male"), ["n", "n_missing", "k"]].tolist() == [0, 2, 0]
+    assert key.loc[(groups.UNKNOWN, "sex", "female"), ["n", "k"]].tolist() == [1, 1]
+    assert key.loc[(TOTAL, "sex", "male"), ["n", "n_missing", "k"]].tolist() == [3, 3, 2]
+    # foo has no code list: categories are the observed values, sorted
+    assert key.loc[("X", "foo", "q"), "k"] == 1 and key.loc[("X", "foo", "r"), "k"] == 1
+    assert key.loc[("X", "foo", "s"), "k"] == 0
+    assert key.loc[(TOTAL, "foo", "q"), ["n", "n_missing", "k"]].tolist() == [5, 1, 3]
+    assert c.loc[c["variable"] == "sex", "municipality"].tolist()[-4:] == [groups.UNKNOWN] * 2 + [TOTAL] * 2
+
+
+def test_category_profile_matches_crosstab_random():
+    g = _random_grund()
+    c = groups.category_profile(g, "psychiatric_contact", by="sex", selection="all")
+    v = numeric(g["psychiatric_contact"])
+    for sex in ("male", "female"):
+        sel = (g["sex"] == sex).to_numpy()
+        for code in (0, 1):
+            row = c[(c["sex"] == sex) & (c["category"] == str(code))].iloc[0]
+            assert row["k"] == int((v[sel] == code).sum())
+            assert row["n"] == int((~np.isnan(v[sel])).sum())
+            assert row["n_missing"] == int(np.isnan(v[sel]).sum())
