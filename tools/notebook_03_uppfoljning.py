@@ -32,7 +32,7 @@ MIN_CELL = 5             # minsta antal som får visas
 OMRADE = "alcohol"       # livsområde för modellerna (medical, employment, alcohol, drugs, legal, family, psychiatric)""",
  ["parameters"]),
 ("code", """import pandas as pd
-from asi_lib import change, models, power
+from asi_lib import change, models, monitor, power
 from asi_lib.demo import ensure_demo_store
 from asi_lib.followup import pair_followups
 from asi_lib.publish import publish
@@ -42,8 +42,9 @@ pd.set_option("display.max_rows", 250)
 pd.set_option("display.max_columns", 40)
 ds = load_store(ensure_demo_store(OUT))
 kommun = ds.filter(municipality=KOMMUN)
-par = pair_followups(kommun)          # kommunens par
-par_region = pair_followups(ds)       # hela regionens par (för modellerna)
+as_of = monitor.as_of_date(ds)        # regionens senaste datum: samma status för alla kommuner
+par = pair_followups(kommun, as_of=as_of)        # kommunens par
+par_region = pair_followups(ds, as_of=as_of)     # hela regionens par (för modellerna)
 SMALL = list(map(str, range(1, MIN_CELL)))   # antal som aldrig får synas""", []),
 ("md", """## Parningen och bortfallet
 

@@ -43,34 +43,35 @@ pd.set_option("display.max_rows", 250)
 pd.set_option("display.max_columns", 40)
 ds = load_store(ensure_demo_store(OUT))
 kommun = ds.filter(municipality=KOMMUN)
-par = pair_followups(kommun)
+as_of = monitor.as_of_date(ds)        # regionens senaste datum: samma status för alla kommuner
+par = pair_followups(kommun, as_of=as_of)
 grund = add_scores(kommun.grund)      # Grund med sammanvägda index (för trenderna)
 SMALL = list(map(str, range(1, MIN_CELL)))   # antal som aldrig får synas""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
 print(KOMMUN, kommun)
-print("data till och med", monitor.as_of_date(kommun).date())""", []),
+print("status per", as_of.date())""", []),
 ("md", """## Intervjuer per halvår och enhet
 
 Antal Grundintervjuer, Grundbortfall och uppföljningar per halvår och enhet, och **andel intervjuade** av
 målgruppen (Grund + registrerat bortfall) med 95 % KI. En sjunkande andel eller färre intervjuer är en
 signal att prata om rutinerna.""", []),
-("code", """pub_anv = publish(monitor.asi_use(kommun, by="unit", freq="half"), min_cell=MIN_CELL, lang=LANG)
+("code", """pub_anv = publish(monitor.asi_use(kommun, by="unit", freq="half", as_of=as_of), min_cell=MIN_CELL, lang=LANG)
 pub_anv""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
 print("små antal synliga:", bool(pub_anv.isin(SMALL).any().any()))
 print("dolda celler:", pub_anv.attrs["asi"]["suppressed_primary"], pub_anv.attrs["asi"]["suppressed_secondary"])""", []),
 ("md", """Regionens kommuner per år, för att se kommunen bredvid de andra:""", []),
-("code", """publish(monitor.asi_use(ds, by="municipality", freq="year"), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(monitor.asi_use(ds, by="municipality", freq="year", as_of=as_of), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Görs uppföljningarna, och när?
 
 Bland Grundintervjuer vars uppföljningsfönster har passerat: andel som följdes upp, och hur många dagar
 efter Grund (median och kvartiler). Regionala planer anger ofta 6–12 månader (180–365 dagar).""", []),
-("code", """publish(monitor.followup_timing(kommun, by="unit", pairing=par), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(monitor.followup_timing(kommun, by="unit", as_of=as_of, pairing=par), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Uppföljningar som förfaller de kommande sex månaderna
 
 Baslinjer utan uppföljning vars fönster öppnar per månad och enhet — en arbetslista på gruppnivå (inga
 namn eller id).""", []),
-("code", """publish(monitor.followups_due(kommun, by="unit", months=6, pairing=par), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(monitor.followups_due(kommun, by="unit", months=6, as_of=as_of, pairing=par), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Trender per år
 
 Klienternas problem vid Grund år för år (senaste Grund per klient och år): sammanvägda index för alkohol
