@@ -1,0 +1,689 @@
+"""One report per municipality: a parameterised notebook rendered by papermill.
+
+The report itself is ``notebooks/report/kommunrapport.ipynb`` (parameters
+``STORE``, ``KOMMUN``, ``AS_OF``, ``MIN_CELL``, ``LANG``, ``EXCEL``). It is
+thin: it calls :func:`asi_lib.tables.standard_tables` and the small display
+helpers of this module, and explains the figures in Swedish for a manager.
+
+:func:`render_reports` executes the notebook once per municipality (and once
+for the whole region) **inside this Python process** through
+``papermill.execute_notebook`` in a pool of worker threads; each kernel runs
+in its own process, so two workers use two cores. Every executed notebook is
+converted to a self-contained HTML page without code (no script or stylesheet
+from the internet), the Excel tables are written next to it, and an
+``index.html`` lists every report with its status. A failing municipality is
+recorded (status ``failed`` and the error message) and does not stop the
+others.
+
+Everything shown passes :func:`asi_lib.publish.publish`; the plots are drawn
+from published numbers only (:func:`profile_plot_data`), so a figure never
+shows what a table hides.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import html
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import AsiInputError
+from .publish import COLUMN_LABELS, TENDENCY_NOTE, TOTAL, label_values, measure_label, publish
+
+__all__ = ["REPORT_NOTEBOOK", "KERNEL_NAME", "TENDENCY_THRESHOLD", "ReportResult", "render_reports",
+           "client_count", "overview", "check_municipality", "show_table", "report_heading",
+           "profile_plot_data", "plot_profile", "notebook_to_html", "write_index", "ensure_kernel",
+           "report_filename"]
+
+#: The parameterised report notebook.
+REPORT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "report" / "kommunrapport.ipynb"
+#: The project's kernel (``make`` registers it into the venv).
+KERNEL_NAME = "asi-kit"
+#: Under this many clients a report shows tendencies only (Socialstyrelsen 2024).
+TENDENCY_THRESHOLD = 10
+REGION_LABEL = {"sv": "Hela regionen", "en": "The whole region"}
+
+_SLUG = str.maketrans({"å": "a", "ä": "a", "ö": "o", "Å": "A", "Ä": "A", "Ö": "O", "é": "e", " ": "_"})
+
+
+def report_filename(municipality: str | None) -> str:
+    """File stem of a report: ``region`` or ``kommun_<ascii name>``.
+
+    Examples
+    --------
+    >>> report_filename("Östermyra"), report_filename(None)
+    ('kommun_ostermyra', 'region')
+    """
+    if municipality is None:
+        return "region"
+    slug = "".join(ch for ch in str(municipality).translate(_SLUG) if ch.isalnum() or ch in "_-").lower()
+    return f"kommun_{slug or 'okand'}"
+
+
+# --------------------------------------------------------------------------- published numbers
+def check_municipality(ds, municipality: str | None) -> None:
+    """Raise :class:`AsiInputError` when ``municipality`` has no data in ``ds``.
+
+    ``None`` (the whole region) is always accepted.
+    """
+    if municipality is None:
+        return
+    known = sorted(map(str, ds.grund["municipality"].dropna().unique()))
+    if str(municipality) not in known:
+        raise AsiInputError(f"okänd kommun '{municipality}' (finns: {', '.join(known)}) / unknown municipality")
+
+
+def _own(ds, municipality):
+    return ds if municipality is None else ds.filter(municipality=municipality)
+
+
+def client_count(ds, municipality: str | None = None, *, min_cell: int = 5) -> tuple[str, bool]:
+    """Number of clients with an ASI Grund, as published, and the tendency flag.
+
+    Parameters
+    ----------
+    ds : Dataset
+    municipality : str, optional
+        ``None`` = the whole region.
+    min_cell : int
+
+    Returns
+    -------
+    (str, bool)
+        The count as :func:`~asi_lib.publish.publish` shows it (``"<5"`` for
+        0 < n < min_cell) and whether n < :data:`TENDENCY_THRESHOLD`
+        ("Endast tendenser").
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> ds = read_dataset("demo", n_clients=300)
+    >>> text, tendency = client_count(ds)
+    >>> int(text) > 200, tendency
+    (True, False)
+    """
+    n = int(_own(ds, municipality).grund["client_pid"].nunique())
+    raw = pd.DataFrame({"n": [n]})
+    raw.attrs["asi"] = {"unit": "klienter", "group_cols": [], "additive": False, "tendency": False}
+    text = str(publish(raw, min_cell=min_cell, labels=False)["n"].iloc[0])
+    return text, n < TENDENCY_THRESHOLD
+
+
+def overview(ds, municipality: str | None = None, *, as_of=None, min_cell: int = 5, lang: str = "sv",
+             window=(90, 730)) -> pd.DataFrame:
+    """The material in brief: clients, Grund bortfall, follow-up, as a published table.
+
+    Three rows: clients with ASI Grund (n); the target group and how many of
+    them are a Grund bortfall (n, k, share); baselines whose follow-up window
+    has passed and how many were followed up (n, k, share).
+
+    Returns
+    -------
+    DataFrame
+        Published (strings, small numbers protected).
+
+    Notes
+    -----
+    Target group = clients with a Grund interview or a Grund bortfall
+    (:func:`asi_lib.bortfall.grund_bortfall`); follow-up rate = followed up /
+    (followed up + window passed without follow-up)
+    (:meth:`asi_lib.followup.Pairing.summary`). Shares get Wilson 95 % CIs
+    from :func:`asi_lib.stats.wilson_ci`.
+    """
+    from . import bortfall, followup
+    from .stats import wilson_ci
+
+    own = _own(ds, municipality)
+    n_clients = int(own.grund["client_pid"].nunique())
+    gb = bortfall.grund_bortfall(own)
+    n_target, k_bort = (int(gb["n"].iloc[0]), int(gb["k"].iloc[0])) if len(gb) else (0, 0)
+    summ = followup.pair_followups(own, window=window, as_of=as_of).summary(lang=lang).set_index("measure")
+    n_due, k_fu = int(summ.loc["due", "n"]), int(summ.loc["followed_up", "n"])
+    L = {"sv": ["Klienter med ASI Grund", "Målgruppen: Grundbortfall (ej intervjuade)",
+                "Baslinjer där uppföljning förfallit: uppföljda"],
+         "en": ["Clients with ASI baseline", "Target group: baseline attrition (not interviewed)",
+                "Baselines due for follow-up: followed up"]}[lang]
+    n = np.array([n_clients, n_target, n_due], dtype=float)
+    k = np.array([np.nan, k_bort, k_fu])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(n > 0, k / n, np.nan)
+    lo, hi = wilson_ci(np.nan_to_num(k[1:]).astype(int), n[1:].astype(int))
+    raw = pd.DataFrame({"label": L, "n": n.astype(int), "k": pd.array([pd.NA, k_bort, k_fu], dtype="Int64"),
+                        "share": share, "ci_low": np.r_[np.nan, lo], "ci_high": np.r_[np.nan, hi]})
+    raw.attrs["asi"] = {
+        "unit": "klienter / baslinjer", "group_cols": [], "additive": False, "key_cols": ["label"],
+        "selection": ("senaste Grund per klient; bortfall enligt registreringar; uppföljning "
+                      f"{window[0]}–{window[1]} dagar efter baslinjen"),
+        "column_labels": {"label": ("Materialet", "Material"), "n": ("Antal", "Number"),
+                          "k": ("Varav", "Of which"), "share": ("Andel", "Share")},
+    }
+    return publish(raw, min_cell=min_cell, lang=lang)
+
+
+# --------------------------------------------------------------------------- display helpers
+def show_table(frame: pd.DataFrame, title: str | None = None):
+    """A published table as HTML for the report: no index, selection and legend below.
+
+    Refuses a frame that has not passed :func:`~asi_lib.publish.publish`.
+
+    Returns
+    -------
+    IPython.display.HTML
+    """
+    from IPython.display import HTML
+
+    meta = frame.attrs.get("asi", {})
+    if not meta.get("published"):
+        raise AsiInputError("tabellen har inte passerat publish() / table not published")
+    parts = []
+    if title:
+        parts.append(f"<h3>{html.escape(title)}</h3>")
+    parts.append(frame.to_html(index=False, border=0, classes="asi-tabell", escape=True, na_rep=""))
+    notes = []
+    if meta.get("selection"):
+        notes.append(f"Urval: {meta['selection']}.")
+    if meta.get("unit"):
+        notes.append(f"Enhet: {meta['unit']}.")
+    if meta.get("legend"):
+        notes.append(str(meta["legend"]))
+    parts.append(f'<p class="asi-not">{html.escape(" ".join(notes))}</p>')
+    return HTML("\n".join(parts))
+
+
+def report_heading(ds, municipality: str | None = None, *, as_of=None, min_cell: int = 5,
+                   lang: str = "sv") -> str:
+    """Markdown heading of a report: name, period of the data, clients, tendency warning."""
+    name = REGION_LABEL[lang] if municipality is None else str(municipality)
+    own = _own(ds, municipality)
+    text, tendency = client_count(ds, municipality, min_cell=min_cell)
+    dates = own.grund["interview_date"].dropna()
+    span = (f"{dates.min():%Y-%m} – {dates.max():%Y-%m}" if len(dates) else "–")
+    as_of_txt = pd.Timestamp(as_of).date().isoformat() if as_of is not None else _dt.date.today().isoformat()
+    lines = [f"# Kommunrapport ASI: {name}" if lang == "sv" else f"# ASI report: {name}", "",
+             f"**Klienter med ASI Grund:** {text} &nbsp;·&nbsp; **Intervjuer från:** {span} "
+             f"&nbsp;·&nbsp; **Uppföljning räknad per:** {as_of_txt} &nbsp;·&nbsp; "
+             f"**Minsta visade antal:** {min_cell}"]
+    if tendency:
+        lines += ["", f"> **{TENDENCY_NOTE[lang].format(t=TENDENCY_THRESHOLD)}.** Med färre än tio klienter "
+                  "går det inte att dra slutsatser, bara reflektera över tendenser. Jämför gärna med "
+                  "regionen eller slå ihop flera år."]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- plots from published numbers
+def _to_number(s: pd.Series) -> pd.Series:
+    """Published strings ("0,23", "−0,05", "3 005", "12 %") to floats; markers to NaN."""
+    t = (s.astype("string").str.replace("\u2212", "-", regex=False).str.replace(r"\s", "", regex=True)
+         .str.replace("%", "", regex=False).str.replace(",", ".", regex=False))
+    return pd.to_numeric(t, errors="coerce")
+
+
+def _measure_codes(measures) -> list[str]:
+    from .codebook import AREAS
+
+    if measures in ("composite", None):
+        return [f"composite_{a}" for a in AREAS]
+    if measures == "rating":
+        return [f"rating_{a}" for a in AREAS]
+    return list(measures)
+
+
+def profile_plot_data(profile: pd.DataFrame, *, groups=None, measures="composite", min_cell: int = 5,
+                      lang: str = "sv") -> pd.DataFrame:
+    """The numbers a profile plot may show: only what the published table shows.
+
+    Parameters
+    ----------
+    profile : DataFrame
+        A raw :func:`asi_lib.groups.profile` (it is published here first) or
+        an already published one (``lang`` must match its labels).
+    groups : list, optional
+        Group values to keep (codes, labels or :data:`~asi_lib.publish.TOTAL`).
+    measures : "composite", "rating" or list of str
+    min_cell : int
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``measure`` (labels), ``n``, ``mean``, ``ci_low``,
+        ``ci_high`` as numbers parsed back from the published strings. A row
+        whose mean, CI or n is hidden (``<5``, ``..``) or cannot be computed is
+        omitted, so the plot can never reveal a suppressed cell.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"sex": ["male", "female", "__total__"], "measure": "composite_alcohol",
+    ...                     "n": [40, 3, 43], "n_missing": 0, "mean": [0.41, 0.52, 0.418],
+    ...                     "ci_low": [0.3, 0.1, 0.33], "ci_high": [0.5, 0.9, 0.5]})
+    >>> raw.attrs["asi"] = {"group_cols": ["sex"], "additive": True}
+    >>> profile_plot_data(raw)[["group", "n", "mean"]].values.tolist()
+    [['Totalt', 43, 0.42]]
+    """
+    pub = profile if profile.attrs.get("asi", {}).get("published") else publish(
+        profile, min_cell=min_cell, lang=lang)
+    meta = pub.attrs.get("asi", {})
+    i = 0 if lang == "sv" else 1
+    heads = {name: COLUMN_LABELS[name][i] for name in ("measure", "n", "mean", "ci_low", "ci_high")}
+    for name, labels in (meta.get("column_labels") or {}).items():
+        if name in heads:
+            heads[name] = labels[i]
+    cols = list(pub.columns)
+    if heads["measure"] not in cols:  # labels=False: raw names
+        heads = {k: k for k in heads}
+    missing = [h for h in heads.values() if h not in cols]
+    if missing:
+        raise AsiInputError(f"inte en profiltabell (saknar {', '.join(missing)}) / not a profile table")
+    group_cols = cols[:cols.index(heads["measure"])]
+    if group_cols:
+        group = pub[group_cols].astype("string").agg(" – ".join, axis=1)
+        if group_cols == list(meta.get("group_cols", [])):  # labels=False: codes
+            group = pd.Series(label_values(pub[group_cols[0]], group_cols[0], lang), index=pub.index) \
+                if len(group_cols) == 1 else group
+    else:
+        group = pd.Series("", index=pub.index)
+    total_label = {"sv": "Totalt", "en": "Total"}[lang]
+    group = group.replace({TOTAL: total_label})
+    measure = pub[heads["measure"]].astype("string")
+    codes = _measure_codes(measures)
+    wanted = {c for c in codes} | {measure_label(c, lang) for c in codes}
+    out = pd.DataFrame({
+        "group": group.astype("string"),
+        "measure": measure.map(lambda m: measure_label(m, lang) if m in codes else m).astype("string"),
+        "n": _to_number(pub[heads["n"]]),
+        "mean": _to_number(pub[heads["mean"]]),
+        "ci_low": _to_number(pub[heads["ci_low"]]),
+        "ci_high": _to_number(pub[heads["ci_high"]]),
+    })
+    keep = measure.isin(wanted).fillna(False).to_numpy().copy()
+    if groups is not None:
+        names = set()
+        for g in groups:
+            names.add(total_label if g == TOTAL else str(g))
+            if group_cols and g != TOTAL and len(group_cols) == 1:
+                lab = label_values(pd.Series([g]), str(meta.get("group_cols", [None])[0]), lang)
+                names.add(str(lab.iloc[0]))
+        keep = keep & out["group"].isin(names).fillna(False).to_numpy()
+    keep = keep & out[["n", "mean", "ci_low", "ci_high"]].notna().all(axis=1).to_numpy()
+    return out[keep].reset_index(drop=True)
+
+
+def plot_profile(profile: pd.DataFrame, *, groups=None, measures="composite", min_cell: int = 5,
+                 lang: str = "sv", title: str | None = None, group_title: str | None = None,
+                 total_label: str | None = None):
+    """Dot-and-interval plot of a profile, drawn only from published numbers.
+
+    Parameters
+    ----------
+    profile : DataFrame
+        Raw or published :func:`asi_lib.groups.profile`.
+    groups, measures, min_cell, lang
+        As in :func:`profile_plot_data`.
+    title, group_title : str, optional
+        Plot title and legend title.
+    total_label : str, optional
+        Name shown for the total row (e.g. "Hela regionen").
+
+    Returns
+    -------
+    seaborn.objects.Plot or None
+        None when publish shows no number that could be drawn (too few
+        clients); the notebook then says so in words.
+
+    Notes
+    -----
+    Mean with its 95 % CI per life area (composite scores 0–1); the legend
+    gives each group's n. Rows hidden by publish are absent from the data,
+    not drawn as zeros.
+    """
+    import seaborn.objects as so
+
+    data = profile_plot_data(profile, groups=groups, measures=measures, min_cell=min_cell, lang=lang)
+    if data.empty:
+        return None
+    if total_label:
+        data["group"] = data["group"].replace({"Totalt": total_label, "Total": total_label})
+    n_group = data.groupby("group", sort=False)["n"].max()
+    data["grupp"] = data["group"].map({g: f"{g} (n = {int(v)})" for g, v in n_group.items()})
+    data["omrade"] = data["measure"].str.split(": ").str[-1]
+    xlab = ("Medelvärde med 95 % KI" if lang == "sv" else "Mean with 95% CI")
+    if measures in ("composite", None):
+        xlab += " (0–1, högre = svårare)" if lang == "sv" else " (0–1, higher = more severe)"
+    return (so.Plot(data, x="mean", xmin="ci_low", xmax="ci_high", y="omrade", color="grupp")
+            .add(so.Range(), so.Dodge()).add(so.Dot(), so.Dodge())
+            .layout(size=(7.5, 4.2))
+            .label(x=xlab, y="", color=group_title or ("Grupp (n klienter)" if lang == "sv" else "Group (n)"),
+                   title=title or ""))
+
+
+# --------------------------------------------------------------------------- HTML without code
+_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block extra_css -%}
+<style type="text/css">
+body { max-width: 1100px; margin: 0 auto; }
+table.asi-tabell { border-collapse: collapse; font-size: 0.85em; margin: 0.4em 0; }
+table.asi-tabell th, table.asi-tabell td { border-bottom: 1px solid #ccc; padding: 2px 8px; text-align: right; }
+table.asi-tabell th { background: #eef2f5; vertical-align: bottom; }
+table.asi-tabell td:first-child, table.asi-tabell th:first-child { text-align: left; }
+p.asi-not { font-size: 0.8em; color: #444; margin-top: 0.2em; }
+blockquote { border-left: 4px solid #d9822b; background: #fff6ec; padding: 0.3em 0.8em; }
+</style>
+{%- endblock extra_css -%}
+"""
+
+
+def notebook_to_html(nb, path, *, title: str = "") -> Path:
+    """An executed notebook as a self-contained HTML page without code.
+
+    Uses nbconvert's ``lab`` template with inputs and prompts excluded and the
+    blocks that load require.js, MathJax, Mermaid and widget renderers from
+    public CDNs removed; images are embedded; stderr streams (warnings) are
+    dropped.
+    """
+    import nbformat
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.from_dict(nb) if not isinstance(nb, nbformat.NotebookNode) else nb
+    nb = nbformat.from_dict(nb.copy())
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", [])
+                               if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    if title:
+        nb.metadata["title"] = title
+    nb.metadata.pop("widgets", None)
+    exporter = HTMLExporter(template_name="lab", template_file="asi_report.html.j2",
+                            extra_loaders=[DictLoader({"asi_report.html.j2": _TEMPLATE})],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            embed_images=True)
+    exporter.language_code = "sv"
+    body, _ = exporter.from_notebook_node(nb)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- kernels
+def ensure_kernel(name: str = KERNEL_NAME) -> str:
+    """Name of a kernelspec that runs this interpreter.
+
+    Returns ``name`` when that kernelspec exists; otherwise registers one for
+    the current interpreter into ``sys.prefix`` (``ipykernel.kernelspec.install``)
+    and returns its name.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+        return name
+    except NoSuchKernel:
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix)
+        return name
+
+
+def _ipc_manager_class(ipc_dir: str):
+    """An async kernel manager on IPC transport with its own socket path.
+
+    TCP ports picked by two kernels starting at once can collide
+    (``ZMQError: Address already in use``, nteract/papermill#511); IPC sockets
+    under a private directory and a unique name per kernel cannot.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        def _ip_default(self):
+            return os.path.join(ipc_dir, f"k{uuid.uuid4().hex[:12]}")
+
+    return IPCKernelManager
+
+
+# --------------------------------------------------------------------------- rendering
+@dataclass
+class ReportResult:
+    """Outcome of one report."""
+
+    municipality: str | None
+    name: str
+    status: str = "ok"
+    html: Path | None = None
+    excel: Path | None = None
+    notebook: Path | None = None
+    n_clients: str = "–"
+    tendency: bool = False
+    seconds: float = 0.0
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _error_text(exc: BaseException) -> str:
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    text = f"{ename}: {evalue}" if ename else f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return text.strip().splitlines()[0][:500] if text.strip() else type(exc).__name__
+
+
+def _render_one(res: ReportResult, store: Path, out_dir: Path, *, as_of, min_cell, lang, kernel, km_class,
+                timeout) -> ReportResult:
+    import papermill as pm
+
+    stem = report_filename(res.municipality)
+    nb_path = out_dir / "ipynb" / f"{stem}.ipynb"
+    xlsx = out_dir / f"{stem}.xlsx"
+    nb_path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        nb = pm.execute_notebook(
+            str(REPORT_NOTEBOOK), str(nb_path),
+            parameters={"STORE": str(store), "KOMMUN": res.municipality,
+                        "AS_OF": None if as_of is None else str(pd.Timestamp(as_of).date()),
+                        "MIN_CELL": int(min_cell), "LANG": lang, "EXCEL": str(xlsx)},
+            kernel_name=kernel, progress_bar=False, request_save_on_cell_execute=False,
+            execution_timeout=timeout, kernel_manager_class=km_class)
+        res.notebook = nb_path
+        res.excel = xlsx if xlsx.exists() else None
+        title = (f"Kommunrapport ASI: {res.name}" if lang == "sv" else f"ASI report: {res.name}")
+        res.html = notebook_to_html(nb, out_dir / f"{stem}.html", title=title)
+    except Exception as exc:  # noqa: BLE001 - one failing report must not stop the others
+        res.status, res.error = "failed", _error_text(exc)
+        res.notebook = nb_path if nb_path.exists() else None
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_of=None, timeout: int = 600,
+                   progress: bool = True, region: bool | None = None, min_cell: int = 5,
+                   lang: str = "sv") -> list[ReportResult]:
+    """Render the report notebook per municipality to HTML (no code) + Excel, and an index.
+
+    Parameters
+    ----------
+    store : str or Path
+        The pseudonymised store (:func:`asi_lib.store.load_store`).
+    out_dir : str or Path
+        Gets ``<stem>.html``, ``<stem>.xlsx``, ``ipynb/<stem>.ipynb`` and
+        ``index.html``.
+    municipalities : list of str, optional
+        Default: every municipality in the store, plus the whole region. A
+        ``None`` in the list means the whole region.
+    workers : int, default 2
+        Reports executed at the same time (one kernel process each).
+    as_of : date-like, optional
+        Reference date for follow-up windows (default today).
+    timeout : int
+        Seconds a single cell may run (papermill ``execution_timeout``).
+    progress : bool
+        tqdm progress bar on stderr.
+    region : bool, optional
+        Add the whole-region report; default True when ``municipalities`` is
+        None, else False.
+    min_cell : int
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    list of ReportResult
+        In the order of the index (region first, then by name). Failures are
+        recorded, not raised.
+    """
+    from .store import load_store
+
+    store = Path(store).resolve()
+    out_dir = Path(out_dir).resolve()
+    if not (store / "manifest.json").exists():
+        raise AsiInputError(f"inget lager i {store} (manifest.json saknas) / no store")
+    if not REPORT_NOTEBOOK.exists():
+        raise AsiInputError(f"rapportmallen saknas: {REPORT_NOTEBOOK} / report notebook missing")
+    ds = load_store(store)
+    known = sorted(map(str, ds.grund["municipality"].dropna().unique()))
+    if municipalities is None:
+        todo: list[str | None] = list(known)
+        region = True if region is None else region
+    else:
+        todo = list(municipalities)
+        region = bool(region)
+    if region and None not in todo:
+        todo.insert(0, None)
+    results = []
+    for m in todo:
+        name = REGION_LABEL[lang] if m is None else str(m)
+        res = ReportResult(municipality=m, name=name)
+        if m is None or str(m) in known:
+            res.n_clients, res.tendency = client_count(ds, m, min_cell=min_cell)
+        results.append(res)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kernel = ensure_kernel(KERNEL_NAME)
+    ipc_dir = tempfile.mkdtemp(prefix="asi-ipc-")
+    km_class = _ipc_manager_class(ipc_dir)
+    kw = dict(as_of=as_of, min_cell=min_cell, lang=lang, kernel=kernel, km_class=km_class, timeout=timeout)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(results), desc="Rapporter", unit="rapport")
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+            futures = {pool.submit(_render_one, r, store, out_dir, **kw): r for r in results}
+            for fut in as_completed(futures):
+                r = fut.result()
+                if bar is not None:
+                    bar.set_postfix_str(f"{r.name}: {r.status}")
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        shutil.rmtree(ipc_dir, ignore_errors=True)
+    write_index(results, out_dir, as_of=as_of, min_cell=min_cell)
+    return results
+
+
+def write_index(results: list[ReportResult], out_dir, *, as_of=None, min_cell: int = 5) -> Path:
+    """``index.html`` (Swedish): one row per report with links, clients, tendency flag and status."""
+    out_dir = Path(out_dir)
+
+    def link(path, text):
+        if path is None:
+            return "–"
+        rel = os.path.relpath(path, out_dir).replace(os.sep, "/")
+        from urllib.parse import quote
+
+        return f'<a href="{html.escape(quote(rel))}">{html.escape(text)}</a>'
+
+    rows = []
+    for r in results:
+        status = "ok" if r.ok else "misslyckades"
+        rows.append(
+            f"<tr class=\"{'ok' if r.ok else 'fel'}\"><td>{html.escape(r.name)}</td>"
+            f"<td>{link(r.html, 'Rapport (HTML)')}</td><td>{link(r.excel, 'Tabeller (Excel)')}</td>"
+            f"<td class=\"tal\">{html.escape(r.n_clients)}</td>"
+            f"<td>{'Endast tendenser' if r.tendency else ''}</td>"
+            f"<td>{status}</td><td>{html.escape(r.error)}</td></tr>")
+    n_fail = sum(not r.ok for r in results)
+    as_of_txt = pd.Timestamp(as_of).date().isoformat() if as_of is not None else "dagens datum"
+    page = f"""<!DOCTYPE html>
+<html lang="sv">
+<head>
+<meta charset="utf-8">
+<title>Kommunrapporter ASI</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border-bottom: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }}
+th {{ background: #eef2f5; }}
+td.tal {{ text-align: right; }}
+tr.fel td {{ background: #fdecea; }}
+p.not {{ font-size: 0.9em; color: #444; }}
+</style>
+</head>
+<body>
+<h1>Kommunrapporter ASI (individbaserad systematisk uppföljning)</h1>
+<p>Skapad {_dt.datetime.now():%Y-%m-%d %H:%M}. Uppföljning räknad per: {html.escape(as_of_txt)}.
+{len(results)} rapporter, {len(results) - n_fail} klara, {n_fail} misslyckade.</p>
+<table>
+<thead><tr><th>Kommun</th><th>Rapport</th><th>Tabeller</th><th>Antal klienter (Grund)</th>
+<th>Anmärkning</th><th>Status</th><th>Meddelande</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody>
+</table>
+<p class="not">Antal under {min_cell} visas som &lt;{min_cell}; ".." = dolt för att skydda små tal.
+Med färre än {TENDENCY_THRESHOLD} klienter visar rapporten endast tendenser: inga slutsatser.
+Alla siffror har passerat skyddet för små tal.</p>
+</body>
+</html>
+"""
+    path = out_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- CLI
+def _cmd(args: argparse.Namespace) -> int:
+    results = render_reports(args.store, args.out, municipalities=args.kommun or None, workers=args.workers,
+                             as_of=args.as_of, timeout=args.timeout, progress=not args.quiet,
+                             region=True if not args.kommun else args.region, min_cell=args.min_cell)
+    failed = [r for r in results if not r.ok]
+    print(f"{len(results) - len(failed)} av {len(results)} rapporter klara: {Path(args.out) / 'index.html'}")
+    for r in failed:
+        print(f"  misslyckades: {r.name}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("reports", help="en rapport per kommun (HTML + Excel) / one report per municipality")
+    p.add_argument("--store", required=True, help="lagret (mapp med manifest.json)")
+    p.add_argument("--out", required=True, help="utmapp för rapporterna")
+    p.add_argument("--kommun", nargs="+", default=None, metavar="NAMN",
+                   help="bara dessa kommuner (standard: alla + regionen)")
+    p.add_argument("--region", action="store_true", help="med --kommun: ta med regionrapporten också")
+    p.add_argument("--workers", type=int, default=2, help="rapporter samtidigt (standard 2)")
+    p.add_argument("--as-of", default=None, help="datumgräns ÅÅÅÅ-MM-DD (standard: i dag)")
+    p.add_argument("--timeout", type=int, default=600, help="sekunder per cell")
+    p.add_argument("--min-cell", type=int, default=5)
+    p.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")
+    p.set_defaults(func=_cmd)

@@ -1,0 +1,165 @@
+"""Generator of notebooks/report/kommunrapport.ipynb (maintainers only).
+
+    python tools/notebook_report.py            # write the notebook
+    python tools/notebook_report.py --execute  # ... and execute it in place (commit the outputs)
+
+The report is thin: asi_lib calls and Swedish prose for a manager. It is
+rendered per municipality by ``asi-kit reports`` (asi_lib/reports.py) with
+papermill and exported to HTML without code.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from nb import build  # noqa: E402
+
+PATH = os.path.join(os.path.dirname(__file__), "..", "notebooks", "report", "kommunrapport.ipynb")
+
+CELLS = [
+("code", """# Parametrar (papermill byter dem)
+STORE = None          # lagret, None: demolagret ../../out/demo/store (byggs om det saknas)
+KOMMUN = "Älvstad"    # kommunen, None: hela regionen
+AS_OF = None          # datumgräns för uppföljning (t.ex. "2026-06-30"), None: i dag
+MIN_CELL = 5          # minsta antal som får visas
+LANG = "sv"           # "sv" eller "en"
+EXCEL = None          # sökväg, skriv också tabellerna till Excel""", ["parameters"]),
+("code", """import warnings
+
+from IPython.display import Markdown, display
+
+from asi_lib import groups, reports, scores
+from asi_lib.demo import ensure_demo_store
+from asi_lib.publish import TOTAL
+from asi_lib.store import load_store
+from asi_lib.tables import standard_tables, write_excel
+
+warnings.filterwarnings("ignore")
+ds = load_store(STORE if STORE else ensure_demo_store("../../out/demo"))
+reports.check_municipality(ds, KOMMUN)
+NAMN = KOMMUN if KOMMUN else "Hela regionen"
+tabs = standard_tables(ds, municipality=KOMMUN, as_of=AS_OF, lang=LANG, min_cell=MIN_CELL)
+if EXCEL:
+    write_excel(tabs, EXCEL, title=NAMN)
+egna = ds if KOMMUN is None else ds.filter(municipality=KOMMUN)""", []),
+("code", """display(Markdown(reports.report_heading(ds, KOMMUN, as_of=AS_OF, min_cell=MIN_CELL, lang=LANG)))""", []),
+("md", """## Så läser du rapporten
+
+Rapporten sammanfattar ASI-intervjuerna (Addiction Severity Index) med kommunens klienter på **gruppnivå**.
+Den visar inga enskilda personer.
+
+* **n** (antal klienter) står vid varje siffra. Ju färre klienter, desto osäkrare siffra.
+* **`<5`** betyder att färre än fem klienter finns bakom cellen: antalet visas inte, för att ingen ska
+  kunna kännas igen.
+* **`..`** betyder att en siffra är dold, antingen för att den bygger på för få klienter eller för att den
+  annars skulle gå att räkna fram ett dolt antal ur summan.
+* **`–`** betyder att siffran inte går att räkna ut (t.ex. ingen klient med svar).
+* **Endast tendenser**: med färre än tio klienter går det inte att dra slutsatser, bara reflektera. Då
+  visas inga p-värden.
+* **95 % KI** (konfidensintervall) visar hur mycket siffran kan variera av slumpen. Överlappar två
+  intervall kan skillnaden vara slump.
+* **Bortfall**: klienter i målgruppen som inte intervjuats eller följts upp. Siffrorna gäller bara dem som
+  intervjuats; ett stort bortfall gör dem mindre säkra.
+
+Data i demoversionen är **syntetiska**.""", []),
+("md", """## Materialet i korthet
+
+Hur många klienter rapporten bygger på, hur många i målgruppen som **inte** intervjuades (Grundbortfall)
+och hur många av dem som borde ha följts upp som faktiskt följdes upp.""", []),
+("code", """reports.show_table(reports.overview(ds, KOMMUN, as_of=AS_OF, min_cell=MIN_CELL, lang=LANG))""", []),
+("md", """## Vilka är klienterna?
+
+Kön, ålder, huvudsakligt problem/preparat, boende och försörjning enligt klienternas **senaste ASI Grund**.
+*Saknar värde* räknar klienter utan svar; andelarna räknas på dem som svarat.""", []),
+("code", """reports.show_table(tabs["Klientgruppen"])""", []),
+("md", """## Vilka problem har klienterna?
+
+Sammanvägda index (0–1; högre = svårare problem de senaste 30 dagarna) och intervjuarens skattning
+(0–9: 0–1 inget problem, 4–5 måttligt, 8–9 extremt) per livsområde, för kvinnor och män.
+Figuren visar bara de siffror som tabellen visar; n per grupp står i förklaringen.""", []),
+("code", """figur = reports.plot_profile(groups.profile(egna, by="sex", measures=scores.score_columns()),
+                             min_cell=MIN_CELL, lang=LANG, group_title="Kön (n klienter)",
+                             title=f"{NAMN}: sammanvägda index per kön")
+figur if figur is not None else Markdown("*För få klienter för att visa en figur.*")""", []),
+("code", """reports.show_table(tabs["Problem per kön"])""", []),
+("md", """### Per åldersgrupp och huvudsakligt preparat
+
+Många små grupper ger fler dolda celler (`<5`, `..`): det är skyddet som arbetar, inte ett fel.""", []),
+("code", """reports.show_table(tabs["Problem per åldersgrupp"])""", []),
+("code", """reports.show_table(tabs["Problem per huvudpreparat"])""", []),
+("md", """## Jämfört med andra
+
+För en kommun: kommunens klienter jämförda med **övriga kommuner** i regionen (skillnad, 95 % KI och
+effektstorlek; klientgruppernas sammansättning står bredvid, eftersom olika klientgrupper ger olika
+siffror). För hela regionen: profilen per kommun. Figuren visar kommunen bredvid hela regionen.""", []),
+("code", """if KOMMUN is None:
+    jamfor = reports.plot_profile(groups.profile(egna, by="young_adults", measures=scores.score_columns()),
+                                  min_cell=MIN_CELL, lang=LANG, group_title="Ålder (n klienter)",
+                                  title="Hela regionen: unga vuxna (18–30) och äldre")
+else:
+    jamfor = reports.plot_profile(groups.profile(ds, by="municipality", measures=scores.score_columns()),
+                                  groups=[KOMMUN, TOTAL], min_cell=MIN_CELL, lang=LANG,
+                                  total_label="Hela regionen", group_title="(n klienter)",
+                                  title=f"{NAMN} och hela regionen: sammanvägda index")
+jamfor if jamfor is not None else Markdown("*För få klienter för att visa en figur.*")""", []),
+("code", """reports.show_table(tabs["Problem per kommun" if KOMMUN is None else "Jämfört med övriga"])""", []),
+("md", """## Hur komplett är materialet?
+
+En intervju utan intervjuarskattning faller ofta bort ur statistiken. Tabellen visar per livsområde hur
+många intervjuer som saknar skattning eller inte ger något sammanvägt index.""", []),
+("code", """reports.show_table(tabs["Kompletthet"])""", []),
+("md", """## Används ASI?
+
+Grundintervjuer och bortfall per period: hur stor andel av målgruppen som intervjuades. Den senaste
+perioden är preliminär, eftersom bortfall ofta registreras i efterhand.""", []),
+("code", """reports.show_table(tabs["ASI-användning"])""", []),
+("md", """## Uppföljning och bortfall
+
+Hur många baslinjer (Grund) som följts upp, hur många vars uppföljningsfönster passerat utan uppföljning
+(bortfall) och hur många som ännu inte är aktuella. **Läs förändringen nedan tillsammans med bortfallet:**
+de som följdes upp kan skilja sig från dem som inte gjorde det.""", []),
+("code", """reports.show_table(tabs["Uppföljning och bortfall"])""", []),
+("md", """## Har klienternas situation förändrats?
+
+Skillnad mellan uppföljning och baslinje per livsområde (negativ = förbättring), med 95 % KI och antal par.
+*Förbättrade/Försämrade* räknar klienter vars förändring är större än mätfelet (RCI). En förändring säger
+inte ensam att insatsen orsakat den.""", []),
+("code", """reports.show_table(tabs["Förändring per område"])""", []),
+("md", """## Vilka fattas? Bortfall
+
+Klienter i målgruppen som inte intervjuades (Grundbortfall) per kön, och skälen till bortfall vid Grund och
+vid uppföljning. Saknas vissa grupper systematiskt blir bilden skev.""", []),
+("code", """reports.show_table(tabs["Bortfall Grund"])""", []),
+("code", """reports.show_table(tabs["Bortfallsorsaker Grund"])""", []),
+("code", """reports.show_table(tabs["Bortfallsorsaker uppföljning"])""", []),
+("md", """## Insatser
+
+Andel avslutade insatser som genomfördes enligt plan, per insats.""", []),
+("code", """reports.show_table(tabs["Insatser genomförda"])""", []),
+("md", """## Att ta med till diskussionen
+
+* Stämmer bilden med er egen uppfattning om klientgruppen? Om inte: är det urvalet, bortfallet eller bilden
+  som behöver justeras?
+* Vilka grupper saknas (bortfall) och varför? Vad kan göras för att fler intervjuas och följs upp?
+* Med få klienter: endast tendenser. Jämför med regionen eller slå ihop flera år innan ni drar slutsatser.
+* Planera – gör – studera – agera (PDSA): mät igen nästa period och jämför.""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+# Kontroll: antal tabeller och att alla har passerat skyddet för små tal
+skyddade = all(t.attrs["asi"]["published"] for t in tabs.values())
+print(f"{NAMN}: {len(tabs)} tabeller, alla skyddade för små tal: {'ja' if skyddade else 'NEJ'}")""", []),
+]
+
+
+def main(argv):
+    build(PATH, CELLS)
+    if "--execute" in argv:
+        import nbformat
+        from nbclient import NotebookClient
+
+        nb = nbformat.read(PATH, as_version=4)
+        NotebookClient(nb, timeout=600, kernel_name="asi-kit",
+                       resources={"metadata": {"path": os.path.dirname(os.path.abspath(PATH))}}).execute()
+        nbformat.write(nb, PATH)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
