@@ -128,7 +128,85 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "n_target": ("Klienter i målgruppen", "Clients in the target group"),
     "n_due": ("Uppföljningar som förfaller", "Follow-ups falling due"),
     "n_eligible": ("Grundintervjuer vars uppföljningsfönster passerat", "Baselines whose follow-up window has passed"),
-    "k_followed": ("Följda upp inom fönstret", "Followed up within the window"),
+    "k_followed": ("Uppföljda med egenskapen", "Followed up with the characteristic"),
+    "k_missed": ("Ej uppföljda med egenskapen", "Not followed up with the characteristic"),
+    "value_followed": ("Värde, uppföljda", "Value, followed up"),
+    "value_missed": ("Värde, ej uppföljda", "Value, not followed up"),
+    "sd_followed": ("Standardavvikelse, uppföljda", "SD, followed up"),
+    "sd_missed": ("Standardavvikelse, ej uppföljda", "SD, not followed up"),
+    "n_interviewed": ("Intervjuade", "Interviewed"),
+    "k_interviewed": ("Intervjuade med egenskapen", "Interviewed with the characteristic"),
+    "k_bortfall": ("Bortfall med egenskapen", "Attrition with the characteristic"),
+    "value_interviewed": ("Värde, intervjuade", "Value, interviewed"),
+    "value_bortfall": ("Värde, bortfall", "Value, attrition"),
+    "sd_interviewed": ("Standardavvikelse, intervjuade", "SD, interviewed"),
+    "sd_bortfall": ("Standardavvikelse, bortfall", "SD, attrition"),
+    "n_missing_interviewed": ("Saknar värde, intervjuade", "Missing, interviewed"),
+    "n_missing_bortfall": ("Saknar värde, bortfall", "Missing, attrition"),
+    "flag": ("Skillnad som spelar roll (|SMD| ≥ 0,2)", "Difference that matters (|SMD| ≥ 0.2)"),
+    "level": ("Nivå", "Level"),
+    "mean_0": ("Medelvärde vid baslinjen", "Mean at baseline"),
+    "mean_1": ("Medelvärde vid uppföljningen", "Mean at follow-up"),
+    "sd_diff": ("Standardavvikelse för förändringen", "SD of the change"),
+    "p_wilcoxon": ("p-värde (Wilcoxon)", "p-value (Wilcoxon)"),
+    "hl_estimate": ("Medianförändring (Hodges–Lehmann)", "Median change (Hodges–Lehmann)"),
+    "hl_ci_low": ("Medianförändring, 95 % KI nedre", "Median change, 95% CI lower"),
+    "hl_ci_high": ("Medianförändring, 95 % KI övre", "Median change, 95% CI upper"),
+    "dz": ("Effektstorlek (dz)", "Effect size (dz)"),
+    "dz_ci_low": ("Effektstorlek, 95 % KI nedre", "Effect size, 95% CI lower"),
+    "dz_ci_high": ("Effektstorlek, 95 % KI övre", "Effect size, 95% CI upper"),
+    "reliability": ("Reliabilitet (alfa)", "Reliability (alpha)"),
+    "sd_ref": ("Standardavvikelse vid baslinjen (för RCI)", "SD at baseline (for the RCI)"),
+    "s_diff": ("Mätfelets storlek för förändring (RCI)", "Standard error of the difference (RCI)"),
+    "share_improved": ("Andel förbättrade", "Share improved"),
+    "share_unchanged": ("Andel oförändrade", "Share unchanged"),
+    "share_worse": ("Andel försämrade", "Share worse"),
+    "estimate": ("Skattad skillnad", "Estimated difference"),
+    "term": ("Variabel", "Variable"),
+    "reference": ("Jämförs med", "Compared with"),
+    "naive_diff": ("Naiv förändring", "Naive change"),
+    "naive_ci_low": ("Naiv förändring, 95 % KI nedre", "Naive change, 95% CI lower"),
+    "naive_ci_high": ("Naiv förändring, 95 % KI övre", "Naive change, 95% CI upper"),
+    "adjusted": ("Justerad skillnad", "Adjusted difference"),
+    "adjusted_ci_low": ("Justerad skillnad, 95 % KI nedre", "Adjusted difference, 95% CI lower"),
+    "adjusted_ci_high": ("Justerad skillnad, 95 % KI övre", "Adjusted difference, 95% CI upper"),
+    "sd_source": ("Standardavvikelse från", "SD taken from"),
+    "ci_halfwidth": ("Osäkerhet (± 95 % KI)", "Uncertainty (± 95% CI)"),
+    "min_detectable_change": ("Minsta påvisbara förändring", "Minimum detectable change"),
+    "min_detectable_dz": ("Minsta påvisbara effektstorlek (dz)", "Minimum detectable effect size (dz)"),
+    "target_change": ("Förändring att planera för", "Target change"),
+    "n_needed": ("Par som behövs", "Pairs needed"),
+    "text": ("Tolkning", "Interpretation"),
+    "note": ("Kommentar", "Comment"),
+    "why": ("Vanligaste saknade frågor", "Most often missing items"),
+    "interviews": ("Antal intervjuer", "Interviews"),
+    "table": ("Formulär", "Form"),
+    "rating_missing_n": ("Intervjuarskattning saknas", "Interviewer rating missing"),
+    "rating_missing_share": ("Andel utan intervjuarskattning", "Share without interviewer rating"),
+    "rating_not_relevant_n": ("Intervjuarskattning ej relevant (N)", "Interviewer rating not relevant (N)"),
+    "composite_missing_n": ("Index saknas", "Composite missing"),
+    "composite_missing_share": ("Andel utan index", "Share without composite"),
+    "missing_x_n": ("Saknas: X (ej svar)", "Missing: X (no answer)"),
+    "missing_n_n": ("Saknas: N (ej relevant)", "Missing: N (not relevant)"),
+    "missing_empty_n": ("Saknas: tom cell", "Missing: empty cell"),
+    "missing_invalid_n": ("Saknas: ogiltigt värde", "Missing: invalid value"),
+    "n_a": ("Antal klienter (A)", "Clients (A)"),
+    "n_b": ("Antal klienter (B)", "Clients (B)"),
+    "k_a": ("Antal med egenskapen (A)", "Clients with the characteristic (A)"),
+    "k_b": ("Antal med egenskapen (B)", "Clients with the characteristic (B)"),
+    "value_a": ("Värde (A)", "Value (A)"),
+    "value_b": ("Värde (B)", "Value (B)"),
+    "sd_a": ("Standardavvikelse (A)", "SD (A)"),
+    "sd_b": ("Standardavvikelse (B)", "SD (B)"),
+    "effect_size": ("Effektstorlek", "Effect size"),
+    "effect_measure": ("Effektmått", "Effect measure"),
+    "mean_rating": ("Intervjuarskattning, medelvärde", "Interviewer rating, mean"),
+    "sd_rating": ("Intervjuarskattning, standardavvikelse", "Interviewer rating, SD"),
+    "rating_ci_low": ("Intervjuarskattning, 95 % KI nedre", "Interviewer rating, 95% CI lower"),
+    "rating_ci_high": ("Intervjuarskattning, 95 % KI övre", "Interviewer rating, 95% CI upper"),
+    "bortfall_share": ("Bortfall (andel av förfallna)", "Attrition (share of due)"),
+    "intervention": ("Insats", "Intervention"),
+    "group_var": ("Indelning", "Grouping"),
     "days_median": ("Dagar efter Grund, median", "Days after baseline, median"),
     "days_q1": ("Dagar efter Grund, nedre kvartil", "Days after baseline, lower quartile"),
     "days_q3": ("Dagar efter Grund, övre kvartil", "Days after baseline, upper quartile"),
@@ -148,17 +226,13 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "groups_tested": ("Antal grupper i testet", "Groups tested"),
     "p_kruskal": ("p-värde (Kruskal–Wallis)", "p-value (Kruskal–Wallis)"),
     "p_anova": ("p-värde (ANOVA)", "p-value (ANOVA)"),
-    "n_a": ("Antal klienter (grupp A)", "Clients (group A)"),
-    "n_b": ("Antal klienter (grupp B)", "Clients (group B)"),
-    "mean_a": ("Medelvärde (grupp A)", "Mean (group A)"),
-    "mean_b": ("Medelvärde (grupp B)", "Mean (group B)"),
+    "mean_a": ("Medelvärde (A)", "Mean (A)"),
+    "mean_b": ("Medelvärde (B)", "Mean (B)"),
     "form": ("Formulär", "Form"),
 }
 
 #: Columns whose size sets the decimals of a row (composites 0–1: 2 decimals).
-_PRINCIPAL = ("mean", "median", "mean_unit", "mean_rest", "mean_region", "mean_a", "mean_b")
 _SOFT = ("missing", "empty", "invalid", "not_relevant")
-_EFFECT = {"hedges_g", "smd", "g", "d", "cohen_d"}
 _PRIVATE = {"client_pid", "client_id", "personnummer", "pnr"}
 
 
@@ -225,11 +299,14 @@ def _category_groups(keyf: pd.DataFrame, meta: dict) -> np.ndarray:
     return keyf.groupby(gkeys, sort=False, dropna=False).ngroup().to_numpy()
 
 
-def _build_sets(frame, meta, counts, keyf, cell_id) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Additive sets as (cell ids, signs) with sum(sign * value) = 0."""
+def _build_sets(frame, meta, counts, keyf, cell_id, vals) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Additive sets as (cell ids, signs) with sum(sign * value) = 0.
+
+    Groups + their total row are used for every count column that is declared
+    additive, and also for every other count column whose raw values do add
+    up (an equation that holds can be used by a reader, declared or not).
+    """
     sets: list[tuple[np.ndarray, np.ndarray]] = []
-    if not meta.get("additive") and not meta.get("row_sums"):
-        return sets
     group_cols = [g for g in meta.get("group_cols", ()) if g in frame.columns]
     cat = meta.get("category_col")
     nrow = len(frame)
@@ -252,11 +329,12 @@ def _build_sets(frame, meta, counts, keyf, cell_id) -> list[tuple[np.ndarray, np
             if len(rows):
                 add(cell_id["k"][rows], cell_id["n"][rows[:1]])
     # (b) groups of one grouping column + its total row; (c) all groups + grand total
-    if meta.get("additive") and group_cols:
+    if group_cols:
         tot = {g: _is_total(frame[g]) for g in group_cols}
         any_tot = np.logical_or.reduce([tot[g] for g in group_cols])
         all_tot = np.logical_and.reduce([tot[g] for g in group_cols])
-        add_cols = [c for c in meta.get("additive_cols", counts) if c in counts]
+        declared = ([c for c in meta.get("additive_cols", counts) if c in counts]
+                    if meta.get("additive") else [])
         plans = [(g, tot[g], np.ones(nrow, dtype=bool)) for g in group_cols]
         if len(group_cols) > 1:
             plans.append((None, all_tot, ~any_tot | all_tot))
@@ -268,20 +346,68 @@ def _build_sets(frame, meta, counts, keyf, cell_id) -> list[tuple[np.ndarray, np
             kf = keyf.iloc[rows_sel][others] if others else None
             ids = (kf.groupby(others, sort=False, dropna=False).ngroup().to_numpy()
                    if others else np.zeros(len(rows_sel), dtype=int))
-            order = np.argsort(ids, kind="stable")
-            bounds = np.flatnonzero(np.diff(ids[order])) + 1
-            for chunk in np.split(order, bounds):
-                rows = rows_sel[chunk]
-                t = is_tot[rows]
-                if not t.any() or t.all():
+            t_sel = is_tot[rows_sel]
+            for c in counts:
+                v = np.nan_to_num(vals[c][rows_sel], nan=0.0)
+                if c in declared:
+                    holds = np.ones(ids.max() + 1 if len(ids) else 0, dtype=bool)
+                else:  # does sum(parts) == total hold in the data, per block?
+                    part_sum = np.bincount(ids, weights=np.where(t_sel, 0.0, v))
+                    tot_sum = np.bincount(ids, weights=np.where(t_sel, v, 0.0))
+                    n_tot = np.bincount(ids, weights=t_sel.astype(float))
+                    holds = (n_tot == 1) & np.isclose(part_sum, tot_sum) & (tot_sum > 0)
+                if not holds.any():
                     continue
-                for c in add_cols:
-                    add(cell_id[c][rows[~t]], cell_id[c][rows[t]])
-    # (d) declared row sums
+                keep = holds[ids]
+                order = np.argsort(ids[keep], kind="stable")
+                rows_k, ids_k, t_k = rows_sel[keep][order], ids[keep][order], t_sel[keep][order]
+                bounds = np.flatnonzero(np.diff(ids_k)) + 1
+                for rows, t in zip(np.split(rows_k, bounds), np.split(t_k, bounds)):
+                    if t.any() and not t.all():
+                        add(cell_id[c][rows[~t]], cell_id[c][rows[t]])
+    # (f) levels of one variable in rows of their own (e.g. "housing=homeless"):
+    # sum of k_x over the levels (+ n_missing_x) = n_x, used where it holds in the data
+    cs = meta.get("category_sets")
+    if cs and cs.get("by") in frame.columns:
+        fam = frame[cs["by"]].astype("string").str.split("=", n=1).str[0]
+        fam_id = pd.factorize(fam)[0]
+        for k, n, miss in cs.get("counts", ()):
+            if k not in counts or n not in counts:
+                continue
+            has_k = ~np.isnan(vals[k])
+            for f in np.unique(fam_id[has_k]):
+                rows = np.flatnonzero((fam_id == f) & has_k)
+                nv = vals[n][rows]
+                if len(rows) < 2 or not np.allclose(nv, nv[0]):
+                    continue
+                m = vals[miss][rows[0]] if miss in counts else 0.0
+                if np.isclose(np.nansum(vals[k][rows]) + np.nan_to_num(m), nv[0]):
+                    parts = cell_id[k][rows]
+                    if miss in counts:
+                        parts = np.append(parts, cell_id[miss][rows[0]])
+                    add(parts, cell_id[n][rows[:1]])
+                    for r in rows[1:]:   # the same n repeated on every level row
+                        add(cell_id[n][[r]], cell_id[n][rows[:1]])
+                        if miss in counts:
+                            add(cell_id[miss][[r]], cell_id[miss][rows[:1]])
+    # (d) declared row sums (within a row)
     for whole, parts in dict(meta.get("row_sums", {})).items():
         if whole in counts and all(c in counts for c in parts):
+            P = np.stack([cell_id[c] for c in parts], axis=1)
             for r in range(nrow):
-                add(np.array([cell_id[c][r] for c in parts]), cell_id[whole][r:r + 1])
+                add(P[r], cell_id[whole][r:r + 1])
+    # (e) declared sums between rows: {"key": col, "cols": [counts], "sets": {whole: [parts]}}
+    rsets = meta.get("row_sets") or []
+    for rs in ([rsets] if isinstance(rsets, dict) else rsets):
+        if rs.get("key") not in frame.columns:
+            continue
+        pos = {str(k): i for i, k in enumerate(frame[rs["key"]].astype("string").tolist())}
+        for c in rs.get("cols", counts):
+            if c not in counts:
+                continue
+            for whole, parts in dict(rs["sets"]).items():
+                if whole in pos and all(p in pos for p in parts):
+                    add(cell_id[c][[pos[p] for p in parts]], cell_id[c][[pos[whole]]])
     return sets
 
 
@@ -309,7 +435,7 @@ def _determined(sets, hidden: np.ndarray) -> np.ndarray:
     return hid[np.abs(ns).max(axis=1) < 1e-9]
 
 
-def _secondary(values: np.ndarray, sup: np.ndarray, sets) -> np.ndarray:
+def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | None = None) -> np.ndarray:
     """Hide more cells until no hidden cell can be derived from the sets.
 
     First the classic rule (no set with exactly one hidden cell: hide the
@@ -320,9 +446,11 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets) -> np.ndarray:
     sec = np.zeros_like(sup)
     if not sets:
         return sec
+    cost = values if penalty is None else values + penalty
     set_idx = np.concatenate([np.full(len(m), i) for i, (m, _) in enumerate(sets)])
     cells = np.concatenate([m for m, _ in sets])
     v = values[cells]
+    vc = cost[cells]
     while True:
         while True:
             h = (sup | sec)[cells]
@@ -330,7 +458,7 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets) -> np.ndarray:
             cand = (cnt[set_idx] == 1) & ~h & (v > 0)
             if not cand.any():
                 break
-            cdf = pd.DataFrame({"s": set_idx[cand], "v": v[cand], "c": cells[cand]})
+            cdf = pd.DataFrame({"s": set_idx[cand], "v": vc[cand], "c": cells[cand]})
             pick = cdf.sort_values(["s", "v", "c"], kind="stable").drop_duplicates("s")["c"].to_numpy()
             sec[np.unique(pick)] = True
         det = _determined(sets, sup | sec)
@@ -344,8 +472,8 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets) -> np.ndarray:
                 if target in m:
                     c = m[~(sup | sec)[m] & (values[m] > 0)]
                     if c.size:
-                        cand_c = c[np.argmin(values[c])]
-                        if best is None or values[cand_c] < values[best]:
+                        cand_c = c[np.argmin(cost[c])]
+                        if best is None or cost[cand_c] < cost[best]:
                             best = cand_c
             if best is not None:
                 break
@@ -426,7 +554,8 @@ def _fmt(values: np.ndarray, decimals, lang: str, suffix: str = "") -> np.ndarra
     dec = np.broadcast_to(np.asarray(decimals), values.shape)
     for d in np.unique(dec):
         m = dec == d
-        out[m] = [f"{x:,.{int(d)}f}" for x in values[m]]
+        r = np.round(values[m], int(d)) + 0.0          # no "−0,00"
+        out[m] = [f"{x:,.{int(d)}f}" for x in r]
     out = out.astype(str)
     if lang == "sv":
         out = np.char.replace(np.char.replace(np.char.replace(out, ",", "\u2009"), ".", ","), "-", "−")
@@ -442,6 +571,50 @@ def _fmt_p(values: np.ndarray, lang: str) -> np.ndarray:
     return out
 
 
+def _fmt_pct(values: np.ndarray, lang: str, points: bool = False) -> np.ndarray:
+    """Shares 0–1 in whole per cent; one decimal for non-zero values under 1 %."""
+    v = 100 * values
+    dec = np.where(np.isfinite(v) & (np.abs(v) > 0) & (np.abs(v) < 0.95), 1, 0)
+    suffix = (" %-enh." if lang == "sv" else " pp") if points else " %"
+    return _fmt(v, dec, lang, suffix=suffix)
+
+
+def _magnitude_decimals(v: np.ndarray) -> int:
+    """Decimals from a column's typical size: ≤ 1.5 → 2, < 100 → 1, else 0."""
+    f = np.abs(v[np.isfinite(v)])
+    if f.size == 0:
+        return 1
+    m = float(np.median(f[f > 0])) if (f > 0).any() else 0.0
+    return 2 if m <= 1.5 else (1 if m < 100 else 0)
+
+
+def _name_decimals(name) -> int | None:
+    """Decimals of a measure from its name (composites 2, ratings/days/age 1, SEK 0)."""
+    if not isinstance(name, str) or name == TOTAL:
+        return None
+    if "composite" in name:
+        return 2
+    if any(t in name for t in ("rating", "self_days", "_days", "troubled", "importance", "age")):
+        return 1
+    cb = load_codebook()
+    for t in TABLES:
+        if name in cb.column_names(t):
+            return 0 if cb.column(t, name).is_money else 1
+    return None
+
+
+def _row_measure_decimals(frame: pd.DataFrame) -> np.ndarray | None:
+    """Per row: decimals from the row's measure (``column``, ``measure`` or ``variable`` key)."""
+    out = np.full(len(frame), -1)
+    for key in ("column", "measure", "variable"):
+        if key in frame.columns and not _is_numeric(frame[key]):
+            s = frame[key].astype("string")
+            lut = {u: _name_decimals(u) for u in s.dropna().unique()}
+            d = s.map(lambda u: lut.get(u) if lut.get(u) is not None else -1).fillna(-1).to_numpy(dtype=int)
+            out = np.where(out < 0, d, out)
+    return out if (out >= 0).any() else None
+
+
 def _percent_cols(frame: pd.DataFrame, meta: dict, stat_cols: list[str]) -> list[str]:
     if "percent_cols" in meta:
         return list(meta["percent_cols"])
@@ -449,11 +622,58 @@ def _percent_cols(frame: pd.DataFrame, meta: dict, stat_cols: list[str]) -> list
         c.startswith(("share", "pct", "rate")) or c.endswith(("_share", "_rate", "_pct")))]
 
 
-def _percent_rows(frame: pd.DataFrame, meta: dict, col: str) -> np.ndarray:
-    """Rows where a CI column is the interval of the row's share (shown in per cent)."""
-    if col not in ("ci_low", "ci_high") or "share" not in frame.columns or "percent_cols" in meta:
+def _share_rows(frame: pd.DataFrame, meta: dict) -> np.ndarray:
+    """Rows whose statistics describe a share (``kind == "share"``, or a ``share`` value)."""
+    if "percent_cols" in meta:
         return np.zeros(len(frame), dtype=bool)
-    return frame["share"].notna().to_numpy()
+    if "kind" in frame.columns:
+        return (frame["kind"].astype("string") == "share").fillna(False).to_numpy(dtype=bool)
+    if "share" in frame.columns:
+        return frame["share"].notna().to_numpy()
+    return np.zeros(len(frame), dtype=bool)
+
+
+#: Statistics without a unit (two decimals).
+_UNITLESS = {"hedges_g", "smd", "g", "d", "cohen_d", "dz", "dz_ci_low", "dz_ci_high", "effect_size",
+             "min_detectable_dz", "reliability", "r_squared"}
+#: Statistics that follow a share in share rows (per cent).
+_SHARE_FOLLOWERS = ("ci_low", "ci_high", "value_", "diff")
+#: Columns never shown to people (technical detail kept in the raw frame).
+_TECHNICAL = {"column", "wilcoxon_method", "kind", "tendency", "period_start", "period_end",
+              "reliability_source"}
+#: Free-text columns, shown last.
+_TEXT = {"note", "text", "why", "interpretation"}
+#: Labels of a few technical values.
+_VALUE_LABELS = {
+    "table": {"grund": ("Grund", "Baseline"), "uppfoljning": ("Uppföljning", "Follow-up"),
+              "bortfall": ("Bortfall", "Attrition"), "insatser": ("Insatser", "Interventions")},
+    "test": {"welch": ("Welch t-test", "Welch t-test"), "mannwhitney": ("Mann–Whitney U", "Mann–Whitney U"),
+             "z": ("z-test för andelar", "z-test for proportions"),
+             "fisher": ("Fishers exakta test", "Fisher's exact test")},
+    "effect_measure": {"hedges_g": ("Hedges g", "Hedges' g"),
+                       "smd": ("Standardiserad skillnad i andelar", "Standardised difference in proportions")},
+}
+
+
+def _label_columns(frame: pd.DataFrame, meta: dict) -> dict[str, str | None]:
+    """Label column → the key column it labels (None: a text column of its own)."""
+    out: dict[str, str | None] = {}
+    declared = dict(meta.get("label_of", {}))
+    cols = list(frame.columns)
+    for i, c in enumerate(cols):
+        if not isinstance(c, str) or _is_numeric(frame[c]):
+            continue
+        if c in declared:
+            out[c] = declared[c] if declared[c] in frame.columns else None
+        elif c.endswith("_label") and c[:-6] in frame.columns:
+            out[c] = c[:-6]
+        elif c.endswith("_label") and c[:-6] + "_type" in frame.columns:
+            out[c] = c[:-6] + "_type"
+        elif c == "label":
+            prev = [p for p in cols[:i] if isinstance(p, str) and not _is_numeric(frame[p])
+                    and not p.endswith("_label") and p not in _TECHNICAL]
+            out[c] = prev[-1] if prev else None
+    return out
 
 
 # --------------------------------------------------------------------------- publish
@@ -557,17 +777,54 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         small = (rest > 0) & (rest < min_cell)
         comp[cell_id[part][small]] = True
     comp &= ~primary
-    sets = _build_sets(frame, meta, counts, keyf, cell_id)
-    secondary = _secondary(vz, primary | comp, sets)
-    secondary &= ~primary
-    secondary |= comp
+    sets = _build_sets(frame, meta, counts, keyf, cell_id, vals)
+    # the whole of a row sum (e.g. n_pairs) is hidden only when no part can be
+    penalty = np.zeros_like(vz)
+    for whole in dict(meta.get("row_sums", {})):
+        if whole in cell_id:
+            penalty[cell_id[whole]] = 1e12
+    # linked counts: two counts of one row about (almost) the same people, e.g. records and
+    # distinct clients; one hidden hides the other, then the sums are checked again
+    links = [(a, b) for a, bs in dict(meta.get("linked_counts", {})).items() for b in bs
+             if a in cell_id and b in cell_id]
+    forced = primary | comp
+    for _ in range(4):
+        secondary = _secondary(vz, forced, sets, penalty)
+        hidden = forced | secondary
+        grow = forced.copy()
+        for a, b in links:
+            both = hidden[cell_id[a]] | hidden[cell_id[b]]
+            grow[cell_id[a][both & (vals[a] > 0)]] = True
+            grow[cell_id[b][both & (vals[b] > 0)]] = True
+        if (grow == forced).all():
+            break
+        forced = grow
+    secondary = hidden & ~primary
     hidden = primary | secondary
 
-    # ---- which rows lose their statistics
+    # ---- which rows (or which columns of a row) lose their statistics
+    local = _local_counts(frame, meta, counts)
     row_hide = np.zeros(nrow, dtype=bool)
+    col_hide: dict[str, np.ndarray] = {}
     for c in counts:
-        if c not in soft:
+        if c in local:
+            for sc in local[c]:
+                col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool)) | hidden[cell_id[c]]
+        elif c not in soft:
             row_hide |= hidden[cell_id[c]]
+    # a share whose denominator is another row's count goes with that count:
+    # {"key": col, "count": "n", "cols": [stats], "of": {row: denominator row}}
+    den = meta.get("row_denominators")
+    if den and den.get("key") in frame.columns and den.get("count") in cell_id:
+        keyv = frame[den["key"]].astype("string").tolist()
+        pos = {k: i for i, k in enumerate(keyv)}
+        dh = hidden[cell_id[den["count"]]]
+        for r, k in enumerate(keyv):
+            d = dict(den["of"]).get(k)
+            if d in pos and dh[pos[d]]:
+                for sc in den.get("cols", ()):
+                    col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool))
+                    col_hide[sc][r] = True
     # n − n_missing < min_cell: the statistics rest on too few values
     for part, whole in _complements(counts, meta):
         if part in soft:
@@ -575,7 +832,8 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
             row_hide |= (valid > 0) & (valid < min_cell)
 
     # ---- tendencies and p-values
-    base_n = [c for c in counts if c not in soft and (c == "n" or c.startswith("n_") or c.endswith("_n"))
+    base_n = [c for c in counts if c not in soft and c not in local
+              and (c == "n" or c.startswith("n_") or c.endswith("_n"))
               and not any(c == p for p, _ in _complements(counts, meta))]
     if not base_n:
         base_n = [c for c in counts if c not in soft]
@@ -584,24 +842,17 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     tendency = (nmin < tendency_threshold) & bool(meta.get("tendency", True))
     p_cols = _p_cols(stat_cols)
 
-    # ---- format
+    # ---- format numbers
     out = pd.DataFrame(index=frame.index)
     pct = set(_percent_cols(frame, meta, stat_cols))
-    float_stats = [c for c in stat_cols if c not in pct and c not in p_cols and c not in _EFFECT]
-    principal = [c for c in _PRINCIPAL if c in float_stats] or float_stats
-    if float_stats:
-        mag = np.nanmax(np.abs(np.stack([frame[c].to_numpy(dtype="float64", na_value=np.nan)
-                                         for c in principal], axis=1)), axis=1, initial=0.0)
-        row_dec = np.where(mag <= 1.5, 2, np.where(mag < 100, 1, 0))
-    else:
-        row_dec = np.full(nrow, 1)
+    share_rows = _share_rows(frame, meta)
+    row_dec = _row_measure_decimals(frame)
     marker = f"<{min_cell}"
     n_hidden_stats = 0
     for c in frame.columns:
         s = frame[c]
         if c in counts:
-            v = vals[c]
-            txt = _fmt(v, 0, lang)
+            txt = _fmt(vals[c], 0, lang)
             cid = cell_id[c]
             txt[secondary[cid]] = HIDDEN
             txt[primary[cid]] = marker
@@ -612,46 +863,30 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
                 txt = _fmt_p(v, lang)
                 txt[tendency & ~row_hide] = EMPTY
             elif c in pct:
-                txt = _fmt(100 * v, 0, lang, suffix=" %")
-            elif c in _EFFECT:
-                txt = _fmt(v, 2, lang)
-            elif _percent_rows(frame, meta, c).any():
-                prow = _percent_rows(frame, meta, c)
-                txt = _fmt(v, row_dec, lang)
-                txt[prow] = _fmt(100 * v[prow], 0, lang, suffix=" %")
-            elif pd.api.types.is_integer_dtype(s.dtype):
-                txt = _fmt(v, 0, lang)
-            elif "_age" in c or (c not in principal and c not in ("sd", "ci_low", "ci_high")
-                                 and not c.startswith(("sd_", "median_", "diff", "mean_"))):
-                mag_c = np.abs(v)
-                txt = _fmt(v, np.where(mag_c <= 1.5, 2, np.where(mag_c < 100, 1, 0)), lang)
+                txt = _fmt_pct(v, lang)
+            elif c in _UNITLESS or pd.api.types.is_integer_dtype(s.dtype):
+                txt = _fmt(v, 2 if c in _UNITLESS else 0, lang)
             else:
-                txt = _fmt(v, row_dec, lang)
-            n_hidden_stats += int((row_hide & np.isfinite(v)).sum())
-            txt[row_hide] = HIDDEN
+                dec = _name_decimals(c)
+                if dec is None:
+                    dec = np.where(row_dec >= 0, row_dec, _magnitude_decimals(v)) if row_dec is not None \
+                        else _magnitude_decimals(v)
+                txt = _fmt(v, dec, lang)
+                if share_rows.any() and c.startswith(_SHARE_FOLLOWERS):
+                    txt[share_rows] = _fmt_pct(v[share_rows], lang, points=c.startswith("diff"))
+            hide = row_hide | col_hide.get(c, False)
+            n_hidden_stats += int((hide & np.isfinite(v)).sum())
+            txt[hide] = HIDDEN
             out[c] = txt
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            yes, no = ("Ja", "Nej") if lang == "sv" else ("Yes", "No")
+            out[c] = np.where(s.fillna(False).to_numpy(dtype=bool), yes, no).astype(object)
         else:
-            if labels and not pd.api.types.is_bool_dtype(s.dtype):
-                if c == (cat or "category") and "variable" in frame.columns:
-                    lab = s.astype("string").copy()
-                    for var in frame["variable"].astype("string").dropna().unique():
-                        m = (frame["variable"].astype("string") == var).fillna(False).to_numpy()
-                        lab[m] = label_values(s[m], var, lang)
-                    out[c] = lab.astype(object).where(lab.notna(), EMPTY)
-                else:
-                    lab = label_values(s, dict(meta.get("value_vars", {})).get(c, c), lang)
-                    out[c] = lab.astype(object).where(lab.notna(), EMPTY)
-            elif pd.api.types.is_bool_dtype(s.dtype):
-                yes, no = ("Ja", "Nej") if lang == "sv" else ("Yes", "No")
-                out[c] = np.where(s.fillna(False).to_numpy(dtype=bool), yes, no).astype(object)
-            else:
-                out[c] = s.astype("string").astype(object).where(s.notna(), EMPTY)
+            out[c] = s.astype("string").astype(object).where(s.notna(), EMPTY)
     note = TENDENCY_NOTE[lang].format(t=tendency_threshold)
     out["tendens"] = np.where(tendency, note, "").astype(object)
     if labels:
-        own = dict(meta.get("column_labels", {}))
-        out.columns = [own[c][0 if lang == "sv" else 1] if c in own else _heading(c, lang)
-                       for c in out.columns]
+        out = _people(out, frame, meta, lang)
 
     legend = {
         "sv": f"{marker} = färre än {min_cell} klienter; {HIDDEN} = dolt för att skydda små tal; "
@@ -666,3 +901,88 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         "hidden_statistics": n_hidden_stats, "tendency_rows": int(tendency.sum()), "legend": legend,
     }
     return out
+
+
+def _local_counts(frame: pd.DataFrame, meta: dict, counts: list[str]) -> dict[str, list[str]]:
+    """Counts whose protection hides only their own statistics, not the row's.
+
+    Declared as ``attrs["asi"]["local_counts"] = {count: [stat columns]}``;
+    by default every part ``n_x`` of a declared row sum that has a ``share_x``
+    column (e.g. the improved/unchanged/worse distribution of a change row,
+    whose mean change rests on all pairs).
+    """
+    if "local_counts" in meta:
+        return {c: [s for s in cols if s in frame.columns] for c, cols in dict(meta["local_counts"]).items()
+                if c in counts}
+    out = {}
+    for parts in dict(meta.get("row_sums", {})).values():
+        for p in parts:
+            if p in counts and p.startswith("n_") and f"share_{p[2:]}" in frame.columns:
+                out[p] = [f"share_{p[2:]}"]
+    return out
+
+
+def _people(out: pd.DataFrame, frame: pd.DataFrame, meta: dict, lang: str) -> pd.DataFrame:
+    """Labels for people: codes → labels, label columns merged, technical columns dropped, headings."""
+    li = 0 if lang == "sv" else 1
+    cat = meta.get("category_col")
+    value_vars = dict(meta.get("value_vars", {}))
+    label_of = _label_columns(frame, meta)
+    drop = set(_TECHNICAL) | set(meta.get("drop_cols", ())) | {c for c, k in label_of.items() if k}
+    headings = {c: _heading(c, lang) for c in out.columns if isinstance(c, str)}
+    # a constant grouping variable names the "group" column (change by group)
+    if "group" in frame.columns and ("group_var" in frame.columns or meta.get("group_var")):
+        gv = (frame["group_var"].astype("string").dropna().unique() if "group_var" in frame.columns
+              else [meta["group_var"]])
+        if len(gv) == 1:
+            value_vars.setdefault("group", str(gv[0]))
+            headings["group"] = measure_label(str(gv[0]), lang)
+            drop.add("group_var")
+    # a label column replaces the codes of its key
+    labelled_by = {k: c for c, k in label_of.items() if k}
+    for c in frame.columns:
+        if c in drop or c == "tendens":
+            continue
+        s = frame[c]
+        if pd.api.types.is_bool_dtype(s.dtype) or _is_numeric(s):
+            continue
+        codes = s.astype("string")
+        if c == (cat or "category") and "variable" in frame.columns:
+            lab = codes.copy()
+            var = frame["variable"].astype("string")
+            for v in var.dropna().unique():
+                m = (var == v).fillna(False).to_numpy()
+                lab[m] = label_values(s[m], v, lang)
+        elif c == "comparison" and isinstance(meta.get("compared"), dict):
+            lab = _comparison_labels(codes, meta["compared"].get("column"), lang)
+        elif c in _VALUE_LABELS:
+            lab = codes.map({k: v[li] for k, v in _VALUE_LABELS[c].items()}).fillna(codes)
+        elif c in ("term", "group_var"):
+            lab = label_values(s, "variable", lang)
+        else:
+            lab = label_values(s, value_vars.get(c, c), lang)
+        if c in labelled_by:
+            own = frame[labelled_by[c]].astype("string")
+            is_tot = (codes == TOTAL).fillna(False)
+            lab = own.where(own.notna() & ~is_tot, lab)
+        out[c] = lab.astype(object).where(lab.notna(), EMPTY)
+    keep = [c for c in out.columns if c not in drop]
+    text = [c for c in keep if c in _TEXT]
+    keep = [c for c in keep if c not in _TEXT and c != "tendens"] + text + ["tendens"]
+    out = out[keep]
+    own = dict(meta.get("column_labels", {}))
+    out.columns = [own[c][li] if c in own else headings.get(c, _heading(c, lang)) for c in out.columns]
+    return out
+
+
+def _comparison_labels(codes: pd.Series, var, lang: str) -> pd.Series:
+    """"a vs b" comparisons → "A mot B" with code labels."""
+    sep = " mot " if lang == "sv" else " vs "
+    if var is None:
+        return codes.str.replace(" vs ", sep, regex=False)
+    mapping = {TOTAL: _TOTAL_LABEL[lang], **(_code_labels(var, lang) or {})}
+    lut = {}
+    for u in codes.dropna().unique():
+        parts = str(u).split(" vs ")
+        lut[u] = sep.join(mapping.get(p, p) for p in parts) if len(parts) == 2 else u
+    return codes.map(lut)
