@@ -512,7 +512,7 @@ def bortfall_reasons(ds, form: str = "grund", *, by=None, period: str | None = N
     out.attrs["asi"] = {
         "unit": "klienter", "measure": f"bortfallsorsak_{form}",
         "selection": f"bortfallsregistreringar ({form}), senaste per klient", "group_cols": keys,
-        "additive": True, "category_col": "reason",
+        "additive": True, "category_col": "reason", "value_vars": {"reason": "bortfall_reason"},
     }
     return out
 
@@ -632,7 +632,10 @@ def who_is_missing(ds, *, start=None, end=None, threshold: float = SMD_THRESHOLD
         "unit": "klienter", "measure": "vem_saknas",
         "selection": "målgruppen för Grund: intervjuade mot Grundbortfall (senaste per klient)",
         "smd": "intervjuade − bortfall", "threshold": threshold, "group_cols": ["variable", "level"],
-        "additive": False,
+        "additive": False, "row_sums": {"n": ["n_interviewed", "n_bortfall"]},
+        # levels of one variable add up: publish hides one more level when one is protected
+        "category_sets": {"by": "variable", "counts": [["k_interviewed", "n_interviewed", "n_missing_interviewed"],
+                                                       ["k_bortfall", "n_bortfall", "n_missing_bortfall"]]},
     }
     return out
 
@@ -791,7 +794,10 @@ def attrition_bias(ds, *, pairing=None, window=DEFAULT_WINDOW, as_of=None,
         "n_followed": n_f, "n_missed": n_m,
         "bortfall_share": n_m / (n_f + n_m) if (n_f + n_m) else np.nan,
         "smd": "uppföljda − ej uppföljda", "threshold": threshold, "group_cols": ["variable"],
-        "additive": False,
+        "additive": False, "row_sums": {"n": ["n_followed", "n_missed"]},
+        # levels of one variable ("housing=...") add up: publish hides one more level when one is protected
+        "category_sets": {"by": "variable", "counts": [["k_followed", "n_followed", None],
+                                                       ["k_missed", "n_missed", None]]},
     }
     res.attrs["asi"]["warning"] = attrition_warning(res, lang=lang)
     return res

@@ -196,6 +196,21 @@ class Pairing:
             "window": self.params.get("window"), "rule": self.params.get("rule"),
             "as_of": str(self.params.get("as_of")), "bortfall_share": self.bortfall_share(),
             "additive": False,
+            # n counts records (baselines, follow-up interviews), n_clients distinct clients
+            "column_labels": {"n": ("Antal (baslinjer/intervjuer)", "Number (baselines/interviews)"),
+                              "n_clients": ("Antal klienter", "Clients"), "measure": ("Uppgift", "Item")},
+            # rows that add up, so publish can hide one more when one is protected
+            "row_sets": [
+                {"key": "measure", "cols": ["n"], "sets": {
+                    "baselines": list(STATUSES), "due": ["followed_up", "missed"], "bortfall": ["missed"],
+                    "paired": ["followed_up"], "followups": ["paired"] + [f"unpaired_{r}" for r in UNPAIRED_REASONS]}},
+                {"key": "measure", "cols": ["n_clients"], "sets": {"bortfall": ["missed"], "paired": ["followed_up"]}},
+            ],
+            "linked_counts": {"n": ["n_clients"]},
+            # each share's denominator row: hidden with it
+            "row_denominators": {"key": "measure", "count": "n", "cols": ["share"], "of": {
+                **{s: "baselines" for s in (*STATUSES, "due")}, "bortfall": "due",
+                **{r: "followups" for r in ["paired"] + [f"unpaired_{u}" for u in UNPAIRED_REASONS]}}},
         }
         return out
 

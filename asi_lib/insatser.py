@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .bortfall import _add_group_cols, _by_list, _group_keys, _in_range, _mean_ci, _share_rows
+from .change import PUBLISH_META
 from .codebook import load_codebook, numeric
 from .errors import AsiInputError
 
@@ -517,7 +518,7 @@ def change_by_intervention(pairing, *, measures=("composite",), areas=None, lang
     res.attrs["asi"] = {"unit": "klienter (par baslinje–uppföljning)", "measure": "forandring_per_insats",
                         "group_cols": ["intervention"], "bortfall_share": share, "caveat": caveat,
                         "selection": pairs.attrs.get("asi", {}).get("selection", "parade grund–uppföljning"),
-                        "additive": False}
+                        "additive": False, **PUBLISH_META}
     return res
 
 

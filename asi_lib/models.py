@@ -326,6 +326,8 @@ def adjusted_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "
     base = dict(pairs.attrs.get("asi", {}))
     out.attrs["asi"] = {
         "unit": "klienter", "group_cols": ["term", "level"], "additive": False, "model": "OLS (ANCOVA)",
+        "label_of": {"label": None}, "drop_cols": ["level", "reference"],
+        "column_labels": {"label": ("Jämförelse", "Comparison")},
         "formula": formula, "n": int(d["client_pid"].nunique()), "n_pairs": int(len(d)),
         "r_squared": float(fit.rsquared), "references": refs,
         "cov_type": "cluster (klient)" if cluster else "nonrobust",
@@ -391,6 +393,8 @@ def mixed_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "sex
     base = dict(pairs.attrs.get("asi", {}))
     out.attrs["asi"] = {
         "unit": "klienter", "group_cols": ["term", "level"], "additive": False,
+        "label_of": {"label": None}, "drop_cols": ["level", "reference"],
+        "column_labels": {"label": ("Jämförelse eller varianskomponent", "Comparison or variance component")},
         "model": f"MixedLM (REML), slumpintercept per {group}", "formula": formula, "groups": group,
         "n_groups": int(n_groups), "n": int(d["client_pid"].nunique()), "n_pairs": int(len(d)),
         "var_group": var_u, "var_residual": var_e, "icc": var_u / (var_u + var_e) if var_u + var_e > 0 else np.nan,

@@ -211,7 +211,7 @@ def precision_table(pairs: pd.DataFrame, *, by: str | None = "municipality", mea
     if not out.empty:
         out["n_needed"] = out["n_needed"].astype("Int64")
     base = dict(pairs.attrs.get("asi", {}))
-    out.attrs["asi"] = {"unit": "klienter", "group_cols": ["group"], "additive": False,
+    out.attrs["asi"] = {"unit": "klienter", "group_cols": ["group"], "additive": False, "group_var": by,
                         "count_cols": ["n", "n_pairs", "n_needed"], "soft_count_cols": ["n_needed"], "alpha": alpha, "power": power, "measure": measure,
                         "selection": base.get("selection", "par baslinje–uppföljning"),
                         "bortfall_share": base.get("bortfall_share", np.nan),
