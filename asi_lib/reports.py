@@ -42,7 +42,7 @@ from .errors import AsiInputError
 from .publish import COLUMN_LABELS, TENDENCY_NOTE, TOTAL, label_values, measure_label, publish
 
 __all__ = ["REPORT_NOTEBOOK", "KERNEL_NAME", "TENDENCY_THRESHOLD", "ReportResult", "render_reports",
-           "client_count", "overview", "check_municipality", "show_table", "report_heading",
+           "client_count", "client_counts", "overview", "check_municipality", "show_table", "report_heading",
            "profile_plot_data", "plot_profile", "notebook_to_html", "write_index", "ensure_kernel",
            "report_filename"]
 
@@ -88,6 +88,44 @@ def _own(ds, municipality):
     return ds if municipality is None else ds.filter(municipality=municipality)
 
 
+def client_counts(ds, *, min_cell: int = 5) -> pd.DataFrame:
+    """Clients with ASI Grund per municipality and for the region, protected together.
+
+    The counts of all municipalities and the region's total are published as
+    **one** additive table, so the index and the report headings can never be
+    differenced into a suppressed count (region − the others); they are the
+    numbers of the region's "Problem per kommun" table.
+
+    Returns
+    -------
+    DataFrame
+        ``municipality`` (``None`` = the region), ``n`` (published string:
+        a number, ``"<5"`` or ``".."``), ``tendency`` (n < :data:`TENDENCY_THRESHOLD`).
+
+    Notes
+    -----
+    A client counts once, in the municipality of his or her latest Grund
+    (:func:`asi_lib.groups.latest_grund`); the total is the sum of the groups.
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> cc = client_counts(read_dataset("demo", n_clients=300))
+    >>> cc["municipality"].iloc[-1] is None, bool(cc["tendency"].iloc[-1])
+    (True, False)
+    """
+    from .groups import latest_grund
+
+    latest = latest_grund(ds.grund, columns=["municipality"])
+    counts = latest["municipality"].dropna().astype(str).value_counts().sort_index()
+    raw = pd.DataFrame({"municipality": [*counts.index, TOTAL], "n": [*counts.to_numpy(), int(counts.sum())]})
+    raw.attrs["asi"] = {"unit": "klienter", "group_cols": ["municipality"], "additive": True, "tendency": False}
+    pub = publish(raw, min_cell=min_cell, labels=False)
+    names = [*counts.index, None]
+    return pd.DataFrame({"municipality": pd.Series(names, dtype=object), "n": pub["n"].astype(str).to_numpy(),
+                         "tendency": raw["n"].to_numpy() < TENDENCY_THRESHOLD})
+
+
 def client_count(ds, municipality: str | None = None, *, min_cell: int = 5) -> tuple[str, bool]:
     """Number of clients with an ASI Grund, as published, and the tendency flag.
 
@@ -101,9 +139,9 @@ def client_count(ds, municipality: str | None = None, *, min_cell: int = 5) -> t
     Returns
     -------
     (str, bool)
-        The count as :func:`~asi_lib.publish.publish` shows it (``"<5"`` for
-        0 < n < min_cell) and whether n < :data:`TENDENCY_THRESHOLD`
-        ("Endast tendenser").
+        The count as :func:`client_counts` publishes it (``"<5"`` for
+        0 < n < min_cell, ``".."`` when hidden so that no other count can be
+        recovered) and whether n < :data:`TENDENCY_THRESHOLD` ("Endast tendenser").
 
     Examples
     --------
@@ -113,11 +151,11 @@ def client_count(ds, municipality: str | None = None, *, min_cell: int = 5) -> t
     >>> int(text) > 200, tendency
     (True, False)
     """
-    n = int(_own(ds, municipality).grund["client_pid"].nunique())
-    raw = pd.DataFrame({"n": [n]})
-    raw.attrs["asi"] = {"unit": "klienter", "group_cols": [], "additive": False, "tendency": False}
-    text = str(publish(raw, min_cell=min_cell, labels=False)["n"].iloc[0])
-    return text, n < TENDENCY_THRESHOLD
+    cc = client_counts(ds, min_cell=min_cell)
+    row = cc[cc["municipality"].isna()] if municipality is None else cc[cc["municipality"] == str(municipality)]
+    if row.empty:
+        return "–", False
+    return str(row["n"].iloc[0]), bool(row["tendency"].iloc[0])
 
 
 def overview(ds, municipality: str | None = None, *, as_of=None, min_cell: int = 5, lang: str = "sv",
@@ -569,12 +607,13 @@ def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_
         region = bool(region)
     if region and None not in todo:
         todo.insert(0, None)
+    counts = client_counts(ds, min_cell=min_cell)
+    by_name = {m: (n, t) for m, n, t in zip(counts["municipality"], counts["n"], counts["tendency"])}
     results = []
     for m in todo:
         name = REGION_LABEL[lang] if m is None else str(m)
         res = ReportResult(municipality=m, name=name)
-        if m is None or str(m) in known:
-            res.n_clients, res.tendency = client_count(ds, m, min_cell=min_cell)
+        res.n_clients, res.tendency = by_name.get(None if m is None else str(m), ("–", False))
         results.append(res)
     out_dir.mkdir(parents=True, exist_ok=True)
     kernel = ensure_kernel(KERNEL_NAME)

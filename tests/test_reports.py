@@ -81,6 +81,13 @@ def parse(path: Path) -> Tables:
     return p
 
 
+def plain_text(path: Path) -> str:
+    """What a reader sees: tags removed, entities decoded (code split into highlight spans rejoins)."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", visible_text(path)))
+
+
 def visible_text(path: Path) -> str:
     s = path.read_text(encoding="utf-8")
     s = re.sub(r"<style.*?</style>", " ", s, flags=re.S)
@@ -118,9 +125,10 @@ def test_html_has_no_code_and_no_outside_requests(rendered):
     for m in (BIG, SMALL):
         path = res[m].html
         assert path.exists() and path.suffix == ".html"
-        text = visible_text(path)  # without <style> blocks
-        for code in ("import asi_lib", "from asi_lib import", "ensure_demo_store(", "reports.show_table(", "standard_tables(",
-                     'jp-CodeMirrorEditor', "Traceback"):
+        assert "jp-CodeMirrorEditor" not in visible_text(path)  # no code cell (class outside <style>)
+        text = plain_text(path)
+        for code in ("import asi_lib", "from asi_lib import", "ensure_demo_store(", "reports.show_table(",
+                     "standard_tables(", "Traceback"):
             assert code not in text, (m, code)
         p = parse(path)
         assert not [s for s in p.srcs if re.match(r"\s*(https?:)?//", s)], p.srcs
@@ -333,3 +341,20 @@ def test_committed_notebook_parameters_and_check_cell():
     assert checked and all(c.outputs for c in checked)
     assert not any("ipywidgets" in c.source for c in nb.cells)
     assert json.dumps(nb).count("Traceback") == 0
+
+
+def test_client_counts_are_protected_together():
+    # Hand-worked: C (3) is "<5"; then region − A − B would give C, so the smallest other
+    # visible count (B, 8) is hidden as well ("..") - the rule of docs/methods/protection.md.
+    from types import SimpleNamespace
+
+    sizes = {"A": 20, "B": 8, "C": 3}
+    pid = [f"{m}{i}" for m, k in sizes.items() for i in range(k)]
+    grund = pd.DataFrame({"client_pid": pid, "interview_date": pd.Timestamp("2025-01-01"),
+                          "municipality": [p[0] for p in pid]})
+    cc = reports.client_counts(SimpleNamespace(grund=grund))
+    shown = dict(zip(cc["municipality"].fillna("region"), cc["n"]))
+    assert shown == {"A": "20", "B": "..", "C": "<5", "region": "31"}
+    assert cc.set_index(cc["municipality"].fillna("region"))["tendency"].to_dict() == {
+        "A": False, "B": True, "C": True, "region": False}
+    assert reports.client_count(SimpleNamespace(grund=grund), "B") == ("..", True)
