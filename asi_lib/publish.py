@@ -418,7 +418,7 @@ def _determined(sets, hidden: np.ndarray) -> np.ndarray:
     space of the additive equations restricted to the hidden cells, i.e. when
     every vector of their null space is 0 at i.
     """
-    from scipy.linalg import null_space
+    from scipy.linalg import qr
 
     touched = [(m, sg) for m, sg in sets if hidden[m].any()]
     if not touched:
@@ -429,10 +429,29 @@ def _determined(sets, hidden: np.ndarray) -> np.ndarray:
     for i, (m, sg) in enumerate(touched):
         h = hidden[m]
         A[i, [pos[c] for c in m[h]]] = sg[h]
-    ns = null_space(A)
-    if ns.shape[1] == 0:
-        return hid
-    return hid[np.abs(ns).max(axis=1) < 1e-9]
+    # the equations fall apart into independent blocks (one measure, one category...):
+    # one small null space per connected block instead of one large SVD
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    r, c = np.nonzero(A)
+    ne, nh = A.shape
+    g = coo_matrix((np.ones(len(r)), (r, ne + c)), shape=(ne + nh, ne + nh))
+    _, comp = connected_components(g, directed=False)
+    out = []
+    eq_comp, cell_comp = comp[:ne], comp[ne:]
+    for k in np.unique(cell_comp):
+        cols = np.flatnonzero(cell_comp == k)
+        rows = np.flatnonzero(eq_comp == k)
+        # e_i lies in the row space of B ⇔ the projector onto that space has P_ii = 1;
+        # P = Q Qᵀ from a pivoted QR of Bᵀ (cheaper than the SVD behind a null space)
+        B = A[np.ix_(rows, cols)]
+        Q, R, _ = qr(B.T, mode="economic", pivoting=True)
+        d = np.abs(np.diag(R))
+        rank = int((d > max(B.shape) * np.finfo(float).eps * (d[0] if d.size else 0)).sum())
+        p_ii = (Q[:, :rank] ** 2).sum(axis=1)
+        out.append(hid[cols[p_ii > 1 - 1e-9]])
+    return np.concatenate(out) if out else np.zeros(0, dtype=int)
 
 
 def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | None = None) -> np.ndarray:
@@ -552,10 +571,22 @@ def _heading(col: str, lang: str) -> str:
 def _fmt(values: np.ndarray, decimals, lang: str, suffix: str = "") -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     dec = np.broadcast_to(np.asarray(decimals), values.shape)
-    for d in np.unique(dec):
-        m = dec == d
-        r = np.round(values[m], int(d)) + 0.0          # no "−0,00"
-        out[m] = [f"{x:,.{int(d)}f}" for x in r]
+    fin = np.isfinite(values)
+    out[~fin] = ""
+    for d in np.unique(dec[fin]):
+        d = int(d)
+        m = (dec == d) & fin
+        r = np.round(values[m], d) + 0.0          # no "−0,00"
+        scaled = np.rint(np.abs(r) * 10 ** d).astype(np.int64)
+        ip, fp = scaled // 10 ** d, scaled % 10 ** d
+        txt = ip.astype(str).astype(object)
+        if d:
+            txt = txt + "." + np.char.zfill(fp.astype(str), d).astype(object)
+        txt = np.where(r < 0, "-" + txt, txt)
+        big = ip >= 1000                           # thousands separators: the few large values
+        if big.any():
+            txt[big] = [f"{x:,.{d}f}" for x in r[big]]
+        out[m] = txt
     out = out.astype(str)
     if lang == "sv":
         out = np.char.replace(np.char.replace(np.char.replace(out, ",", "\u2009"), ".", ","), "-", "−")
@@ -964,7 +995,7 @@ def _people(out: pd.DataFrame, frame: pd.DataFrame, meta: dict, lang: str) -> pd
         if c in labelled_by:
             own = frame[labelled_by[c]].astype("string")
             is_tot = (codes == TOTAL).fillna(False)
-            lab = own.where(own.notna() & ~is_tot, lab)
+            lab = own.where(own.notna() & ~is_tot & (own != codes).fillna(True), lab)
         out[c] = lab.astype(object).where(lab.notna(), EMPTY)
     keep = [c for c in out.columns if c not in drop]
     text = [c for c in keep if c in _TEXT]
