@@ -50,8 +50,8 @@ from .dataset import Dataset
 from .errors import AsiInputError
 from .publish import EMPTY, HIDDEN, TOTAL, publish
 
-__all__ = ["Dashboard", "ViewResult", "GROUPS", "VIEWS", "allowed_municipalities",
-           "municipality_from_query", "QUERY_KEY", "REFUSAL"]
+__all__ = ["Dashboard", "ViewResult", "ALL", "GROUPS", "VIEWS", "allowed_municipalities",
+           "municipality_from_query", "resolve_municipality", "open_dashboard", "QUERY_KEY", "REFUSAL"]
 
 #: Grouping options: column → (Swedish, English) label.
 GROUPS: dict[str, tuple[str, str]] = {
@@ -69,6 +69,8 @@ VIEWS: dict[str, tuple[str, str]] = {
     "change": ("Förändring vid uppföljning", "Change at follow-up"),
     "bortfall": ("Bortfall", "Attrition"),
 }
+#: Period value of "all years" in the dropdown (ipywidgets reads a None value as "nothing selected").
+ALL = "all"
 #: Query-string key naming the municipality (``?kommun=Älvstad``).
 QUERY_KEY = "kommun"
 #: Shown instead of the dashboard when the municipality is missing or not allowed.
@@ -161,6 +163,80 @@ def municipality_from_query(query: str | None, allowed) -> str | None:
     return value if value in set(allowed) else None
 
 
+def resolve_municipality(allowed, parameter=None, query: str | None = None) -> str | None:
+    """The municipality a dashboard page is for: a fixed parameter, else the query string.
+
+    A parameter set by whoever serves the notebook (e.g. injected with
+    papermill for one municipality's server) wins and the address cannot
+    change it; otherwise ``?kommun=`` is read. Both must be on the allowlist.
+
+    Examples
+    --------
+    >>> resolve_municipality(["A", "B"], parameter="A", query="kommun=B")
+    'A'
+    >>> resolve_municipality(["A", "B"], query="kommun=B")
+    'B'
+    >>> resolve_municipality(["A"], parameter="C") is None
+    True
+    """
+    allowed = set(allowed)
+    if parameter is not None:
+        return parameter if parameter in allowed else None
+    return municipality_from_query(query, allowed)
+
+
+def _query_string() -> str:
+    """The page's query string under Voilà (``QUERY_STRING``), '' elsewhere."""
+    import os
+    try:
+        from voila.utils import get_query_string
+        return get_query_string() or ""
+    except Exception:  # noqa: BLE001 - not under Voilà, or Voilà absent: fall back to the environment
+        return os.environ.get("QUERY_STRING", "")
+
+
+def open_dashboard(store=None, *, municipality=None, query: str | None = None, lang: str = "sv",
+                   min_cell: int = 5, as_of=None):
+    """What the dashboard notebook displays: the dashboard, or the refusal message.
+
+    Parameters
+    ----------
+    store : path, optional
+        Store folder; default ``ASI_KIT_STORE`` or the demo store
+        (:func:`asi_lib.demo.ensure_demo_store` under ``out/demo``).
+    municipality : str, optional
+        Fixed municipality (a notebook parameter); None = from the query string.
+    query : str, optional
+        The query string; default read from Voilà / ``QUERY_STRING``.
+    lang, min_cell, as_of
+        As in :class:`Dashboard`.
+
+    Returns
+    -------
+    ipywidgets.Widget
+        The dashboard's widget, or an HTML widget with :data:`REFUSAL` (and
+        nothing else) when the municipality is missing or not allowed.
+    """
+    import os
+
+    import ipywidgets as w
+
+    from .store import load_store
+    if store is None:
+        store = os.environ.get("ASI_KIT_STORE")
+    if not store:
+        from .demo import ensure_demo_store
+        store = ensure_demo_store("out/demo")
+    ds = load_store(store)
+    kommun = resolve_municipality(allowed_municipalities(ds), municipality,
+                                  _query_string() if query is None else query)
+    if kommun is None:
+        msg = w.HTML(f"<p class='asi-refusal'><b>{html.escape(REFUSAL[lang])}</b></p>")
+        msg.add_class("asi-refusal")
+        return msg
+    return Dashboard(ds, municipality=kommun, lang=lang, min_cell=min_cell, as_of=as_of).widget()
+
+
 # --------------------------------------------------------------------------- results
 @dataclass
 class ViewResult:
@@ -191,6 +267,7 @@ class ViewResult:
     n_clients: int = 0
     seconds: float = 0.0
     message: str = ""
+    plot_label: str = ""
 
 
 def _add_groups(frame: pd.DataFrame, date_col: str | None = None) -> pd.DataFrame:
@@ -329,7 +406,7 @@ class Dashboard:
         cb = load_codebook()
         i = 0 if self.lang == "sv" else 1
         return {
-            "period": [(self.t["all_years"], None)] + [(y, y) for y in self.years],
+            "period": [(self.t["all_years"], ALL)] + [(y, y) for y in self.years],
             "group": [(v[i], k) for k, v in GROUPS.items()],
             "area": [(cb.areas[a]["label_sv" if i == 0 else "label_en"], a) for a in AREAS],
             "view": [(v[i], k) for k, v in VIEWS.items()],
@@ -476,6 +553,9 @@ class Dashboard:
         if not parts:
             return {}, pd.DataFrame(), n
         raw = pd.concat(parts, ignore_index=True)
+        no_rci = ~np.isfinite(raw["reliability"].to_numpy(dtype=float))
+        for c in ("n_improved", "n_unchanged", "n_worse"):  # no reliable-change classes: "–", not 0
+            raw[c] = raw[c].astype("float64").where(~no_rci)
         raw = raw[[group, "measure_label", *_CHANGE_KEEP]]
         src = dict(self._pairing.pairs.attrs.get("asi", {}))
         raw.attrs["asi"] = {**parts[0].attrs["asi"], "selection": src.get("selection", ""),
@@ -506,21 +586,21 @@ class Dashboard:
                                             period="year" if period is not None else None,
                                             as_of=self._pairing.params["as_of"], lang=self.lang)
         if period is not None:
-            attrs = dict(fb.attrs)
-            fb = fb.loc[(fb["period"] == period).to_numpy()].drop(columns="period").reset_index(drop=True)
-            attrs["asi"] = {**attrs["asi"], "group_cols": [group]}
-            fb.attrs = attrs
+            fb = fb.loc[(fb["period"] == period).to_numpy()]
+        fb = self._followup_wide(fb, group)
+        if len(gb):
+            attrs = gb.attrs
+            gb = gb.drop(columns=["measure"])
+            gb.attrs = attrs
         out, plots = {}, []
         n = int(gb["n"].sum()) if len(gb) else 0
-        for title, raw, measure, series in (
-                (self.t["grund_bf"], gb, None, self.t["grund_bf"]),
-                (self.t["fu_bf"], fb, "missed", self.t["fu_bf"])):
+        for title, raw, k, series in (
+                (self.t["grund_bf"], gb, "k", self.t["grund_bf"]),
+                (self.t["fu_bf"], fb, "n_missed", self.t["fu_bf"])):
             if not len(raw):
                 continue
             pub = self._pub(raw)
-            sel = _visible(raw, pub, "share", ("n", "k"))
-            if measure is not None:
-                sel &= (raw["measure"] == measure).to_numpy()
+            sel = _visible(raw, pub, "share", ("n", k))
             plots.append(pd.DataFrame({"group": self._group_labels(raw[group], group)[sel], "series": series,
                                        "value": raw.loc[sel, "share"].to_numpy(),
                                        "low": raw.loc[sel, "ci_low"].to_numpy(),
@@ -528,6 +608,43 @@ class Dashboard:
             out[f"{title} – {self.place}" + (f" ({period})" if period else "")] = (raw, pub)
         pdat = pd.concat(plots, ignore_index=True) if plots else pd.DataFrame()
         return out, pdat, n
+
+    def _followup_wide(self, fb: pd.DataFrame, group: str) -> pd.DataFrame:
+        """One row per group from :func:`~asi_lib.bortfall.followup_bortfall`'s long rows.
+
+        The long table shows ``missed``, ``missed_registered`` and
+        ``missed_unregistered`` as separate rows, and publish cannot see that
+        the last two add up to the first (a hidden part could be recovered as
+        total − the other part). Wide, the sums are declared as ``row_sums``
+        (n = followed + missed; missed = registered + unregistered), so the
+        secondary suppression covers them.
+        """
+        if not len(fb):
+            return pd.DataFrame()
+        wide = fb.pivot_table(index=group, columns="measure", values="k", aggfunc="sum", observed=True)
+        n = fb.groupby(group, observed=True)["n"].first()
+        out = pd.DataFrame({group: wide.index.astype(str), "n": n.reindex(wide.index).to_numpy(dtype="int64")})
+        for m in ("followed_up", "missed", "missed_registered", "missed_unregistered"):
+            out[f"n_{m}"] = wide[m].to_numpy(dtype="int64") if m in wide.columns else 0
+        out = out.reset_index(drop=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["share"] = np.where(out["n"] > 0, out["n_missed"] / out["n"], np.nan)
+        from .stats import wilson_ci
+        out["ci_low"], out["ci_high"] = wilson_ci(out["n_missed"].to_numpy(), out["n"].to_numpy())
+        out.attrs["asi"] = {
+            **fb.attrs.get("asi", {}), "group_cols": [group], "additive": False,
+            "complements": {"n_missed": "n", "n_followed_up": "n"},
+            "row_sums": {"n": ["n_followed_up", "n_missed"],
+                         "n_missed": ["n_missed_registered", "n_missed_unregistered"]},
+            "column_labels": {
+                "n": ("Grundintervjuer vars fönster passerat", "Baselines due"),
+                "n_followed_up": ("Uppföljda", "Followed up"),
+                "n_missed": ("Bortfall, totalt", "Not followed up, total"),
+                "n_missed_registered": ("Bortfall med registrerad orsak", "Not followed up, reason registered"),
+                "n_missed_unregistered": ("Bortfall utan registrering", "Not followed up, nothing registered"),
+                "share": ("Andel bortfall", "Share not followed up")},
+        }
+        return out
 
     @staticmethod
     def _grund_bortfall(ds, group, start, end) -> pd.DataFrame:
@@ -597,12 +714,14 @@ class Dashboard:
         view : {"profile", "compare", "change", "bortfall"}
         group : one of :data:`GROUPS`
         area : one of the life areas (``codebook.AREAS``); not used by "bortfall"
-        period : None or a year string from :attr:`years`
+        period : None (or ``"all"``) for all years, or a year string from :attr:`years`
 
         Returns
         -------
         ViewResult
         """
+        if period == ALL:
+            period = None
         if view not in VIEWS or group not in GROUPS or area not in AREAS:
             raise AsiInputError(f"okänt val ({view}, {group}, {area}) / unknown option")
         if period is not None and str(period) not in self.years:
@@ -622,6 +741,10 @@ class Dashboard:
         res = ViewResult(tables={k: v[1] for k, v in pairs.items()}, raw={k: v[0] for k, v in pairs.items()},
                          plot_data=pdat, n_clients=n, message=msg)
         res.status = self._status(pairs, n, period)
+        from .publish import measure_label
+        res.plot_label = (f"{self.t['share']} ({self.t['grund_bf'].lower()}, {self.t['fu_bf'].lower()}), 95 % KI"
+                          if view == "bortfall" else f"{measure_label(f'composite_{area}', self.lang)}: "
+                          f"{self.t['mean'].lower()}" + (", 95 % KI" if view == "profile" else ""))
         res.seconds = time.perf_counter() - t0
         self._cache[key] = res
         return res
@@ -650,7 +773,7 @@ class Dashboard:
 
         labels = list(dict.fromkeys(pdat["group"].tolist()))
         series = list(dict.fromkeys(pdat["series"].tolist()))
-        fig = Figure(figsize=(7.5, 0.45 * max(3, len(labels) * len(series)) + 1.0), dpi=90)
+        fig = Figure(figsize=(7.0, 0.25 * max(4, len(labels) * len(series)) + 1.0), dpi=90)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(111)
         h = 0.8 / len(series)
@@ -669,6 +792,7 @@ class Dashboard:
         ax.invert_yaxis()
         ax.legend(loc="best", fontsize="small")
         ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel(res.plot_label, fontsize="small")
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
@@ -685,7 +809,7 @@ class Dashboard:
         t = self.t
         style = {"description_width": "initial"}
         dd = {
-            "period": w.Dropdown(options=opts["period"], value=None, description=t["period"], style=style),
+            "period": w.Dropdown(options=opts["period"], value=ALL, description=t["period"], style=style),
             "group": w.Dropdown(options=opts["group"], value="sex", description=t["group"], style=style),
             "area": w.Dropdown(options=opts["area"], value="alcohol", description=t["area"], style=style),
             "view": w.Dropdown(options=opts["view"], value="profile", description=t["view"], style=style),
@@ -700,7 +824,7 @@ class Dashboard:
         image = w.Image(format="png", layout=w.Layout(max_width="720px"))
         image.add_class("asi-plot")
         box = w.VBox([title, w.HBox([dd["view"], dd["area"]]), w.HBox([dd["group"], dd["period"]]),
-                      status, image, table])
+                      status, table, image])
         box.add_class("asi-dashboard")
         self._widgets = {"box": box, "status": status, "table": table, "image": image, **dd}
 
@@ -709,11 +833,11 @@ class Dashboard:
             dd["area"].disabled = v["view"] == "bortfall"
             t0 = time.perf_counter()
             res = self.compute(**v)
-            status.value = f"<div>{res.status}</div>"
-            table.value = self.table_html(res)
             png = self.plot_png(res)
             image.value = png
             image.layout.display = "block" if png else "none"
+            status.value = f"<div>{res.status}</div>"
+            table.value = self.table_html(res)  # last: a new table means everything else is updated
             self.timings.append(time.perf_counter() - t0)
 
         for d in dd.values():

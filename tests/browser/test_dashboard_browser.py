@@ -1,0 +1,211 @@
+"""The Voilà dashboard in a real (headless Debian) Chromium, served by a real Voilà server.
+
+Starts ``voila notebooks/dashboard/oversikt.ipynb`` with the project's kernel and the
+offline template (``--template=asi-kit``) on a free port, opens the page for one
+municipality, changes dropdowns and checks what a manager would see: the table
+updates, Swedish headings, no count 1–4, no other municipality's name, the clear
+refusal for a disallowed query value, and that no request left localhost (outside
+requests are blocked *and* recorded; the list must stay empty).
+
+Needs Chromium (``make browser-deps``) and ``playwright`` (the ``test`` extra);
+without them the tests are skipped with the reason.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "dashboard" / "oversikt.ipynb"
+SHARE = ROOT / "notebooks" / "dashboard" / "share"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+KOMMUN = "Älvstad"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+SMALL = {"1", "2", "3", "4"}
+EXTRA = os.environ.get("ASI_VOILA_EXTRA", "").split()
+#: Time for one page: kernel start, store load, dashboard precompute, first render.
+PAGE_TIMEOUT_MS = 90_000
+
+playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright saknas (pip install -e '.[test]')")
+if not os.path.exists(CHROMIUM):
+    pytest.skip("Chromium saknas: kör 'make browser-deps' (apt-get install chromium) / Chromium missing",
+                allow_module_level=True)
+
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError("voila did not start")
+
+
+@pytest.fixture(scope="module")
+def store():
+    from asi_lib.demo import ensure_demo_store
+    return ensure_demo_store(ROOT / "out" / "demo")
+
+
+@pytest.fixture(scope="module")
+def others(store):
+    from asi_lib.dashboard import allowed_municipalities
+    from asi_lib.store import load_store
+    names = allowed_municipalities(load_store(store))
+    assert KOMMUN in names
+    return [n for n in names if n != KOMMUN]
+
+
+@pytest.fixture(scope="module")
+def server(store, tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("voila") / "voila.log"
+    env = {**os.environ, "JUPYTER_PATH": str(SHARE), "ASI_KIT_STORE": str(store),
+           "PYTHONUNBUFFERED": "1"}
+    voila = Path(sys.executable).with_name("voila")
+    cmd = [str(voila), str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+           "--strip_sources=True", "--show_tracebacks=False", "--template=asi-kit", *EXTRA]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        _wait_port(port, proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, chromium_sandbox=False, args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A page that blocks and records every request not going to the local server."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="sv-SE")
+    outside: list[str] = []
+
+    def route(r):
+        host = urlsplit(r.request.url).hostname
+        if r.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            return r.continue_()
+        outside.append(r.request.url)
+        return r.abort()
+
+    ctx.route("**/*", route)
+    pg = ctx.new_page()
+    pg.on("websocket", lambda ws: None if urlsplit(ws.url).hostname in ("127.0.0.1", "localhost")
+          else outside.append(ws.url))
+    pg.outside = outside
+    yield pg
+    ctx.close()
+
+
+def _cells(page) -> list[str]:
+    return page.eval_on_selector_all(".asi-tables td", "els => els.map(e => e.textContent.trim())")
+
+
+def _headings(page) -> list[str]:
+    return page.eval_on_selector_all(".asi-tables th", "els => els.map(e => e.textContent.trim())")
+
+
+def _check_protected(page, others) -> None:
+    cells = _cells(page)
+    assert cells, "the table has no cells"
+    assert not SMALL & set(cells), "a count 1–4 is shown"
+    text = page.inner_text("body")
+    leaked = [n for n in others if re.search(rf"\b{re.escape(n)}\b", text)]
+    assert not leaked, f"another municipality's name on the page: {leaked}"
+
+
+def test_dashboard_for_one_municipality(page, server, others, tmp_path):
+    t0 = time.monotonic()
+    page.goto(server + "?kommun=" + quote(KOMMUN), wait_until="domcontentloaded")
+    page.wait_for_selector(".asi-tables table", timeout=PAGE_TIMEOUT_MS)
+    first_ready = time.monotonic() - t0
+    heads = _headings(page)
+    assert "Antal klienter" in heads and "Medelvärde" in heads, heads
+    assert "Kön" in heads
+    assert "Problemprofil" in page.inner_text(".asi-tables h3")
+    status = page.inner_text(".asi-status")
+    assert KOMMUN in status and "Bortfall vid uppföljning" in status and "Klienter i urvalet" in status
+    assert page.is_visible(".asi-plot")
+    _check_protected(page, others)
+    before = page.inner_html(".asi-tables")
+
+    # change the view: compared with the others
+    t1 = time.monotonic()
+    page.select_option(".asi-view select", label="Jämfört med övriga")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.asi-tables th')].some(e => e.textContent.includes('övriga kommuner'))",
+        timeout=30_000)
+    change_s = time.monotonic() - t1
+    heads = _headings(page)
+    assert f"Antal klienter ({KOMMUN})" in heads and "Medelvärde (hela regionen)" in heads, heads
+    assert page.inner_html(".asi-tables") != before
+    _check_protected(page, others)
+
+    # group by age and look at follow-up change
+    page.select_option(".asi-group select", label="Åldersgrupp")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.asi-tables th')].some(e => e.textContent === 'Åldersgrupp')",
+        timeout=30_000)
+    page.select_option(".asi-view select", label="Förändring vid uppföljning")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.asi-tables th')].some(e => e.textContent.includes('baslinjen'))",
+        timeout=30_000)
+    assert "Förändring vid uppföljning" in page.inner_text(".asi-tables h3")
+    _check_protected(page, others)
+    page.set_viewport_size({"width": 1280, "height": 2000})
+    page.wait_for_timeout(1500)  # the plot image is sent just before the table; let it paint
+    shot = tmp_path / "dashboard_alvstad.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    # no widget lets the user switch municipality: no option names one
+    options = page.eval_on_selector_all("select option", "els => els.map(e => e.textContent.trim())")
+    assert not [o for o in options if o in others or o == KOMMUN]
+    assert page.outside == [], f"requests left localhost: {page.outside}"
+    print(f"\nfirst page ready {first_ready:.1f} s; view change shown {change_s:.2f} s; screenshot {shot}")
+
+
+@pytest.mark.parametrize("query", ["?kommun=Stockholm", "?kommun=%3Cscript%3Ealert(1)%3C%2Fscript%3E", ""])
+def test_disallowed_municipality_shows_message_only(page, server, others, query):
+    page.goto(server + query, wait_until="domcontentloaded")
+    page.wait_for_selector(".asi-refusal", timeout=PAGE_TIMEOUT_MS)
+    assert "finns inte i materialet" in page.inner_text(".asi-refusal")
+    assert page.query_selector(".asi-dashboard") is None
+    assert page.query_selector(".asi-tables") is None
+    text = page.inner_text("body")
+    assert KOMMUN not in text and not [n for n in others if n in text]
+    assert "Traceback" not in text
+    assert page.outside == [], f"requests left localhost: {page.outside}"
