@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := asi-kit
 OUT    ?= out
 
-.PHONY: all demo test test-fast test-notebooks bench templates venv clean help lab
+.PHONY: all demo test test-fast test-notebooks bench templates venv clean help lab dashboard test-browser browser-deps
 
 all: help
 
@@ -31,11 +31,12 @@ demo: $(STAMP)
 	$(VENV)/bin/asi-kit demo --out $(OUT)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 tests asi_lib
+	$(PY) -m pytest -q -n 2 --ignore=tests/browser tests asi_lib
 	$(MAKE) test-notebooks
+	$(MAKE) test-browser
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -x tests asi_lib
+	$(PY) -m pytest -q -x --ignore=tests/browser tests asi_lib
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-kernel-name $(KERNEL) \
@@ -54,3 +55,18 @@ clean:
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
+
+# Dashboard for managers (Voilà), one municipality per page: http://127.0.0.1:$(DASHBOARD_PORT)/?kommun=Älvstad
+# The asi-kit template (notebooks/dashboard/share) is Voilà's lab template without CDN links.
+DASHBOARD_PORT ?= 8866
+dashboard: $(STAMP)
+	JUPYTER_PATH=$(CURDIR)/notebooks/dashboard/share $(VENV)/bin/voila notebooks/dashboard/oversikt.ipynb \
+		--no-browser --port=$(DASHBOARD_PORT) --strip_sources=True --show_tracebacks=False --template=asi-kit
+
+# Chromium for the browser tests (Debian package; playwright's own download is not used)
+browser-deps:
+	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+		else echo "Chromium saknas och du är inte root: kör 'sudo apt-get install chromium'; webbläsartesterna hoppas över."; fi; }
+
+test-browser: $(STAMP) browser-deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/browser
