@@ -3,7 +3,8 @@
 What ``make demo`` runs: generate the synthetic region, export it as the
 municipalities would (CSV and Excel in template format, plus a case-system
 export in its own format and a deliberately faulty file), ingest everything
-into a pseudonymised store, and write the published group tables.
+into a pseudonymised store, write the published group tables and render one
+HTML report per municipality (papermill, :mod:`asi_lib.reports`).
 Nothing here is analysis logic: it only calls the library's rooms in order.
 """
 from __future__ import annotations
@@ -116,21 +117,42 @@ def write_demo_tables(store, out, *, as_of=None) -> list[Path]:
     return paths
 
 
-def run_demo(out="out", *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of=None) -> int:
+def run_demo(out="out", *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of=None, reports: bool = True,
+             workers: int = 2) -> int:
+    """Store, published Excel tables and (with ``reports``) one HTML report per municipality.
+
+    Returns 0, or 1 when a report failed (the others are still written).
+    """
+    import time
+
     out = Path(out)
     res = build_demo_store(out, n_clients=n_clients, seed=seed, as_of=as_of)
     tables = write_demo_tables(res["store"], out / "tabeller", as_of=as_of)
+    failed = []
+    if reports:
+        from .reports import render_reports
+
+        t0 = time.perf_counter()
+        results = render_reports(res["store"], out / "rapporter", workers=workers, as_of=as_of)
+        seconds = time.perf_counter() - t0
+        failed = [r for r in results if not r.ok]
     print("Resultat / results:")
     print(f"  exportfiler (syntetiska):        {res['export']}")
     print(f"  pseudonymiserat lager:           {res['store']}")
     print(f"  nyckel (demo, utanför lagret):   {res['key']}")
     print(f"  publicerade tabeller (Excel):    {out / 'tabeller'} ({len(tables)} filer: region + en per kommun)")
+    if reports:
+        print(f"  kommunrapporter (HTML + Excel):  {out / 'rapporter' / 'index.html'} "
+              f"({len(results) - len(failed)} av {len(results)} klara på {seconds:.0f} s)")
+        for r in failed:
+            print(f"    misslyckades: {r.name}: {r.error}")
     print("  Alla tabeller har passerat skyddet för små tal (<5 visas som '<5', '..' = dolt).")
-    return 0
+    return 1 if failed else 0
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    return run_demo(args.out, n_clients=args.clients, seed=args.seed, as_of=args.as_of)
+    return run_demo(args.out, n_clients=args.clients, seed=args.seed, as_of=args.as_of,
+                    reports=not args.no_reports, workers=args.workers)
 
 
 def register_cli(subparsers) -> None:
@@ -139,4 +161,6 @@ def register_cli(subparsers) -> None:
     p.add_argument("--clients", type=int, default=3000)
     p.add_argument("--seed", type=int, default=DEMO_SEED)
     p.add_argument("--as-of", default=None, help="datumgräns ÅÅÅÅ-MM-DD (standard: i dag)")
+    p.add_argument("--no-reports", action="store_true", help="hoppa över kommunrapporterna (HTML)")
+    p.add_argument("--workers", type=int, default=2, help="rapporter samtidigt (standard 2)")
     p.set_defaults(func=_cmd)
