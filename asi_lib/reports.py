@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -500,7 +500,26 @@ def _ipc_manager_class(ipc_dir: str):
 # --------------------------------------------------------------------------- rendering
 @dataclass
 class ReportResult:
-    """Outcome of one report."""
+    """Outcome of one report.
+
+    Attributes
+    ----------
+    municipality : str or None
+        ``None`` = the whole region.
+    name : str
+        Name shown in the index.
+    status : {"ok", "failed"}
+    html, excel, notebook : Path or None
+        What was written (the executed notebook is kept also on failure).
+    n_clients : str
+        Clients with ASI Grund as published (:func:`client_counts`).
+    tendency : bool
+        Fewer than :data:`TENDENCY_THRESHOLD` clients.
+    seconds : float
+        Wall time of execution and conversion.
+    error : str
+        First line of the error (``"AsiInputError: okänd kommun ..."``).
+    """
 
     municipality: str | None
     name: str
@@ -512,7 +531,6 @@ class ReportResult:
     tendency: bool = False
     seconds: float = 0.0
     error: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -588,6 +606,23 @@ def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_
     list of ReportResult
         In the order of the index (region first, then by name). Failures are
         recorded, not raised.
+
+    Raises
+    ------
+    AsiInputError
+        No store at ``store`` or the report notebook is missing.
+
+    Notes
+    -----
+    papermill runs in-process in ``workers`` threads, each kernel a process
+    (kernelspec ``asi-kit``, IPC transport, ``execution_timeout=timeout``);
+    HTML via :func:`notebook_to_html`. See ``docs/reports.md``.
+
+    Examples
+    --------
+    >>> res = render_reports("out/demo/store", "out/rapporter", municipalities=["Fjällbo"])  # doctest: +SKIP
+    >>> [(r.name, r.status, r.n_clients, r.tendency) for r in res]  # doctest: +SKIP
+    [('Fjällbo', 'ok', '7', True)]
     """
     from .store import load_store
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import nbformat
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
