@@ -382,7 +382,8 @@ def plot_profile(profile: pd.DataFrame, *, groups=None, measures="composite", mi
     Notes
     -----
     Mean with its 95 % CI per life area (composite scores 0–1); the legend
-    gives each group's n. Rows hidden by publish are absent from the data,
+    gives each group's n; the title says "endast tendenser" when a group
+    has fewer than :data:`TENDENCY_THRESHOLD` clients. Rows hidden by publish are absent from the data,
     not drawn as zeros.
     """
     import seaborn.objects as so
@@ -395,6 +396,11 @@ def plot_profile(profile: pd.DataFrame, *, groups=None, measures="composite", mi
     n_group = data.groupby("group", sort=False)["n"].max()
     data["grupp"] = data["group"].map({g: f"{g} (n = {int(v)})" for g, v in n_group.items()})
     data["omrade"] = data["measure"].str.split(": ").str[-1]
+    title = title or ""
+    if (n_group < TENDENCY_THRESHOLD).any():  # the figure says it too, not only the tables
+        note = "endast tendenser" if lang == "sv" else "tendencies only"
+        title = f"{title} ({note}: färre än {TENDENCY_THRESHOLD} klienter)" if lang == "sv" else \
+            f"{title} ({note}: fewer than {TENDENCY_THRESHOLD} clients)"
     xlab = ("Medelvärde med 95 % KI" if lang == "sv" else "Mean with 95% CI")
     if measures in ("composite", None):
         xlab += " (0–1, högre = svårare)" if lang == "sv" else " (0–1, higher = more severe)"
@@ -402,7 +408,7 @@ def plot_profile(profile: pd.DataFrame, *, groups=None, measures="composite", mi
             .add(so.Range(), so.Dodge()).add(so.Dot(), so.Dodge())
             .layout(size=(7.5, 4.2))
             .label(x=xlab, y="", color=group_title or ("Grupp (n klienter)" if lang == "sv" else "Group (n)"),
-                   title=title or ""))
+                   title=title))
 
 
 # --------------------------------------------------------------------------- HTML without code

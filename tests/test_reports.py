@@ -277,9 +277,10 @@ def test_plot_of_a_small_municipality_shows_only_published_rows():
     alc = data.loc[(data["group"] == "Totalt") & data["measure"].str.endswith("Alkohol"), "mean"]
     if len(alc):
         assert alc.iloc[0] == pytest.approx(round(float(latest["composite_alcohol"].mean()), 2), abs=0.0051)
-    plot = reports.plot_profile(prof)
-    if not data.empty:
-        plot.plot()  # renders without error
+    plot = reports.plot_profile(prof, title="Fjällbo")
+    assert not data.empty and per_sex.sum() < 10
+    assert "endast tendenser" in plot._labels["title"]
+    plot.plot()  # renders without error
 
 
 def test_kommun_vs_region_plot_keeps_region_even_when_kommun_hidden():
