@@ -12,8 +12,9 @@ people (reports, dashboards, Excel) goes through :func:`publish`, which
    categories of one variable within a group, declared row sums);
 3. flags groups under ``tendency_threshold`` clients ("Endast tendenser") and
    hides their p-values;
-4. turns codes and column names into Swedish (or English) labels and rounds
-   numbers for people (decimal comma in Swedish).
+4. turns codes and column names into Swedish (or English) labels, merges
+   label columns into their keys, drops technical columns and rounds per
+   measure (decimal comma in Swedish); see ``docs/methods/protection.md``.
 
 How a raw frame tells publish its structure (``frame.attrs["asi"]``)
 --------------------------------------------------------------------
@@ -29,6 +30,21 @@ How a raw frame tells publish its structure (``frame.attrs["asi"]``)
 ``row_sums``
     ``{total_col: [part_cols]}`` for counts that add up within a row, e.g.
     ``{"n_pairs": ["n_improved", "n_unchanged", "n_worse"]}``.
+``row_sets``
+    ``[{"key": col, "cols": [counts], "sets": {whole_row: [part_rows]}}]``:
+    counts that add up between rows (e.g. ``Pairing.summary``).
+``category_sets``
+    ``{"by": "variable", "counts": [[k_x, n_x, n_missing_x or None]]}``:
+    levels of one variable in rows of their own add up to ``n_x``.
+``local_counts``
+    ``{count: [stat columns]}``: a hidden count hides only these statistics
+    (default: parts ``n_x`` of a row sum with a ``share_x`` column).
+``linked_counts`` / ``row_denominators``
+    Counts of one row that go together; shares whose denominator is another
+    row's count.
+``label_of`` / ``drop_cols``
+    Which key a label column labels (None: a text column of its own);
+    columns not shown to people.
 ``value_vars``
     ``{column: codebook column}`` when a key column holds the codes of a
     codebook column under another name (e.g. ``{"reason": "bortfall_reason"}``).
