@@ -153,6 +153,47 @@ class Codebook:
     def to_records(self) -> list[dict]:
         return [c.to_record() for t in TABLES for c in self.columns(t)]
 
+    def describe(self, table: str, lang: str = "sv") -> pd.DataFrame:
+        """The columns of one table as a readable frame (what the codebook sheet shows).
+
+        Parameters
+        ----------
+        table : str
+            ``grund``, ``uppfoljning``, ``bortfall`` or ``insatser``.
+        lang : {"sv", "en"}
+            Language of the labels and headings.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per column: name, label, type, required, allowed values
+            (codes or range) and ASI-5 item code.
+
+        Examples
+        --------
+        >>> load_codebook().describe("grund").loc[0, "Kolumn"]
+        'client_id'
+        """
+        sv = lang == "sv"
+        cols = self.columns(table)
+
+        def allowed(c: Column) -> str:
+            if c.codes:
+                return "; ".join(f"{k} = {v['sv' if sv else 'en']}" for k, v in c.codes.items())
+            if c.range is not None:
+                return f"{c.range[0]}–{c.range[1]}" + (f" {c.unit}" if c.unit else "")
+            return ""
+
+        yes, no = ("ja", "nej") if sv else ("yes", "no")
+        return pd.DataFrame({
+            "Kolumn" if sv else "Column": [c.name for c in cols],
+            "Beskrivning" if sv else "Label": [c.label(lang) for c in cols],
+            "Typ" if sv else "Type": [c.type for c in cols],
+            "Obligatorisk" if sv else "Required": [yes if c.required else no for c in cols],
+            "Tillåtna värden" if sv else "Allowed values": [allowed(c) for c in cols],
+            "ASI-5": [c.asi5_code or "" for c in cols],
+        })
+
     def dtypes(self, table: str) -> dict[str, str]:
         """Store dtype per column (client_id becomes client_pid)."""
         out = {}

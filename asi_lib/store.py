@@ -322,6 +322,56 @@ class Store:
         self.save_manifest()
         return removed
 
+    def ingest_log(self) -> pd.DataFrame:
+        """Every file of every ingest, with where each of its rows went.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per file and ingest: ``ingest_id``, ``time``, ``file``,
+            ``table``, ``status``, ``read``, ``accepted_new``,
+            ``accepted_unchanged``, ``corrected``, ``quarantined`` and
+            ``accounted`` (True when read = accepted + corrected + quarantined,
+            the promise that no row is silently lost). Counts of rows, never
+            of identifiers; the manifest holds nothing else.
+        """
+        counts = ["read", "accepted_new", "accepted_unchanged", "corrected", "quarantined"]
+        recs = [{"ingest_id": i["ingest_id"], "time": i["time"], **f}
+                for i in self.manifest.get("ingests", []) for f in i["files"]]
+        cols = ["ingest_id", "time", "file", "table", "status", *counts]
+        log = pd.DataFrame(recs).reindex(columns=cols)
+        log[counts] = log[counts].fillna(0).astype("int64")
+        log["accounted"] = log["read"] == log[counts[1:]].sum(axis=1)
+        return log
+
+    def quarantine_problems(self, lang: str = "sv") -> pd.DataFrame:
+        """The problems of the rows in quarantine, one row per problem, ready to fix at the source.
+
+        Parameters
+        ----------
+        lang : {"sv", "en"}
+            Language of the message.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``table``, ``file``, ``row`` (line in the file, header = 1),
+            ``column``, ``value`` (identifiers and free text already masked at
+            ingest), ``rule`` and ``message``. No pseudonym: the file and row
+            point to the record in the source system.
+        """
+        q = self.read_quarantine()
+        cols = ["table", "file", "row", "column", "value", "rule", "message"]
+        if q.empty:
+            return pd.DataFrame(columns=cols)
+        probs = q[["table", "file", "row"]].assign(p=q["problems"].map(json.loads)).explode("p")
+        probs = probs[probs["p"].notna()].reset_index(drop=True)
+        detail = pd.DataFrame(probs.pop("p").tolist())
+        out = pd.concat([probs, detail], axis=1)
+        out = out[out.get("severity", "error") == "error"] if "severity" in out else out
+        out["message"] = out["message_sv" if lang == "sv" else "message_en"]
+        return out.reindex(columns=cols).sort_values(["table", "file", "row"], kind="stable").reset_index(drop=True)
+
     def summary(self) -> dict:
         q = self.read_quarantine()
         return {

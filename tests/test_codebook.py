@@ -108,3 +108,14 @@ def test_cli_without_command_prints_help():
     res = run_cli()
     assert res.returncode == 0
     assert "codebook" in res.stdout
+
+
+def test_describe_is_the_codebook_in_words():
+    cb = load_codebook()
+    d = cb.describe("grund")
+    assert d["Kolumn"].tolist() == cb.column_names("grund")
+    row = d.set_index("Kolumn").loc["sex"]
+    assert row["Tillåtna värden"] == "male = Man; female = Kvinna" and row["Obligatorisk"] == "ja"
+    assert d.set_index("Kolumn").loc["medical_problem_days", "ASI-5"] == "M6"
+    en = cb.describe("grund", lang="en").set_index("Column")
+    assert en.loc["sex", "Allowed values"] == "male = Male; female = Female"

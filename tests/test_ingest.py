@@ -278,3 +278,24 @@ def test_performance_10000_grund_rows(env):
     elapsed = time.perf_counter() - t0
     assert r.files[0].accepted_new == 10000
     assert elapsed < 30, elapsed  # measured ~3 s on the shared 2-core machine
+
+
+def test_ingest_log_and_quarantine_problems_for_the_analyst(env):
+    g = valid_rows("grund", 4, seed=3)
+    g.loc[1, "sex"] = "okänt"            # a code the codebook does not have
+    g.loc[2, "rating_alcohol"] = "12"    # outside 0–9
+    run_ingest(env, put(env["dir"] / "g.csv", g))
+    run_ingest(env, put(env["dir"] / "g.csv", g))  # again: unchanged rows, same quarantine
+    st = Store(env["store"])
+    log = st.ingest_log()
+    assert log["file"].tolist() == ["g.csv", "g.csv"]
+    assert log[["read", "accepted_new", "accepted_unchanged", "quarantined"]].values.tolist() == \
+        [[4, 2, 0, 2], [4, 0, 2, 2]]
+    assert log["accounted"].all()
+    probs = st.quarantine_problems()
+    # rows are file lines (header = line 1): the 2nd and 3rd data rows are lines 3 and 4
+    assert probs[["row", "column", "value", "rule"]].values.tolist() == \
+        [[3, "sex", "okänt", "code"], [4, "rating_alcohol", "12", "range"]]
+    assert probs["message"].str.contains("Kön|Intervjuarskattning").all()
+    assert st.quarantine_problems(lang="en")["message"].str.contains("Sex|Interviewer").all()
+    assert "client_pid" not in probs.columns
