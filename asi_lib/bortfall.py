@@ -444,6 +444,10 @@ def followup_bortfall(ds, *, pairing=None, by=None, period: str | None = None,
         "selection": f"grundintervjuer vars uppföljningsfönster ({window[0]}–{window[1]} dagar) passerat {as_of.date()}",
         "group_cols": keys, "period": period, "as_of": str(as_of.date()), "window": tuple(window),
         "additive": False,
+        # missed = registered + unregistered in every group (followed_up + missed = n is
+        # covered by publish's complement rule n − k)
+        "row_sets": [{"key": "measure", "cols": ["k"],
+                      "sets": {"missed": ["missed_registered", "missed_unregistered"]}}],
     }
     return out
 

@@ -32,7 +32,8 @@ How a raw frame tells publish its structure (``frame.attrs["asi"]``)
     ``{"n_pairs": ["n_improved", "n_unchanged", "n_worse"]}``.
 ``row_sets``
     ``[{"key": col, "cols": [counts], "sets": {whole_row: [part_rows]}}]``:
-    counts that add up between rows (e.g. ``Pairing.summary``).
+    counts that add up between rows (e.g. ``Pairing.summary``), within each
+    group of ``group_cols`` (or of an explicit ``"within": [cols]``).
 ``category_sets``
     ``{"by": "variable", "counts": [[k_x, n_x, n_missing_x or None]]}``:
     levels of one variable in rows of their own add up to ``n_x``.
@@ -414,16 +415,23 @@ def _build_sets(frame, meta, counts, keyf, cell_id, vals) -> list[tuple[np.ndarr
                 add(P[r], cell_id[whole][r:r + 1])
     # (e) declared sums between rows: {"key": col, "cols": [counts], "sets": {whole: [parts]}}
     rsets = meta.get("row_sets") or []
+    # The sums hold within each group (``within``, default the frame's group columns).
     for rs in ([rsets] if isinstance(rsets, dict) else rsets):
         if rs.get("key") not in frame.columns:
             continue
-        pos = {str(k): i for i, k in enumerate(frame[rs["key"]].astype("string").tolist())}
-        for c in rs.get("cols", counts):
-            if c not in counts:
-                continue
-            for whole, parts in dict(rs["sets"]).items():
-                if whole in pos and all(p in pos for p in parts):
-                    add(cell_id[c][[pos[p] for p in parts]], cell_id[c][[pos[whole]]])
+        within = [c for c in rs.get("within", meta.get("group_cols") or ())
+                  if c in frame.columns and c != rs["key"]]
+        gid = (frame[within].astype("string").fillna("\x00").agg("\x1f".join, axis=1) if within
+               else pd.Series("", index=frame.index))
+        keyvals = frame[rs["key"]].astype("string").tolist()
+        for rows in gid.groupby(gid.to_numpy(), sort=False).indices.values():
+            pos = {str(keyvals[i]): i for i in rows}
+            for c in rs.get("cols", counts):
+                if c not in counts:
+                    continue
+                for whole, parts in dict(rs["sets"]).items():
+                    if whole in pos and all(p in pos for p in parts):
+                        add(cell_id[c][[pos[p] for p in parts]], cell_id[c][[pos[whole]]])
     return sets
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from asi_lib import bortfall as bf
 from asi_lib.dataset import Dataset
+from asi_lib.publish import publish
 
 Z = 1.959963984540054
 
@@ -265,3 +266,20 @@ def test_demo_publishable_no_small_cells(demo):
                                  errors="coerce")
             if c in ("Antal klienter", "Antal med egenskapen"):
                 assert not ((vals > 0) & (vals < 5)).any(), (c, out[c].tolist())
+
+
+def test_followup_bortfall_publish_cannot_recover_registered_from_missed():
+    # unit A: 12 followed up, 10 missed of which 2 have a registered reason, 8 not.
+    # Hiding only "2" would leave it as missed − unregistered = 10 − 8.
+    fol = [f"f{i}" for i in range(12)]
+    reg, unreg = ["r0", "r1"], [f"u{i}" for i in range(8)]
+    g = grund([(p, "2022-01-10", "male", 40, "own_home", "A") for p in fol + reg + unreg])
+    u = upp([(p, "2022-07-10") for p in fol])
+    b = bortfall([(p, "2022-09-01", "uppfoljning", "u_declined", "male", 40, "own_home", "A") for p in reg])
+    raw = bf.followup_bortfall(Dataset(g, u, b, EMPTY_INS), as_of="2024-12-31", by="unit")
+    assert raw.set_index("measure")["k"].to_dict() == \
+        {"followed_up": 12, "missed": 10, "missed_registered": 2, "missed_unregistered": 8}
+    ks = publish(raw, min_cell=5)["Antal med egenskapen"].tolist()
+    assert ks[0] == "12" and ks[2] == "<5"
+    # of "missed" (10) and "missed_unregistered" (8) at least one is hidden
+    assert "10" not in ks or "8" not in ks, ks
