@@ -158,9 +158,12 @@ def _by_list(by) -> list[str]:
 
 
 def _add_group_cols(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Derive ``age_band`` when asked for; check the other columns exist."""
+    """Derive ``age_band`` and ``young_adults`` when asked for; check the other columns exist."""
     if "age_band" in by and "age_band" not in frame.columns:
         frame = frame.assign(age_band=_age_band(frame["age"]))
+    if "young_adults" in by and "young_adults" not in frame.columns and "age" in frame.columns:
+        from .groups import age_bands
+        frame = frame.assign(young_adults=age_bands(frame["age"], "young_adults"))
     missing = [c for c in by if c not in frame.columns]
     if missing:
         raise AsiInputError(f"okänd grupperingskolumn: {', '.join(missing)} / unknown grouping column")
