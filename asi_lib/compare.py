@@ -257,8 +257,16 @@ def compare_groups(frame, by, measures=None, *, method: str = "omnibus", selecti
         out = pd.concat(parts, ignore_index=True)
         out.insert(0, "group", out.pop("group"))
         out["p_adj"] = bh_adjust(out["p_value"].to_numpy())
+        from .publish import measure_label
+        by_label = (measure_label(by, "sv"), measure_label(by, "en"))
+        col_labels = {"group": by_label}
+        for stat, (sv, en) in {"n": ("Antal klienter", "Clients"), "mean": ("Medelvärde", "Mean"),
+                               "sd": ("Standardavvikelse", "SD"), "median": ("Median", "Median")}.items():
+            col_labels[f"{stat}_unit"] = (f"{sv} (gruppen)", f"{en} (group)")
         out.attrs["asi"] = {**parts[0].attrs["asi"], "compared": {"column": by, "unit": "varje grupp", "rest": "övriga"},
-                            "group_cols": [], "key_cols": ["group", "measure"]}
+                            "group_cols": [], "key_cols": ["group", "measure"],
+                            # the group column holds the codes of `by`: labelled like it
+                            "value_vars": {"group": by}, "column_labels": col_labels}
         return out
     vals = _values(df, measures)
     masks = {grp: (keys == grp).fillna(False).to_numpy() for grp in groups}
@@ -294,7 +302,7 @@ def compare_groups(frame, by, measures=None, *, method: str = "omnibus", selecti
                                                       xb.std(ddof=1) if len(xb) > 1 else np.nan, len(xb)),
                                  "tendency": small})
     out = pd.DataFrame(rows)
-    for c in ("n_a", "n_b"):
+    for c in ("n", "groups_tested", "n_a", "n_b"):
         if c in out:
             out[c] = out[c].astype("Int64")
     # BH over every p-value of the table (omnibus Kruskal–Wallis and pairwise Welch)

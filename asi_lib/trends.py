@@ -70,7 +70,8 @@ def measure_values(frame: pd.DataFrame, measure: str, *, level=None, lang: str =
     if measure in frame.columns:
         s = frame[measure]
         col = _codebook_column(measure[:-2] if measure[-2:] in ("_0", "_1") else measure)
-        base_label = col.label(lang) if col is not None else measure
+        base_label = col.label(lang) if col is not None else _label(measure[:-2] if measure[-2:] in ("_0", "_1")
+                                                                     else measure, lang)
         if measure.endswith("_0"):
             base_label += " (vid grund)" if sv else " (baseline)"
         elif measure.endswith("_1"):
@@ -97,9 +98,38 @@ def measure_values(frame: pd.DataFrame, measure: str, *, level=None, lang: str =
         v0 = pd.Series(numeric(frame[f"{measure}_0"]), index=frame.index)
         v1 = pd.Series(numeric(frame[f"{measure}_1"]), index=frame.index)
         col = _codebook_column(measure)
-        base_label = col.label(lang) if col is not None else measure
+        base_label = col.label(lang) if col is not None else _label(measure, lang)
         return v1 - v0, "mean", (f"Förändring: {base_label}" if sv else f"Change: {base_label}")
     raise AsiInputError(f"okänt mått '{measure}' / unknown measure")
+
+
+def _label(measure: str, lang: str) -> str:
+    from .publish import measure_label
+    return measure_label(measure, lang)
+
+
+def _as_frame(obj, measures=()) -> pd.DataFrame:
+    """A Dataset means its Grund table, a Pairing its pairs; a frame is used as it is.
+
+    Composite scores asked for and not yet in a store-format table are added
+    (``scores.add_scores``).
+    """
+    frame = None
+    if isinstance(obj, pd.DataFrame):
+        frame = obj
+    else:
+        for attr in ("grund", "pairs"):
+            if isinstance(getattr(obj, attr, None), pd.DataFrame):
+                frame = getattr(obj, attr)
+                break
+    if frame is None:
+        raise AsiInputError("väntade en tabell, ett Dataset eller en Pairing / expected a DataFrame, Dataset or Pairing")
+    need = [m for m in measures if str(m).startswith("composite_") and m not in frame.columns
+            and f"{m}_0" not in frame.columns]
+    if need and "interview_date" in frame.columns:
+        from .scores import add_scores
+        frame = add_scores(frame)
+    return frame
 
 
 def _date_col(frame: pd.DataFrame, date_col: str | None) -> str:
@@ -149,9 +179,9 @@ def trend(frame: pd.DataFrame, measure, period: str = "year", by=None, *, level=
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        Grund (profiles; client composition) or the pairs of a pairing
-        (outcomes; the period is the baseline's).
+    frame : pandas.DataFrame, Dataset or Pairing
+        Grund (profiles; client composition; a Dataset means its Grund) or
+        the pairs of a pairing (outcomes; the period is the baseline's).
     measure : str or list of str
         Column(s); see :func:`measure_values` (``x`` on pairs = change).
     period : {"year", "half", "quarter", "month"}, default "year"
@@ -190,6 +220,7 @@ def trend(frame: pd.DataFrame, measure, period: str = "year", by=None, *, level=
     if selection not in ("latest", "all"):
         raise AsiInputError(f"okänt urval '{selection}' (latest, all) / unknown selection")
     by = _by_list(by)
+    frame = _as_frame(frame, measures)
     dc = _date_col(frame, date_col)
     f = _add_group_cols(frame, by)
     f = f.loc[f[dc].notna()]
@@ -264,7 +295,7 @@ def compare_periods(frame: pd.DataFrame, measure, period_a, period_b, by=None, *
 
     Parameters
     ----------
-    frame : pandas.DataFrame
+    frame : pandas.DataFrame, Dataset or Pairing
         Grund (client composition, profiles) or pairs (outcomes, e.g. change
         ``x`` = ``x_1 − x_0``; the period is the baseline's).
     measure : str or list of str
@@ -328,6 +359,7 @@ def compare_periods(frame: pd.DataFrame, measure, period_a, period_b, by=None, *
     if test not in ("auto", "welch", "mannwhitney"):
         raise AsiInputError(f"okänt test '{test}' (auto, welch, mannwhitney) / unknown test")
     by = _by_list(by)
+    frame = _as_frame(frame, measures)
     dc = _date_col(frame, date_col)
     f = _add_group_cols(frame, by)
     d = pd.to_datetime(f[dc])

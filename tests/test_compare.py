@@ -114,3 +114,14 @@ def test_compare_groups_omnibus(demo):
     assert (r["comparison"] != "alla grupper").sum() == 15          # 6 bands → 15 pairs
     ovr = compare.compare_groups(demo, "sex", ["rating_alcohol"], method="one_vs_rest")
     assert set(ovr["group"]) == {"female", "male"}
+
+
+def test_compare_groups_one_vs_rest_is_labelled_like_its_grouping():
+    from asi_lib.datasets import read_dataset
+    from asi_lib.publish import publish
+    ds = read_dataset("demo")
+    pub = publish(compare.compare_groups(ds.grund, "sex", ["composite_alcohol"], method="one_vs_rest"), min_cell=5)
+    assert list(pub.columns[:3]) == ["Kön", "Mått", "Antal klienter (gruppen)"]
+    assert pub["Kön"].tolist() == ["Kvinna", "Man"]
+    om = publish(compare.compare_groups(ds.grund, "sex", ["composite_alcohol"]), min_cell=5)
+    assert om.loc[0, "Antal grupper i testet"] == "2" and om.loc[1, "Jämförelse"] == "Kvinna mot Man"

@@ -183,3 +183,15 @@ def test_demo_trend_and_compare(demo):
     tc = trends.trend(p.pairs, "rating_alcohol", period="year")
     assert tc["label"].str.startswith("Förändring").all()
     assert tc.attrs["asi"]["bortfall_share"] == pytest.approx(p.bortfall_share())
+
+
+def test_dataset_and_pairing_are_accepted(demo):
+    from asi_lib.followup import pair_followups
+    pd.testing.assert_frame_equal(trends.trend(demo, "rating_alcohol"), trends.trend(demo.grund, "rating_alcohol"))
+    p = pair_followups(demo)
+    pd.testing.assert_frame_equal(trends.trend(p, "rating_alcohol"), trends.trend(p.pairs, "rating_alcohol"))
+    a, b = ("2020-01-01", "2020-12-31"), ("2024-01-01", "2024-12-31")
+    pd.testing.assert_frame_equal(trends.compare_periods(demo, "rating_alcohol", a, b),
+                                  trends.compare_periods(demo.grund, "rating_alcohol", a, b))
+    with pytest.raises(AsiInputError):
+        trends.trend([1, 2], "rating_alcohol")
