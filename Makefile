@@ -16,7 +16,7 @@ all: help
 help:
 	@echo "make demo   - sätter upp .venv och kör huvudjobbet på syntetiska demodata"
 	@echo "make test   - sätter upp .venv och kör alla tester"
-	@echo "make bench  - kör prestandamätningarna i benchmarks/"
+	@echo "make bench  - kör prestandamätningarna i benchmarks/ (se docs/benchmarks.md)"
 
 venv: $(STAMP)
 
@@ -46,6 +46,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_scores.py
 	$(PY) benchmarks/bench_groups.py
 	$(PY) benchmarks/bench_synth.py
+	$(PY) benchmarks/bench_ingest.py
+	$(PY) benchmarks/bench_dashboard.py
 
 templates: $(STAMP)
 	$(VENV)/bin/asi-kit template --out data_templates

@@ -41,3 +41,15 @@ def test_readme_library_example_runs():
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["pairing"].pairs.shape[0] > 100
+
+
+def test_environment_yml_has_every_pyproject_dependency():
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    meta = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    deps = list(meta["dependencies"]) + [d for ds in meta["optional-dependencies"].values() for d in ds]
+    env = (root / "environment.yml").read_text(encoding="utf-8")
+    for dep in deps:  # same name and the same lower bound (conda-forge spells names the same here)
+        assert re.search(rf"^\s*-\s*{re.escape(dep)}\s*$", env, re.M), dep

@@ -3,7 +3,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import openpyxl
@@ -271,13 +270,12 @@ def test_report_json_accounts_for_every_row(env):
     assert {(p["row"], p["rule"]) for p in rep["problems"] if p["severity"] == "error"} == {(2, "range"), (4, "duplicate")}
 
 
-def test_performance_10000_grund_rows(env):
+def test_10000_grund_rows_in_one_file(env):
+    # scale, not speed: benchmarks/bench_ingest.py measures the time
     p = put(env["dir"] / "g.csv", valid_rows("grund", 10000), sep=";")
-    t0 = time.perf_counter()
     r = run_ingest(env, p)
-    elapsed = time.perf_counter() - t0
-    assert r.files[0].accepted_new == 10000
-    assert elapsed < 30, elapsed  # measured ~3 s on the shared 2-core machine
+    assert (r.files[0].read, r.files[0].accepted_new, r.exit_code) == (10000, 10000, 0)
+    assert len(load_store(env["store"]).grund) == 10000
 
 
 def test_ingest_log_and_quarantine_problems_for_the_analyst(env):

@@ -239,13 +239,12 @@ def test_parse_integers_money():
     assert r["not_number"].tolist() == [False] * 5 + [True, False]
 
 
-def test_validator_performance_10000_rows():
-    import time
+def test_validator_on_10000_rows():
+    # scale, not speed: benchmarks/bench_ingest.py measures the time
     df = valid_rows("grund", 10000)
-    t0 = time.perf_counter()
     typed, p = run("grund", df)
-    assert time.perf_counter() - t0 < 15  # measured ~1.7 s on the 2-core box
     assert len(typed) == 10000
+    assert p.empty or not (p["severity"] == "error").any()
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

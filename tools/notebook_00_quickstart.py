@@ -1,27 +1,48 @@
-import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from nb import build
-cells = [
+"""Generator of notebooks/00_quickstart.ipynb (run from anywhere).
+
+The notebook is thin: only asi_lib calls, publish() for every statistical
+table, print() for the store's own bookkeeping (row counts, problems), and
+Swedish prose; tests/test_notebooks_thin.py checks that.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from nb import build  # noqa: E402
+
+PATH = os.path.join(os.path.dirname(__file__), "..", "notebooks", "00_quickstart.ipynb")
+
+CELLS = [
 ("md", """# 00 Snabbstart: demolagret
 
-*Quickstart for FoU/RSS analysts: open the demo store, look at the tables, the ingest report and the quarantine.*
+*Quickstart for FoU/RSS analysts: open the demo store, read the codebook, the ingest log and the quarantine,
+and see how complete the interviews are.*
 
 Den här notebooken är din första halvtimme med asi-kit. Den använder den inbyggda **syntetiska** regionen
 (inga riktiga personer) och bygger ett pseudonymiserat lager första gången den körs — samma väg som
 riktiga exporter tar: `export → inläsning (validering, karantän) → pseudonymisering → lager`.
 
-Allt du ser här kommer från `asi_lib`; notebooken innehåller ingen egen logik.""", []),
+Allt du ser här kommer från `asi_lib`; notebooken innehåller ingen egen logik. Fortsätt sedan med
+01 (klientgruppen), 02 (jämförelser), 03 (uppföljning), 04 (bortfall och insatser) och 05 (användning och
+trender).""", []),
 ("code", """# Parametrar (papermill kan byta dem)
-OUT = "../out/demo"   # här byggs demolagret om det saknas
-LANG = "sv\"""", ["parameters"]),
+OUT = "../out/demo"      # här byggs demolagret om det saknas
+KOMMUN = "Älvstad"       # kommunen som visas i sista tabellen
+LANG = "sv"              # "sv" eller "en"
+MIN_CELL = 5             # minsta antal som får visas""", ["parameters"]),
 ("code", """import pandas as pd
 import asi_lib
 from asi_lib.demo import ensure_demo_store
+from asi_lib.publish import publish
+from asi_lib.scores import completeness
 from asi_lib.store import Store, load_store
 
-pd.set_option("display.max_columns", 12)
+pd.set_option("display.max_columns", 20)
+pd.set_option("display.width", 160)
 store_dir = ensure_demo_store(OUT)
-ds = load_store(store_dir)"""
-, []),
+ds = load_store(store_dir)
+st = Store(store_dir)
+cb = asi_lib.load_codebook()""", []),
 ("md", """## Lagret: fyra tabeller
 
 Lagret har en tabell per formulär: **ASI Grund**, **ASI Uppföljning**, **bortfall** och **insatser (UBÅT)**.
@@ -31,36 +52,38 @@ print(ds)""", []),
 ("md", """Klient-id finns aldrig i lagret: det ersätts vid inläsningen av `client_pid`, en nyckelhashad
 pseudonym (HMAC-SHA256). Värden lagras som koder; etiketterna (svenska som standard) kommer ur kodboken.""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
-print("client_id" in ds.grund.columns, "client_pid" in ds.grund.columns)""", []),
-("code", """cb = asi_lib.load_codebook()
-cols = ["client_pid", "municipality", "unit", "interview_date", "sex", "age", "main_substance", "rating_alcohol"]
-ds.grund[cols].head()""", []),
-("code", """# Koder → svenska etiketter ur kodboken
-cb.labels("grund", "main_substance", lang=LANG)""", []),
-("md", """## Inläsningsrapporten
+print("klient-id i lagret:", "client_id" in ds.grund.columns, "| pseudonym i lagret:", "client_pid" in ds.grund.columns)""", []),
+("md", """## Kodboken
 
-Varje rad i varje fil redovisas: **inlästa = godkända + i karantän**. Manifestet i lagret minns varje
-inläsning (tid, filer, antal, nyckelns fingeravtryck — aldrig själva nyckeln eller några id).""", []),
-("code", """st = Store(store_dir)
-files = pd.DataFrame([f | {"inläsning": i["ingest_id"]} for i in st.manifest["ingests"] for f in i["files"]])
-files[["file", "table", "read", "accepted_new", "accepted_unchanged", "quarantined"]]""", []),
+Kodboken är den enda källan till kolumner, koder, intervall och etiketter: mallarna i `data_templates/`,
+valideringen, etiketterna i tabellerna och de syntetiska data bygger alla på den. Här är början av
+Grund-tabellen; `asi-kit codebook --format json` ger hela kodboken.""", []),
+("code", """print(cb.describe("grund", lang=LANG).iloc[3:22, [0, 1, 3, 5]].to_string(index=False))""", []),
+("md", """## Inläsningsloggen
+
+Varje rad i varje fil redovisas: **inlästa = godkända + rättade + i karantän**. Manifestet i lagret minns
+varje inläsning (tid, filer, antal, nyckelns fingeravtryck — aldrig själva nyckeln eller några id). Loggen
+räknar rader i filer, inte klienter, och är lagrets egen bokföring för den som läser in data.""", []),
+("code", """log = st.ingest_log()
+print(log[["file", "table", "read", "accepted_new", "accepted_unchanged", "corrected", "quarantined"]].to_string(index=False))""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
-# Kontroll: ingen rad har försvunnit
-print(bool((files["read"] == files["accepted_new"] + files["accepted_unchanged"] + files["corrected"] + files["quarantined"]).all()))""", []),
+print("varje inläst rad redovisad:", bool(log["accounted"].all()))""", []),
 ("md", """## Karantänen
 
 Rader med fel läses inte in i tabellerna men sparas (pseudonymiserade) i karantänen tillsammans med sina
-problem: fil, rad, kolumn och regel. Rätta i källsystemet och läs in igen; uppföljningar som väntar på sin
-Grund släpps automatiskt när Grund kommer.""", []),
-("code", """q = st.read_quarantine()
-q[["table", "file", "row", "rules"]]""", []),
+problem: fil, rad (radnummer i filen, rubrikraden = 1), kolumn, värde och regel. Personnummer och fritext
+maskeras (`***`). Rätta i källsystemet och läs in igen; uppföljningar som väntar på sin Grund släpps
+automatiskt när Grund kommer.""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
-print(sorted(st.summary()["quarantined_by_rule"]))""", []),
+print(st.quarantine_problems(lang=LANG)[["file", "row", "column", "value", "rule"]].to_string(index=False))""", []),
 ("md", """## Hur komplett är materialet?
 
 En intervju utan intervjuarskattning faller bort ur statistiken i många system. Här visas det i stället:
-per område hur många intervjuer som saknar skattning eller inte ger något sammanvägt index, och varför.""", []),
-("code", """from asi_lib.scores import completeness
-completeness(ds, table="grund", lang=LANG)""", []),
+per område hur många intervjuer i kommunen som saknar skattning eller inte ger något sammanvägt index.
+Tabellen har gått genom `publish`, skyddet mot små tal som varje publicerad tabell passerar: antal under
+`MIN_CELL` visas som `<5` och det som skulle kunna räkna fram dem döljs (`..`).""", []),
+("code", """publish(completeness(ds.filter(municipality=KOMMUN), table="grund"), min_cell=MIN_CELL, lang=LANG)""", []),
 ]
-build("notebooks/00_quickstart.ipynb", cells)
+
+if __name__ == "__main__":
+    build(PATH, CELLS)
