@@ -196,6 +196,14 @@ def ingest(paths, store, *, mapping=None, table: str | None = None, as_of=None, 
     if isinstance(paths, (str, Path)):
         paths = [paths]
     st = store if isinstance(store, Store) else Store(store)
+    with st.lock("ingest"):
+        st._manifest = None  # read it under the lock: another run may have just written it
+        return _ingest_locked(paths, st, mapping=mapping, table=table, as_of_ts=as_of_ts, key_path=key_path,
+                              accept_corrections=accept_corrections, key=key)
+
+
+def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, accept_corrections, key) -> IngestReport:
+    """The body of :func:`ingest`, run while the store is locked."""
     if key is None:  # an existing store never gets a freshly created (hence wrong) key
         key = load_key(key_path, create=not (st.exists() and st.manifest.get("key_fingerprint")))
     fp = key_fingerprint(key)

@@ -16,10 +16,12 @@ A record's identity is table + ``client_pid`` + ``codebook.identity(table)``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from .pseudonym import PNR_IN_TEXT_RE
 STORE_FORMAT = "asi-kit-store"
 STORE_VERSION = 1
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 QUARANTINE = "quarantine.parquet"
 QUARANTINE_COLUMNS = ["qid", "table", "file", "sheet", "row", "ingest_id", "time", "client_pid", "rules",
                       "data", "problems"]
@@ -153,6 +156,52 @@ class Store:
             if foreign:
                 raise AsiInputError("katalogen är inte tom och inte ett lager (manifest.json saknas) / "
                                     "directory is not empty and not a store (no manifest.json)", file=str(self.path))
+
+    @contextlib.contextmanager
+    def lock(self, purpose: str = "ingest"):
+        """Hold the store for one writer (ingest, forget) while it reads, changes and writes.
+
+        A lock file ``.lock`` (created exclusively) names the process, host
+        and time. A second writer gets a clear refusal instead of a lost
+        update. A lock left by a process that no longer runs on this host
+        (killed, power cut) is taken over; one from another host is not,
+        and the message says which file to remove once nobody writes.
+
+        Raises
+        ------
+        AsiInputError
+            Another run holds the store.
+        """
+        self.check_usable()
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path / LOCK
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "time": now_iso(), "purpose": purpose}
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                break
+            except FileExistsError:
+                try:
+                    other = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    other = {}
+                if other.get("host") == me["host"] and isinstance(other.get("pid"), int) \
+                        and not _pid_alive(other["pid"]):
+                    path.unlink(missing_ok=True)  # stale: its process is gone
+                    continue
+                raise AsiInputError(
+                    f"lagret används av en annan körning ({other.get('purpose', '?')}, process {other.get('pid', '?')} "
+                    f"på {other.get('host', '?')}, sedan {other.get('time', '?')}); vänta tills den är klar. Om ingen "
+                    f"körning pågår: ta bort {path} / the store is in use by another run; if none is running, "
+                    f"remove the lock file", file=str(self.path)) from None
+        else:  # pragma: no cover - another run took the stale lock first
+            raise AsiInputError("lagret används av en annan körning / the store is in use", file=str(self.path))
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        try:
+            yield self
+        finally:
+            path.unlink(missing_ok=True)
 
     @property
     def manifest(self) -> dict:
@@ -387,6 +436,17 @@ class Store:
         }
 
 
+def _pid_alive(pid: int) -> bool:
+    """True when a process with this id runs on this host (or we may not ask)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _describe_corrections(table, old_rows, new_rows, ident, ingest_id) -> list:
     out = []
     t = now_iso()
@@ -471,7 +531,8 @@ def _forget_cmd(args: argparse.Namespace) -> int:
     if not is_pnr and not args.municipality:
         raise AsiInputError("ett lokalt klientnummer kräver --municipality / a local client number needs --municipality")
     pid = pseudonymise_ids(ids, pd.Series([args.municipality or ""]), key).iloc[0]
-    removed = st.forget(pid)
+    with st.lock("forget"):
+        removed = st.forget(pid)
     total = sum(removed.values())
     print(f"Raderat {total} poster för klienten ({', '.join(f'{k}: {v}' for k, v in removed.items() if v) or 'inga hittades'}). "
           f"Loggat i manifest.json utan identitet.")

@@ -297,3 +297,15 @@ def test_ingest_log_and_quarantine_problems_for_the_analyst(env):
     assert probs["message"].str.contains("Kön|Intervjuarskattning").all()
     assert st.quarantine_problems(lang="en")["message"].str.contains("Sex|Interviewer").all()
     assert "client_pid" not in probs.columns
+
+
+def test_ingest_while_the_store_is_locked_exits_2_without_traceback(env):
+    g = valid_rows("grund", 3)
+    p = put(env["dir"] / "g.csv", g)
+    run_ingest(env, p)
+    with Store(env["store"]).lock("ingest"):
+        res = subprocess.run([sys.executable, "-m", "asi_lib", "ingest", str(p), "--store", str(env["store"]),
+                              "--key", str(env["key"]), "--as-of", AS_OF], capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr
+    assert "används av en annan körning" in res.stderr and "Traceback" not in res.stderr
+    assert len(load_store(env["store"]).grund) == 3  # nothing changed

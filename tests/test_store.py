@@ -88,3 +88,29 @@ def test_load_store_dataset(tmp_path):
     assert len(ds.grund) == 1 and len(ds.insatser) == 0
     assert str(ds.grund["interview_date"].dtype) == "datetime64[us]"
     assert ds.meta["summary"]["records"]["grund"] == 1
+
+
+def test_lock_refuses_a_second_writer_and_takes_over_a_stale_lock(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    st = Store(tmp_path / "s")
+    with st.lock("ingest"):
+        held = json.loads((tmp_path / "s" / ".lock").read_text())
+        assert held["pid"] == os.getpid() and held["purpose"] == "ingest"
+        with pytest.raises(AsiInputError, match="används av en annan körning"):
+            with Store(tmp_path / "s").lock("forget"):
+                pass
+    assert not (tmp_path / "s" / ".lock").exists()  # released
+    # a lock whose process has ended (on this host) is stale and taken over
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    held["pid"] = int(dead.stdout)
+    (tmp_path / "s" / ".lock").write_text(json.dumps(held))
+    with st.lock("ingest"):
+        assert json.loads((tmp_path / "s" / ".lock").read_text())["pid"] == os.getpid()
+    # a lock from another host is never taken over
+    (tmp_path / "s" / ".lock").write_text(json.dumps(held | {"host": "annan-server"}))
+    with pytest.raises(AsiInputError, match="annan-server"):
+        with st.lock("ingest"):
+            pass
