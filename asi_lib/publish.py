@@ -897,8 +897,11 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     if not base_n:
         base_n = [c for c in counts if c not in soft]
     nmin = np.nanmin(np.stack([vals[c] for c in base_n], axis=1), axis=1) if base_n else np.full(nrow, np.inf)
+    # a row without any client (every base count 0) has nothing to interpret: no tendency note
+    empty_row = (np.nanmax(np.stack([vals[c] for c in base_n], axis=1), axis=1) == 0) if base_n \
+        else np.zeros(nrow, dtype=bool)
     nmin = np.where(np.isnan(nmin), 0, nmin)
-    tendency = (nmin < tendency_threshold) & bool(meta.get("tendency", True))
+    tendency = (nmin < tendency_threshold) & ~empty_row & bool(meta.get("tendency", True))
     p_cols = _p_cols(stat_cols)
 
     # ---- format numbers
