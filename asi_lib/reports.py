@@ -566,7 +566,11 @@ def _render_one(res: ReportResult, store: Path, out_dir: Path, *, as_of, min_cel
                         "AS_OF": None if as_of is None else str(pd.Timestamp(as_of).date()),
                         "MIN_CELL": int(min_cell), "LANG": lang, "EXCEL": str(xlsx)},
             kernel_name=kernel, progress_bar=False, request_save_on_cell_execute=False,
-            execution_timeout=timeout, kernel_manager_class=km_class)
+            execution_timeout=timeout, kernel_manager_class=km_class,
+            # jupyter_client interrupts a kernel before shutting it down; an idle ipykernel then
+            # logs "KeyboardInterrupt caught in kernel" on our stderr. Cell errors still reach us
+            # through the messages (and fail the report); only the kernel's own log is quieted.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         res.notebook = nb_path
         res.excel = xlsx if xlsx.exists() else None
         title = (f"Kommunrapport ASI: {res.name}" if lang == "sv" else f"ASI report: {res.name}")
