@@ -871,6 +871,13 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
                 col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool)) | hidden[cell_id[c]]
         elif c not in soft:
             row_hide |= hidden[cell_id[c]]
+    # a share named after a count (x_n ↔ x_share, n_x ↔ share_x) is that count over the row's n:
+    # it goes whenever the count goes, soft counts included (a visible 0,9 % of 444 is a 4)
+    for c in counts:
+        stem = c[:-2] if c.endswith("_n") else (c[2:] if c.startswith("n_") else None)
+        for sc in ((f"{stem}_share", f"share_{stem}", f"{stem}_pct", f"pct_{stem}") if stem else ()):
+            if sc in frame.columns and sc not in counts:
+                col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool)) | hidden[cell_id[c]]
     # a share whose denominator is another row's count goes with that count:
     # {"key": col, "count": "n", "cols": [stats], "of": {row: denominator row}}
     den = meta.get("row_denominators")

@@ -192,3 +192,15 @@ def test_one_way_groups_with_total(ns):
     assert len(hidden) != 1                       # one hidden = total − visible parts
     if hidden:
         assert all(out.loc[i, "mean"] == HIDDEN for i in hidden)
+
+
+def test_a_share_named_after_a_hidden_count_is_hidden_too():
+    # 4 of 444 interviews lack a rating: "<5" beside "0,9 %" would say 4
+    raw = pd.DataFrame({"area": ["medical", "alcohol"], "n": [444, 444],
+                        "rating_missing_n": [4, 7], "rating_missing_share": [4 / 444, 7 / 444],
+                        "n_worse": [2, 9], "share_worse": [2 / 444, 9 / 444]})
+    raw.attrs["asi"] = {"group_cols": ["area"], "additive": False}
+    out = publish(raw, labels=False)
+    assert out["rating_missing_n"].tolist() == ["<5", "7"]
+    assert out["rating_missing_share"].tolist()[0] == HIDDEN and out["rating_missing_share"].tolist()[1] != HIDDEN
+    assert out["share_worse"].tolist()[0] == HIDDEN and out["share_worse"].tolist()[1] != HIDDEN

@@ -352,3 +352,19 @@ def test_detectable_change_large_n_regression():
     z = 1.959964 + 0.841621
     assert dz == pytest.approx(z / np.sqrt(1236), rel=0.01)
     assert change_ == pytest.approx(dz * 0.1743)
+
+
+def test_e_no_share_beside_its_hidden_count(published):
+    """x_n hidden (<5 or ..) ⇒ x_share hidden: a share of a known n gives the count back."""
+    checked = 0
+    for name, (raw, pub, sv, en) in published.items():
+        for c in _counts(raw):
+            stem = c[:-2] if c.endswith("_n") else (c[2:] if c.startswith("n_") else None)
+            for sc in ((f"{stem}_share", f"share_{stem}") if stem else ()):
+                if sc not in pub.columns:
+                    continue
+                gone = pub[c].isin(["<5", HIDDEN]).to_numpy()
+                checked += int(gone.sum())
+                assert pub[sc].to_numpy()[gone].tolist() == [HIDDEN] * int(gone.sum()) or \
+                    set(pub[sc].to_numpy()[gone]) <= {HIDDEN, "–"}, (name, c, sc)
+    assert checked > 0
