@@ -114,6 +114,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "area": ("Livsområde", "Life area"),
     "group": ("Grupp", "Group"),
     "age_band": ("Åldersgrupp", "Age group"),
+    "grund_bortfall": ("Grundbortfall (ej intervjuade)", "Baseline attrition (not interviewed)"),
     "young_adults": ("Unga vuxna (18–30) / äldre", "Young adults (18–30) / older"),
     "year": ("År", "Year"),
     "half": ("Halvår", "Half-year"),

@@ -368,3 +368,16 @@ def test_e_no_share_beside_its_hidden_count(published):
                 assert pub[sc].to_numpy()[gone].tolist() == [HIDDEN] * int(gone.sum()) or \
                     set(pub[sc].to_numpy()[gone]) <= {HIDDEN, "–"}, (name, c, sc)
     assert checked > 0
+
+
+def test_f_no_code_left_untranslated(published):
+    """People read labels: no cell of a Swedish or English table is a snake_case code."""
+    code = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
+    leaks = set()
+    for name, (raw, pub, sv, en) in published.items():
+        for frame in (sv, en):
+            for c in frame.columns:
+                if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype):
+                    leaks |= {(name.split("/", 1)[1], c, v) for v in frame[c].dropna().astype(str).unique()
+                              if code.match(v)}
+    assert not leaks, sorted(leaks)[:20]
