@@ -633,15 +633,21 @@ def category_profile(frame, var, by=None, *, selection: str = "latest", period=N
     Returns
     -------
     pandas.DataFrame
-        ``by...``, ``variable``, ``category`` (code), ``n`` (clients with a
-        value), ``n_missing``, ``k``, ``share`` = k / n, ``ci_low``,
-        ``ci_high`` (Wilson). Every code of the code list appears, also with
-        k = 0. Total rows carry the group value ``TOTAL``.
+        ``by...``, ``variable``, ``category`` (code), ``n`` (clients in the
+        group), ``n_missing`` (of them without a value), ``k``,
+        ``share`` = k / (n − n_missing), ``ci_low``, ``ci_high`` (Wilson).
+        Every code of the code list appears, also with k = 0. Total rows
+        carry the group value ``TOTAL``.
 
     Notes
     -----
-    Wilson score interval, :func:`asi_lib.stats.wilson_ci`. Missing (X or
-    empty) values are left out of n and counted in ``n_missing``.
+    Share and Wilson score interval (:func:`asi_lib.stats.wilson_ci`) are
+    over the clients with a value, n − n_missing; missing (X or empty)
+    values are counted in ``n_missing``. ``n`` is the same on every row of
+    a group, whatever the variable, so the counts of one variable add up:
+    Σ k + n_missing = n (the equation :func:`asi_lib.publish.publish`
+    protects; with n over valid values only, a suppressed ``n_missing``
+    would be n of another variable minus this one).
 
     Examples
     --------
@@ -677,15 +683,15 @@ def category_profile(frame, var, by=None, *, selection: str = "latest", period=N
         cols["variable"] = v
         cols["category"] = pd.array(cats * (n_groups + 1), dtype="str")
         cols["k"] = k.ravel().astype("int64")
-        cols["n"] = np.repeat(n_valid, n_c).astype("int64")
-        cols["n_all"] = np.repeat(n_all, n_c).astype("int64")
+        cols["n"] = np.repeat(n_all, n_c).astype("int64")
+        cols["n_valid"] = np.repeat(n_valid, n_c).astype("int64")
         parts.append(pd.DataFrame(cols))
     out = pd.concat(parts, ignore_index=True)
     out["variable"] = out["variable"].astype("str")
-    out["n_missing"] = (out["n_all"] - out["n"]).astype("int64")
+    out["n_missing"] = (out["n"] - out["n_valid"]).astype("int64")
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["share"] = np.where(out["n"] > 0, out["k"] / out["n"].where(out["n"] > 0), np.nan)
-    lo, hi = wilson_ci(out["k"].to_numpy(), out["n"].to_numpy(), alpha)
+        out["share"] = np.where(out["n_valid"] > 0, out["k"] / out["n_valid"].where(out["n_valid"] > 0), np.nan)
+    lo, hi = wilson_ci(out["k"].to_numpy(), out["n_valid"].to_numpy(), alpha)
     out["ci_low"], out["ci_high"] = lo, hi
     out = out[[*by, "variable", "category", "n", "n_missing", "k", "share", "ci_low", "ci_high"]]
     return _attrs(out, by=by, selection=selection, period=period, additive=True,

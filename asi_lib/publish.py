@@ -24,7 +24,8 @@ How a raw frame tells publish its structure (``frame.attrs["asi"]``)
 ``additive``
     True when the counts of the groups add up to the total row (each client
     in exactly one group), and, with ``category_col``, when ``k`` over the
-    categories of one group adds up to that group's ``n``.
+    categories of one group (plus ``n_missing``, when there is one) adds up
+    to that group's ``n``.
 ``category_col``
     Column of the categories of one variable (e.g. ``"category"``).
 ``row_sums``
@@ -340,16 +341,23 @@ def _build_sets(frame, meta, counts, keyf, cell_id, vals) -> list[tuple[np.ndarr
             sets.append((np.concatenate([parts, totals]),
                          np.concatenate([np.ones(len(parts)), -np.ones(len(totals))])))
 
-    # (a) categories of one variable within a group: sum k = n
+    # (a) categories of one variable within a group: sum k (+ n_missing) = n; the group's
+    # n and n_missing repeat on every category row, equal to the first
     if meta.get("additive") and cat in frame.columns and "k" in counts and "n" in counts:
         ids = _category_groups(keyf, meta)
         has_k = frame["k"].notna().to_numpy()
         order = np.argsort(ids, kind="stable")
         order = order[has_k[order]]
         bounds = np.flatnonzero(np.diff(ids[order])) + 1
+        miss = "n_missing" if "n_missing" in counts else None
         for rows in np.split(order, bounds):
             if len(rows):
-                add(cell_id["k"][rows], cell_id["n"][rows[:1]])
+                parts = cell_id["k"][rows]
+                if miss:
+                    parts = np.append(parts, cell_id[miss][rows[:1]])
+                    for r in rows[1:]:
+                        add(cell_id[miss][[r]], cell_id[miss][rows[:1]])
+                add(parts, cell_id["n"][rows[:1]])
     # (b) groups of one grouping column + its total row; (c) all groups + grand total
     if group_cols:
         tot = {g: _is_total(frame[g]) for g in group_cols}

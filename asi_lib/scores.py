@@ -928,7 +928,10 @@ def completeness(frame_or_dataset, table: str | None = "grund", *, spec: Composi
         res["composite_missing_share"] = res["composite_missing_n"] / res["interviews"].where(res["interviews"] > 0)
     res = res[cols]
     res.attrs["asi"] = {"unit": "intervjuer", "selection": "alla intervjuer i tabellen",
-                        "group_cols": ["table", "area"], "min_share": min_share}
+                        "group_cols": ["table", "area"], "min_share": min_share,
+                        # ``why`` names raw per-item counts ("car_access (2: X 2)"), which the
+                        # protection layer cannot see inside a string: analysts only.
+                        "drop_cols": ["why"]}
     return res
 
 

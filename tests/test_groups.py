@@ -106,9 +106,10 @@ def test_category_profile_wilson_and_codes():
     lo, hi = proportion_confint(1, 3, method="wilson")
     assert y.loc["1", "ci_low"] == pytest.approx(lo) and y.loc["1", "ci_high"] == pytest.approx(hi)
     x = c[c["municipality"] == "X"].set_index("category")
-    assert x.loc["1", "n"] == 1 and x.loc["1", "n_missing"] == 1
+    # X: b missing, c 1 → n = 2 clients, 1 without a value, share 1/1
+    assert x.loc["1", "n"] == 2 and x.loc["1", "n_missing"] == 1 and x.loc["1", "share"] == 1.0
     tot = c[c["municipality"] == TOTAL].set_index("category")
-    assert tot.loc["1", "k"] == 2 and tot.loc["1", "n"] == 4
+    assert tot.loc["1", "k"] == 2 and tot.loc["1", "n"] == 5 and tot.loc["1", "share"] == pytest.approx(2 / 4)
     s = groups.category_profile(g, "sex")
     assert s["category"].tolist() == ["male", "female"]        # code-list order, k = 0 kept
     assert s["n_missing"].tolist() == [1, 1]
@@ -244,15 +245,17 @@ def test_category_profile_missing_group_values_hand_worked():
     c = groups.category_profile(g, ["sex", "foo"], by="municipality")
     key = c.set_index(["municipality", "variable", "category"])
     # X: a male, b missing → n 1, 1 missing; Y: both missing; okänd: e female; Z: f male
-    assert key.loc[("X", "sex", "male"), ["n", "n_missing", "k"]].tolist() == [1, 1, 1]
+    # n = clients in the group whatever the variable; share over those with a value
+    assert key.loc[("X", "sex", "male"), ["n", "n_missing", "k", "share"]].tolist() == [2, 1, 1, 1.0]
     assert key.loc[("X", "sex", "female"), "k"] == 0
-    assert key.loc[("Y", "sex", "male"), ["n", "n_missing", "k"]].tolist() == [0, 2, 0]
+    assert key.loc[("Y", "sex", "male"), ["n", "n_missing", "k"]].tolist() == [2, 2, 0]
+    assert np.isnan(key.loc[("Y", "sex", "male"), "share"])
     assert key.loc[(groups.UNKNOWN, "sex", "female"), ["n", "k"]].tolist() == [1, 1]
-    assert key.loc[(TOTAL, "sex", "male"), ["n", "n_missing", "k"]].tolist() == [3, 3, 2]
+    assert key.loc[(TOTAL, "sex", "male"), ["n", "n_missing", "k"]].tolist() == [6, 3, 2]
     # foo has no code list: categories are the observed values, sorted
     assert key.loc[("X", "foo", "q"), "k"] == 1 and key.loc[("X", "foo", "r"), "k"] == 1
     assert key.loc[("X", "foo", "s"), "k"] == 0
-    assert key.loc[(TOTAL, "foo", "q"), ["n", "n_missing", "k"]].tolist() == [5, 1, 3]
+    assert key.loc[(TOTAL, "foo", "q"), ["n", "n_missing", "k"]].tolist() == [6, 1, 3]
     assert c.loc[c["variable"] == "sex", "municipality"].tolist()[-4:] == [groups.UNKNOWN] * 2 + [TOTAL] * 2
 
 
@@ -265,8 +268,9 @@ def test_category_profile_matches_crosstab_random():
         for code in (0, 1):
             row = c[(c["sex"] == sex) & (c["category"] == str(code))].iloc[0]
             assert row["k"] == int((v[sel] == code).sum())
-            assert row["n"] == int((~np.isnan(v[sel])).sum())
+            assert row["n"] == int(sel.sum())
             assert row["n_missing"] == int(np.isnan(v[sel]).sum())
+            assert row["share"] == pytest.approx((v[sel] == code).sum() / (~np.isnan(v[sel])).sum())
 
 
 def _same_partition(codes, n_codes, ids):

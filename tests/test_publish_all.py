@@ -167,6 +167,22 @@ def _equations(raw: pd.DataFrame, counts: list[str]) -> list[dict]:
                 eq[(int(rows[0]), "n_missing")] = 1
                 if holds(eq):
                     eqs.append(eq)
+        # the same group seen through two variables: equal n (or n + n_missing), whichever holds
+        if "variable" in gk:
+            grp = kf[[k for k in gk if k != "variable"]].agg("|".join, axis=1) if len(gk) > 1 \
+                else pd.Series("", index=raw.index)
+            first = pd.Series(np.arange(len(raw))).groupby([grp.to_numpy(), kf["variable"].to_numpy()],
+                                                            sort=False).first()
+            for _, rows in first.groupby(level=0, sort=False):
+                rows = rows.to_numpy()
+                for a, b in zip(rows[:-1], rows[1:]):
+                    eq = {(int(a), "n"): 1, (int(b), "n"): -1}
+                    if holds(eq):
+                        eqs.append(eq)
+                    elif "n_missing" in counts:
+                        eq |= {(int(a), "n_missing"): 1, (int(b), "n_missing"): -1}
+                        if holds(eq):
+                            eqs.append(eq)
     # levels of one variable: sum k_x (+ n_missing_x) = n_x
     if "variable" in raw.columns:
         fam = raw["variable"].astype("string").str.split("=", n=1).str[0]

@@ -375,6 +375,17 @@ def test_completeness_counts_and_why():
     assert items.loc["alcohol_money", "n_x"] == 2 and items.loc["alcohol_days", "n_missing"] == 2
 
 
+def test_completeness_why_never_published():
+    """``why`` carries raw per-item counts inside a string, out of the protection layer's reach."""
+    from asi_lib.publish import publish
+    df = frame({"D23": X}, {"D23": X}, {}, {}, {}, {}, {})
+    df["client_pid"] = list("abcdefg")
+    raw = completeness(df, lang="en")
+    assert raw.set_index("area").loc["alcohol", "why"] == "alcohol_money (2: X 2)"  # the analyst sees it
+    pub = publish(raw, lang="en")
+    assert not any("alcohol_money" in str(v) or "(2:" in str(v) for v in pub.to_numpy().ravel())
+
+
 def test_completeness_of_a_dataset_both_tables():
     from asi_lib.dataset import Dataset
     g = frame({}, {"M6": X})

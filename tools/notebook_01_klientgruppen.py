@@ -97,8 +97,10 @@ Radprocent: bland klienterna i en åldersgrupp, hur stor andel har respektive pr
 ("md", """## Hur komplett är materialet?
 
 En intervju utan intervjuarskattning faller ofta bort ur statistiken. Här syns i stället hur många
-intervjuer per livsområde som saknar skattning eller inte ger något sammanvägt index, och vilka frågor
-som oftast saknas. Ett högt bortfall i ett område gör områdets siffror osäkrare.""", []),
+intervjuer per livsområde som saknar skattning eller inte ger något sammanvägt index. Ett högt bortfall
+i ett område gör områdets siffror osäkrare. Vilka frågor som oftast saknas visar `scores.completeness(...)`
+utan `publish` (kolumnen `why`) och `scores.completeness_items(...)`: arbetsmaterial med små tal, inte för
+publicering.""", []),
 ("code", """publish(scores.completeness(kommun, table="grund", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Att tänka på
 
