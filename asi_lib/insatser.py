@@ -145,8 +145,12 @@ def _select(ins: pd.DataFrame, start, end) -> pd.DataFrame:
     return ins.loc[_in_range(pd.to_datetime(ins["start_date"]), start, end)]
 
 
-def _type_labels(lang: str) -> dict:
-    return load_codebook().labels("insatser", "intervention_type", lang)
+def _type_labels(lang: str, with_all: bool = False) -> dict:
+    """Intervention type labels; ``with_all`` adds the "all interventions" row ``"__all__"``."""
+    labels = load_codebook().labels("insatser", "intervention_type", lang)
+    if with_all:
+        labels |= {"__all__": "Alla insatser" if lang == "sv" else "All interventions"}
+    return labels
 
 
 def interventions_by_group(ds, by="sex", *, start=None, end=None, lead_days: int = LEAD_DAYS,
@@ -257,7 +261,7 @@ def completion(ds, by=None, *, start=None, end=None, lead_days: int = LEAD_DAYS,
            if by else pd.DataFrame({"n": [len(e)], "k": [e["_completed"].sum()]}))
     tot["intervention_type"] = "__all__"
     out = pd.concat([per, tot], ignore_index=True)
-    labels = _type_labels(lang) | {"__all__": "Alla insatser" if lang == "sv" else "All interventions"}
+    labels = _type_labels(lang, with_all=True)
     out["label"] = out["intervention_type"].map(labels)
     out = out[by + ["intervention_type", "label", "n", "k"]].astype({"n": "int64", "k": "int64"})
     out = _share_rows(out, "k")
@@ -369,7 +373,7 @@ def rating_distribution(ds, by=None, *, start=None, end=None, lead_days: int = L
         d["label"] = d["level"].map(lab)
         parts.append(d)
     out = pd.concat(parts, ignore_index=True)
-    labels = _type_labels(lang) | {"__all__": "Alla insatser" if lang == "sv" else "All interventions"}
+    labels = _type_labels(lang, with_all=True)
     out["intervention_label"] = out["intervention_type"].map(labels)
     keys = by + ["intervention_type", "intervention_label", "measure", "level", "label"]
     out = out[keys + ["n", "k"]].astype({"n": "int64", "k": "int64"})
@@ -421,7 +425,7 @@ def rating_means(ds, by=None, *, start=None, end=None, lead_days: int = LEAD_DAY
     out["ci_low"], out["ci_high"] = _mean_ci(out["mean"], out["sd"], out["n"])
     cb = load_codebook()
     out["label"] = out["measure"].map({m: cb.column("insatser", m).label(lang) for m in _RATINGS})
-    labels = _type_labels(lang) | {"__all__": "Alla insatser" if lang == "sv" else "All interventions"}
+    labels = _type_labels(lang, with_all=True)
     out["intervention_label"] = out["intervention_type"].map(labels)
     out = out[keys + ["intervention_label", "measure", "label", "n", "n_missing", "mean", "sd", "median",
                       "ci_low", "ci_high"]]
@@ -576,7 +580,7 @@ def needs_vs_interventions(ds, *, problem_min: int = 4, start=None, end=None, le
     out = out.astype({"n": "int64", "k": "int64"})
     out = _share_rows(out, "k")
     out["rating_ci_low"], out["rating_ci_high"] = _mean_ci(out["mean_rating"], out["sd_rating"], out["n"])
-    labels = _type_labels(lang) | {"__all__": "Alla insatser" if lang == "sv" else "All interventions"}
+    labels = _type_labels(lang, with_all=True)
     out["intervention_label"] = out["intervention_type"].map(labels)
     out["area_label"] = out["area"].map({a: v["label_sv" if lang == "sv" else "label_en"] for a, v in cb.areas.items()})
     out = out[["intervention_type", "intervention_label", "area", "area_label", "n", "k", "share", "ci_low",
