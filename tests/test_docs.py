@@ -53,3 +53,20 @@ def test_environment_yml_has_every_pyproject_dependency():
     env = (root / "environment.yml").read_text(encoding="utf-8")
     for dep in deps:  # same name and the same lower bound (conda-forge spells names the same here)
         assert re.search(rf"^\s*-\s*{re.escape(dep)}\s*$", env, re.M), dep
+
+
+def test_codebook_md_is_generated_from_the_codebook():
+    """docs/codebook.md documents every column and code list; it is the codebook's own rendering."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "asi_lib", "codebook", "--format", "markdown"],
+                         capture_output=True, text=True, check=True).stdout
+    actual = (ROOT / "docs" / "codebook.md").read_text(encoding="utf-8")
+    assert actual == out, "docs/codebook.md is stale: run `asi-kit codebook --format markdown > docs/codebook.md`"
+    from asi_lib.codebook import load_codebook
+    cb = load_codebook()
+    for name, codes in cb.raw["codelists"].items():
+        assert f"### {name}" in actual
+        assert all(f"| `{k}` |" in actual for k in codes), name
+    assert "| car_access | Har tillgång till bil |" in actual and "| E5 |" in actual
