@@ -560,7 +560,7 @@ def profile(frame, by=None, measures=None, *, selection: str = "latest", period=
     out["ci_low"], out["ci_high"] = lo, hi
     out = out[[*by, "measure", "n", "n_missing", "mean", "sd", "median", "ci_low", "ci_high"]]
     return _attrs(out, by=by, selection=selection, period=period, additive=True,
-                  measures=measures, alpha=alpha)
+                  measures=measures, alpha=alpha, group_n=True)
 
 
 # --------------------------------------------------------------------------- categories
@@ -695,7 +695,7 @@ def category_profile(frame, var, by=None, *, selection: str = "latest", period=N
     out["ci_low"], out["ci_high"] = lo, hi
     out = out[[*by, "variable", "category", "n", "n_missing", "k", "share", "ci_low", "ci_high"]]
     return _attrs(out, by=by, selection=selection, period=period, additive=True,
-                  category_col="category", alpha=alpha)
+                  category_col="category", alpha=alpha, group_n=True)
 
 
 def crosstab(frame, row: str, col: str, *, normalize: str | None = "row", selection: str = "latest",
@@ -799,4 +799,4 @@ def table1(frame, by=None, *, selection: str = "latest", period=None, measures=N
     out = out[order]
     del cb
     return _attrs(out, by=by_, selection=selection, period=period, additive=True,
-                  category_col="category")
+                  category_col="category", group_n=True)

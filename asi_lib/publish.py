@@ -47,6 +47,10 @@ How a raw frame tells publish its structure (``frame.attrs["asi"]``)
 ``label_of`` / ``drop_cols``
     Which key a label column labels (None: a text column of its own);
     columns not shown to people.
+``group_n``
+    True when ``n`` is the group's client count on every row whatever the
+    variable or measure (``groups.profile``/``category_profile``/``table1``):
+    the rows of one group share one ``n`` cell.
 ``value_vars``
     ``{column: codebook column}`` when a key column holds the codes of a
     codebook column under another name (e.g. ``{"reason": "bortfall_reason"}``).
@@ -445,7 +449,15 @@ def _build_sets(frame, meta, counts, keyf, cell_id, vals) -> list[tuple[np.ndarr
                 for whole, parts in dict(rs["sets"]).items():
                     if whole in pos and all(p in pos for p in parts):
                         add(cell_id[c][[pos[p] for p in parts]], cell_id[c][[pos[whole]]])
-    return sets
+    # one equation once (shared cells, e.g. a group's n under every measure, repeat sets)
+    seen, unique = set(), []
+    for m, sg in sets:
+        o = np.argsort(m, kind="stable")
+        key = (m[o].tobytes(), sg[o].tobytes())
+        if key not in seen:
+            seen.add(key)
+            unique.append((m, sg))
+    return unique
 
 
 def _determined(sets, hidden: np.ndarray) -> np.ndarray:
@@ -495,7 +507,9 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | 
     """Hide more cells until no hidden cell can be derived from the sets.
 
     First the classic rule (no set with exactly one hidden cell: hide the
-    smallest non-zero visible cell of that set), then an exact check with the
+    cheapest non-zero visible cell of that set — its value, times one plus
+    the number of other sets without a hidden cell that it would open), then
+    an exact check with the
     null space of the equations (catches chains such as a "bridge" between two
     blocks of hidden cells); repeated until stable.
     """
@@ -514,9 +528,17 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | 
             cand = (cnt[set_idx] == 1) & ~h & (v > 0)
             if not cand.any():
                 break
-            cdf = pd.DataFrame({"s": set_idx[cand], "v": vc[cand], "c": cells[cand]})
-            pick = cdf.sort_values(["s", "v", "c"], kind="stable").drop_duplicates("s")["c"].to_numpy()
-            sec[np.unique(pick)] = True
+            # A cell that also sits in other sets with nothing hidden yet would open each of
+            # them (one hidden cell → one more to hide, and so on): its cost is multiplied by
+            # 1 + that number, so e.g. a total of its own set is hidden rather than a part
+            # that is repeated elsewhere and drags a chain of cells with it.
+            fresh = np.bincount(cells, weights=(cnt[set_idx] == 0).astype(float), minlength=len(values))
+            # one pick at a time (the first open set, in order): a pick changes what the
+            # other open sets need, and picking for all of them at once hid cells twice over
+            first_set = set_idx[cand].min()
+            m = cand & (set_idx == first_set)
+            cost_m = vc[m] * (1.0 + fresh[cells[m]])
+            sec[cells[m][np.lexsort((cells[m], cost_m))[0]]] = True
         det = _determined(sets, sup | sec)
         det = det[values[det] > 0]
         if det.size == 0:
@@ -822,8 +844,22 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     values_list = []
     offset = 0
     cat = meta.get("category_col")
+    group_n = [g for g in meta.get("group_cols", ()) if g in frame.columns]
     for c in counts:
-        if cat in frame.columns and (c == "n" or c in soft):
+        if c == "n" and meta.get("group_n"):
+            # n is the group's clients on every row (profile, category_profile, table1):
+            # one cell per group, whatever the variable or measure; equal values only,
+            # so a cell never stands for two different numbers
+            gk = keyf[group_n].copy() if group_n else pd.DataFrame(index=frame.index)
+            gk["__n__"] = pd.Series(vals[c]).astype("string").fillna("<NA>").to_numpy()
+            ids = gk.groupby(list(gk.columns), sort=False, dropna=False).ngroup().to_numpy()
+            first = pd.Series(np.arange(nrow)).groupby(ids).transform("first").to_numpy()
+            _, local = np.unique(first, return_inverse=True)
+            cell_id[c] = offset + local
+            uniq_rows = np.unique(first)
+            values_list.append(vals[c][uniq_rows])
+            offset += len(uniq_rows)
+        elif cat in frame.columns and (c == "n" or c in soft):
             ids = _category_groups(keyf, meta)
             first = pd.Series(np.arange(nrow)).groupby(ids).transform("first").to_numpy()
             _, local = np.unique(first, return_inverse=True)

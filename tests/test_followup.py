@@ -204,3 +204,24 @@ def test_demo_region_accounting_is_complete():
     out = publish(s.drop(columns=["label"]))
     assert len(out) == len(s)
     assert 0 < s.set_index("measure").loc["bortfall", "share"] < 1
+
+
+def test_published_summary_keeps_the_baseline_accounting_visible():
+    """A small unpaired reason (e.g. 1 follow-up too late) is protected by hiding the follow-up
+    total, not by a chain through 'paired = followed up' that hid every baseline figure (Rönnvik,
+    122 baselines, showed '..' for baselines, followed up, missed and not yet due)."""
+    from asi_lib.datasets import read_dataset
+    from asi_lib.publish import publish
+
+    ds = read_dataset("demo")
+    checked = 0
+    for m in ds.grund["municipality"].astype(str).unique():
+        s = pair_followups(ds.filter(municipality=m)).summary()
+        n = s.set_index("measure")["n"]
+        if n["baselines"] < 50 or not ((n.filter(like="unpaired_") > 0) & (n.filter(like="unpaired_") < 5)).any():
+            continue
+        pub = publish(s, labels=False).set_index("measure")
+        for row in ("baselines", "followed_up", "missed", "not_yet_due", "due"):
+            assert pub.loc[row, "n"] == str(n[row]), (m, row, pub.loc[row, "n"])
+        checked += 1
+    assert checked >= 1
