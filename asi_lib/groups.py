@@ -23,14 +23,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .codebook import AREAS, load_codebook, numeric
+from .codebook import AREAS, TABLES, load_codebook, numeric
 from .dataset import Dataset
 from .errors import AsiInputError
 from .publish import TOTAL
 from .stats import mean_ci, wilson_ci
 
 __all__ = ["AGE_SCHEMES", "age_bands", "periods", "latest_grund", "select", "profile",
-           "category_profile", "crosstab", "table1", "default_measures", "UNKNOWN"]
+           "category_profile", "crosstab", "table1", "default_measures", "measure_range", "clip_ci", "UNKNOWN"]
 
 UNKNOWN = "okänd"
 #: Named age band schemes: lower edges (the last band is open).
@@ -513,7 +513,8 @@ def profile(frame, by=None, measures=None, *, selection: str = "latest", period=
     -----
     Statistics use the n − n_missing non-missing values; SD with ddof = 1;
     CI :math:`\\bar x \\pm t_{1-\\alpha/2,\\,m-1} s/\\sqrt m` with
-    m = n − n_missing (:func:`asi_lib.stats.mean_ci`).
+    m = n − n_missing (:func:`asi_lib.stats.mean_ci`), truncated to the
+    measure's range (:func:`clip_ci`: composites 0–1, ratings 0–9).
 
     Examples
     --------
@@ -557,10 +558,73 @@ def profile(frame, by=None, measures=None, *, selection: str = "latest", period=
     out = pd.DataFrame(cols)
     out["n_missing"] = (out["n"] - out["count"]).astype("int64")
     lo, hi = mean_ci(out["mean"].to_numpy(), out["sd"].to_numpy(), out["count"].to_numpy(), alpha)
-    out["ci_low"], out["ci_high"] = lo, hi
+    out["ci_low"], out["ci_high"] = clip_ci(lo, hi, out["measure"].to_numpy())
     out = out[[*by, "measure", "n", "n_missing", "mean", "sd", "median", "ci_low", "ci_high"]]
     return _attrs(out, by=by, selection=selection, period=period, additive=True,
                   measures=measures, alpha=alpha, group_n=True)
+
+
+def measure_range(measure: str) -> tuple[float, float] | None:
+    """The possible values of a measure: composites 0–1, ratings 0–9, else the codebook range.
+
+    Parameters
+    ----------
+    measure : str
+        ``composite_<area>``, ``rating_<area>`` or a codebook column name.
+
+    Returns
+    -------
+    tuple of float or None
+        (lowest, highest), or None when the measure has no known range.
+
+    Examples
+    --------
+    >>> measure_range("composite_alcohol"), measure_range("rating_drugs"), measure_range("alcohol_days")
+    ((0.0, 1.0), (0.0, 9.0), (0.0, 30.0))
+    """
+    if measure.startswith("composite_"):
+        return (0.0, 1.0)
+    if measure.startswith("rating_"):
+        return (0.0, 9.0)
+    cb = load_codebook()
+    for t in TABLES:
+        if measure in cb.column_names(t):
+            rng = cb.column(t, measure).range
+            return (float(rng[0]), float(rng[1])) if rng is not None else None
+    return None
+
+
+def clip_ci(lo, hi, measures) -> tuple[np.ndarray, np.ndarray]:
+    """Truncate confidence limits to each measure's range (:func:`measure_range`).
+
+    A t interval of a small group can reach past the scale (an index CI up to
+    1.06); the parameter cannot, so the limits are cut at the scale's ends.
+
+    Parameters
+    ----------
+    lo, hi : array-like
+        Lower and upper limits, one per row.
+    measures : array-like of str
+        The measure of each row.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+
+    Examples
+    --------
+    >>> clip_ci([-0.1, 0.2], [0.5, 1.06], ["composite_alcohol", "composite_alcohol"])
+    (array([0. , 0.2]), array([0.5, 1. ]))
+    """
+    lo = np.asarray(lo, dtype=float).copy()
+    hi = np.asarray(hi, dtype=float).copy()
+    ms = pd.Series(np.asarray(measures, dtype=object))
+    for m, rows in ms.groupby(ms.to_numpy(), sort=False).indices.items():  # one entry per measure
+        rng = measure_range(str(m))
+        if rng is not None:
+            lo[rows] = np.clip(lo[rows], *rng)
+            hi[rows] = np.clip(hi[rows], *rng)
+    return lo, hi
 
 
 # --------------------------------------------------------------------------- categories

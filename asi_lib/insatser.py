@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .bortfall import _add_group_cols, _by_list, _group_keys, _in_range, _mean_ci, _share_rows
+from .groups import clip_ci
 from .change import PUBLISH_META
 from .codebook import load_codebook, numeric
 from .errors import AsiInputError
@@ -422,7 +423,7 @@ def rating_means(ds, by=None, *, start=None, end=None, lead_days: int = LEAD_DAY
         d["measure"] = m
         parts.append(d)
     out = pd.concat(parts, ignore_index=True)
-    out["ci_low"], out["ci_high"] = _mean_ci(out["mean"], out["sd"], out["n"])
+    out["ci_low"], out["ci_high"] = clip_ci(*_mean_ci(out["mean"], out["sd"], out["n"]), out["measure"])  # 1–5
     cb = load_codebook()
     out["label"] = out["measure"].map({m: cb.column("insatser", m).label(lang) for m in _RATINGS})
     labels = _type_labels(lang, with_all=True)

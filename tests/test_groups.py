@@ -73,7 +73,8 @@ def test_profile_hand_worked():
     assert y["mean"] == pytest.approx(3.0) and y["median"] == 2.0
     assert y["sd"] == pytest.approx(np.std([2, 6, 1], ddof=1))
     lo, hi = st.t.interval(0.95, 2, loc=3.0, scale=np.std([2, 6, 1], ddof=1) / np.sqrt(3))
-    assert (y["ci_low"], y["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert lo < 0 and hi > 9  # the t interval of 3 values reaches past the 0–9 scale...
+    assert (y["ci_low"], y["ci_high"]) == (0.0, 9.0)  # ...the rating cannot: cut at its ends
     assert (t["n"], t["n_missing"], t["mean"]) == (5, 1, pytest.approx(13 / 4))
     assert p.attrs["asi"]["selection"].startswith("senaste Grund")
     pa = groups.profile(g, by="municipality", measures=["rating_alcohol"], selection="all")
@@ -92,6 +93,10 @@ def test_profile_demo_matches_numpy(demo):
     assert row["mean"] == pytest.approx(np.nanmean(v[w]))
     assert row["median"] == pytest.approx(np.nanmedian(v[w]))
     assert row["n_missing"] == int(np.isnan(v[w]).sum())
+    x = v[w][~np.isnan(v[w])]  # well inside the 0–9 scale: the plain t interval, by scipy
+    lo, hi = st.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=x.std(ddof=1) / np.sqrt(len(x)))
+    assert 0 < lo and hi < 9
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
     # group sizes add up to the total (additive)
     per = p[p["measure"] == "rating_drugs"]
     assert per.loc[per["sex"] != TOTAL, "n"].sum() == per.loc[per["sex"] == TOTAL, "n"].item()
