@@ -48,8 +48,12 @@ def _keyed(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def _with_total(counts: pd.DataFrame, by: list[str], keys: list[str], value_cols: list[str]) -> pd.DataFrame:
-    """Append the total over the groups of ``by`` (for each value of ``keys``)."""
-    if not by:
+    """Append the total over the groups of ``by`` (for each value of ``keys``).
+
+    Not when there is only one group (e.g. a report scoped to one
+    municipality): its total would repeat every row of it.
+    """
+    if not by or len(counts[by].drop_duplicates()) <= 1:
         return counts
     tot = counts.groupby(keys, sort=True)[value_cols].sum().reset_index() if keys else \
         counts[value_cols].sum().to_frame().T

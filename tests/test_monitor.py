@@ -37,6 +37,12 @@ def test_asi_use_hand_counted():
     assert not r.loc[r["period"] == "2023 H1", "preliminary"].any()
     # H2 2023 ends 2023-12-31; + 3 months > 2024-02-15 → preliminary
     assert r.loc[r["period"] == "2023 H2", "preliminary"].all()
+    # one municipality only (a municipality's report): no "Totalt" rows repeating it
+    t = _toy()
+    only_a = Dataset(*(f[f["municipality"] == "A"] for f in (t.grund, t.uppfoljning, t.bortfall)), pd.DataFrame())
+    one = monitor.asi_use(only_a, by="municipality", freq="half", as_of="2024-02-15")
+    assert TOTAL not in set(one["municipality"]) and set(one["municipality"]) == {"A"}
+    assert one.loc[one["period"] == "2023 H1", ["k", "n_bortfall"]].values.tolist() == [[2, 1]]
 
 
 def test_followup_timing_and_due_hand_counted():
