@@ -135,6 +135,8 @@ def asi_use(ds: Dataset, by="municipality", freq: str = "half", *, as_of=None,
         "unit": "intervjuer", "selection": "alla Grund- och Uppföljningsintervjuer och Grundbortfall per period",
         "group_cols": by, "key_cols": ["period"], "additive": True, "freq": freq, "as_of": str(as_of.date()),
         "preliminary_months": preliminary_months, "row_sums": {"n": ["k", "n_bortfall"]},
+        # the share interviewed rests on the target group, not on the follow-ups counted beside it
+        "tendency_cols": ["n"],
         "note": "Senaste perioden är preliminär: bortfall registreras ofta i efterhand.",
         "column_labels": {"n": ("Målgrupp (Grund + bortfall)", "Target group (baseline + attrition)"),
                           "k": ("Grundintervjuer", "Baseline interviews"),

@@ -58,6 +58,10 @@ How a raw frame tells publish its structure (``frame.attrs["asi"]``)
     ``{column: (sv, en)}`` headings that override :data:`COLUMN_LABELS`.
 ``tendency``
     False for pure counting tables (no "Endast tendenser" flag).
+``tendency_cols``
+    The counts the row's statistics rest on (default: the smallest of the
+    base counts ``n``, ``n_*``, ``*_n`` of the row), e.g. ``["n"]`` when a
+    row also counts something small beside its share.
 ``count_cols`` / ``soft_count_cols`` / ``key_cols`` / ``percent_cols``
     Overrides of the name conventions below.
 
@@ -948,6 +952,8 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
               and not any(c == p for p, _ in _complements(counts, meta))]
     if not base_n:
         base_n = [c for c in counts if c not in soft]
+    if meta.get("tendency_cols"):  # the counts a row's figures rest on, when declared
+        base_n = [c for c in meta["tendency_cols"] if c in counts] or base_n
     nmin = np.nanmin(np.stack([vals[c] for c in base_n], axis=1), axis=1) if base_n else np.full(nrow, np.inf)
     # a row without any client (every base count 0) has nothing to interpret: no tendency note
     empty_row = (np.nanmax(np.stack([vals[c] for c in base_n], axis=1), axis=1) == 0) if base_n \

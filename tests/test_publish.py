@@ -204,3 +204,14 @@ def test_a_share_named_after_a_hidden_count_is_hidden_too():
     assert out["rating_missing_n"].tolist() == ["<5", "7"]
     assert out["rating_missing_share"].tolist()[0] == HIDDEN and out["rating_missing_share"].tolist()[1] != HIDDEN
     assert out["share_worse"].tolist()[0] == HIDDEN and out["share_worse"].tolist()[1] != HIDDEN
+
+
+def test_tendency_rests_on_the_declared_counts():
+    raw = pd.DataFrame({"period": ["2024 H1", "2024 H2"], "n": [80, 8], "k": [71, 6],
+                        "n_bortfall": [9, 2], "share": [71 / 80, 6 / 8]})
+    raw.attrs["asi"] = {"group_cols": [], "key_cols": ["period"], "row_sums": {"n": ["k", "n_bortfall"]}}
+    by_default = publish(raw, labels=False)["tendens"].tolist()
+    assert by_default[0] != ""            # 9 bortfall records beside 80 made the row a "tendency"
+    raw.attrs["asi"]["tendency_cols"] = ["n"]
+    declared = publish(raw, labels=False)["tendens"].tolist()
+    assert declared[0] == "" and declared[1].startswith("Endast tendenser")

@@ -318,6 +318,8 @@ def test_d_small_groups_tendencies_and_no_p(published):
                 and not re.search(r"missing|empty|invalid|not_relevant|improved|unchanged|worse|needed", c)]
         if not base or raw.attrs.get("asi", {}).get("tendency", True) is False:
             continue
+        # a declared base (e.g. the target group of a usage row, not the follow-ups beside it)
+        base = [c for c in raw.attrs["asi"].get("tendency_cols", ()) if c in base] or base
         nmin = raw[base].astype(float).min(axis=1, skipna=True).fillna(0).to_numpy()
         nobody = (raw[base].astype(float).max(axis=1, skipna=True) == 0).to_numpy()
         few = nmin < 10
