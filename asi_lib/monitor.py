@@ -27,6 +27,9 @@ from .stats import wilson_ci
 __all__ = ["asi_use", "followup_timing", "followups_due", "as_of_date"]
 
 _FREQ_MONTHS = {"year": 12, "half": 6, "quarter": 3}
+#: ``asi_use(freq="auto")``: half-years when every group has a median target group of at least
+#: this many per half-year (twice the ten of "tendencies only"), else years.
+AUTO_MIN_PER_PERIOD = 20
 
 
 def as_of_date(ds: Dataset, as_of=None) -> pd.Timestamp:
@@ -71,7 +74,11 @@ def asi_use(ds: Dataset, by="municipality", freq: str = "half", *, as_of=None,
     ds : Dataset
     by : str or list of str, optional
         Grouping (default municipality; ``unit`` for teams); None: region only.
-    freq : {"year", "half", "quarter"}
+    freq : {"year", "half", "quarter", "auto"}
+        ``"auto"``: half-years when a group's median target group per
+        half-year is at least :data:`AUTO_MIN_PER_PERIOD` (20), else years
+        — a municipality of a hundred clients gets readable yearly rows
+        instead of half-years of "<5" (``attrs["asi"]["freq"]`` says which).
     as_of : date-like, optional
         Reference date (default: the latest date in the data).
     preliminary_months : int, default 3
@@ -99,8 +106,18 @@ def asi_use(ds: Dataset, by="municipality", freq: str = "half", *, as_of=None,
     >>> r[["period", "n", "k", "n_uppfoljning", "preliminary"]].values.tolist()
     [['2024 H1', 3, 2, 0, False], ['2024 H2', 1, 1, 1, True]]
     """
+    if freq == "auto":
+        half = asi_use(ds, by, "half", as_of=as_of, preliminary_months=preliminary_months, alpha=alpha)
+        if len(half) == 0 or not len(by_ := _by_list(by)):
+            med = half["n"].median() if len(half) else 0
+        else:
+            groups_ = half.loc[~(half[by_] == TOTAL).any(axis=1)]
+            med = groups_.groupby(by_, sort=False)["n"].median().min() if len(groups_) else 0
+        if med >= AUTO_MIN_PER_PERIOD:
+            return half
+        freq = "year"
     if freq not in _FREQ_MONTHS:
-        raise AsiInputError(f"okänd periodtyp '{freq}' (year, half, quarter) / unknown period type")
+        raise AsiInputError(f"okänd periodtyp '{freq}' (year, half, quarter, auto) / unknown period type")
     by = _by_list(by)
     as_of = as_of_date(ds, as_of)
     g = _keyed(ds.grund, by).assign(period=lambda f: periods(f["interview_date"], freq), _kind="k")

@@ -65,7 +65,7 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
         out["Jämfört med övriga"] = publish(
             compare.compare_one_vs_rest(region, unit_col="municipality", unit=municipality), **pub)
     out["Kompletthet"] = publish(scores.completeness(own, table=None, lang=lang), **pub)
-    out["ASI-användning"] = publish(monitor.asi_use(own, as_of=as_of), **pub)
+    out["ASI-användning"] = publish(monitor.asi_use(own, freq="auto", as_of=as_of), **pub)
     out["Uppföljning och bortfall"] = publish(pairing.summary(lang=lang), **pub)
     out["Förändring per område"] = publish(
         change.change_by_area(pairing.pairs, measures=("composite", "rating"), lang=lang), **pub)

@@ -78,3 +78,19 @@ def test_demo_monitor_published():
     assert 0 < tot["share"] < 1
     pt = publish(t)
     assert "Andel uppföljda" in pt.columns
+
+
+def test_auto_period_years_for_a_small_municipality_half_years_for_a_big_one():
+    ds = read_dataset("demo")
+    small = monitor.asi_use(ds.filter(municipality="Rönnvik"), freq="auto")
+    big = monitor.asi_use(ds.filter(municipality="Älvstad"), freq="auto")
+    assert small.attrs["asi"]["freq"] == "year" and small["period"].str.len().eq(4).all()
+    assert big.attrs["asi"]["freq"] == "half" and big["period"].str.contains(" H").all()
+    # the rule, recomputed: median target group per half-year against 20
+    half_small = monitor.asi_use(ds.filter(municipality="Rönnvik"), freq="half")
+    half_big = monitor.asi_use(ds.filter(municipality="Älvstad"), freq="half")
+    assert half_small["n"].median() < monitor.AUTO_MIN_PER_PERIOD <= half_big["n"].median()
+    # a year's counts are its two half-years'
+    y = small.set_index("period").loc["2023"]
+    h = half_small.set_index("period").loc[["2023 H1", "2023 H2"]]
+    assert (y["k"], y["n_bortfall"]) == (h["k"].sum(), h["n_bortfall"].sum())

@@ -109,8 +109,9 @@ många intervjuer som saknar skattning eller inte ger något sammanvägt index."
 ("code", """reports.show_table(tabs["Kompletthet"])""", []),
 ("md", """## Används ASI?
 
-Grundintervjuer och bortfall per period: hur stor andel av målgruppen som intervjuades. Den senaste
-perioden är preliminär, eftersom bortfall ofta registreras i efterhand.""", []),
+Grundintervjuer och bortfall per period: hur stor andel av målgruppen som intervjuades. Perioden är
+halvår, eller år i kommuner med färre än 20 i målgruppen per halvår (annars blir nästan varje rad `<5`).
+Den senaste perioden är preliminär, eftersom bortfall ofta registreras i efterhand.""", []),
 ("code", """reports.show_table(tabs["ASI-användning"])""", []),
 ("md", """## Uppföljning och bortfall
 
