@@ -11,13 +11,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import bortfall, change, compare, followup, groups, insatser, monitor, scores
 from .dataset import Dataset
-from .publish import publish
+from .publish import COLUMN_LABELS, publish
 
 SHEET_MAX = 31  # Excel's limit on sheet names
+
+
+def _rows(published: pd.DataFrame, mask, *, drop=(), lang: str = "sv") -> pd.DataFrame:
+    """Some rows of a published table, without the columns (raw names) that do not apply to them."""
+    part = published.loc[np.asarray(mask, dtype=bool)]
+    gone = {COLUMN_LABELS[c][0 if lang == "sv" else 1] for c in drop if c in COLUMN_LABELS}
+    out = part[[c for c in part.columns if c not in gone]].reset_index(drop=True)
+    out.attrs = dict(published.attrs)
+    return out
 
 
 def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang: str = "sv",
@@ -54,7 +64,13 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
     grund = scores.add_scores(own.grund)
     pairing = followup.pair_followups(own, window=window, as_of=as_of)
     out: dict[str, pd.DataFrame] = {}
-    out["Klientgruppen"] = publish(groups.table1(grund), **pub)
+    t1 = groups.table1(grund)
+    # protected as one table (one n per group), shown as two: categories, then means
+    both = publish(t1, **pub)
+    is_cat = (t1["category"].astype("string").fillna("") != "").to_numpy()
+    out["Klientgruppen"] = _rows(both, is_cat, drop=("mean", "sd", "median"), lang=lang)
+    out["Klientgruppen, medelvärden"] = _rows(both, ~is_cat, drop=("category", "k", "share", "ci_low", "ci_high"),
+                                              lang=lang)
     out["Problem per kön"] = publish(groups.profile(grund, by="sex"), **pub)
     out["Problem per åldersgrupp"] = publish(groups.profile(grund, by="age_band"), **pub)
     out["Problem per huvudpreparat"] = publish(groups.profile(grund, by="main_substance"), **pub)

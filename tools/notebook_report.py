@@ -71,6 +71,9 @@ och hur många av dem som borde ha följts upp som faktiskt följdes upp.""", []
 Kön, ålder, huvudsakligt problem/preparat, boende och försörjning enligt klienternas **senaste ASI Grund**.
 *Saknar värde* räknar klienter utan svar; andelarna räknas på dem som svarat.""", []),
 ("code", """reports.show_table(tabs["Klientgruppen"])""", []),
+("md", """Ålder, sammanvägda index och intervjuarens skattningar för samma klienter: medelvärde, spridning
+(standardavvikelse) och median.""", []),
+("code", """reports.show_table(tabs["Klientgruppen, medelvärden"])""", []),
 ("md", """## Vilka problem har klienterna?
 
 Sammanvägda index (0–1; högre = svårare problem de senaste 30 dagarna) och intervjuarens skattning
