@@ -850,6 +850,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     cat = meta.get("category_col")
     group_n = [g for g in meta.get("group_cols", ()) if g in frame.columns]
     for c in counts:
+        ids = None
         if c == "n" and meta.get("group_n"):
             # n is the group's clients on every row (profile, category_profile, table1):
             # one cell per group, whatever the variable or measure; equal values only,
@@ -857,24 +858,19 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
             gk = keyf[group_n].copy() if group_n else pd.DataFrame(index=frame.index)
             gk["__n__"] = pd.Series(vals[c]).astype("string").fillna("<NA>").to_numpy()
             ids = gk.groupby(list(gk.columns), sort=False, dropna=False).ngroup().to_numpy()
-            first = pd.Series(np.arange(nrow)).groupby(ids).transform("first").to_numpy()
-            _, local = np.unique(first, return_inverse=True)
-            cell_id[c] = offset + local
-            uniq_rows = np.unique(first)
-            values_list.append(vals[c][uniq_rows])
-            offset += len(uniq_rows)
         elif cat in frame.columns and (c == "n" or c in soft):
             ids = _category_groups(keyf, meta)
-            first = pd.Series(np.arange(nrow)).groupby(ids).transform("first").to_numpy()
-            _, local = np.unique(first, return_inverse=True)
-            cell_id[c] = offset + local
-            uniq_rows = np.unique(first)
-            values_list.append(vals[c][uniq_rows])
-            offset += len(uniq_rows)
-        else:
+        if ids is None:
             cell_id[c] = offset + np.arange(nrow)
             values_list.append(vals[c])
             offset += nrow
+        else:  # rows with the same id share one cell
+            first = pd.Series(np.arange(nrow)).groupby(ids).transform("first").to_numpy()
+            _, local = np.unique(first, return_inverse=True)
+            cell_id[c] = offset + local
+            uniq_rows = np.unique(first)
+            values_list.append(vals[c][uniq_rows])
+            offset += len(uniq_rows)
     values = np.concatenate(values_list) if values_list else np.zeros(0)
     vz = np.nan_to_num(values, nan=0.0)
     primary = (vz > 0) & (vz < min_cell)
