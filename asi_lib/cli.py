@@ -48,7 +48,7 @@ Column names are stable English snake_case; values are stored as codes (the
 first column of each code list); Swedish labels are the default everywhere.
 X = *ej svar* (not answered) is stored as -8, N = *ej relevant* (not relevant)
 as -9, an empty cell as empty; a column accepts X/N only where its `missing`
-allows them (`asi-kit codebook --format json` shows `missing`). The bortfall
+allows them (column "X/N tillåtet"). The bortfall
 reasons are those of the ASI guidance, per form (`g_*` Grund, `u_*`
 Uppföljning). Where the guidance names no codes (main substance, housing,
 income, living situation, intervention types, termination reasons, the

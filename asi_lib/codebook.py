@@ -167,7 +167,8 @@ class Codebook:
         -------
         pandas.DataFrame
             One row per column: name, label, type, required, allowed values
-            (codes or range) and ASI-5 item code.
+            (codes or range), ASI-5 item code and which of X ("not
+            answered") and N ("not relevant") the column accepts.
 
         Examples
         --------
@@ -192,6 +193,8 @@ class Codebook:
             "Obligatorisk" if sv else "Required": [yes if c.required else no for c in cols],
             "Tillåtna värden" if sv else "Allowed values": [allowed(c) for c in cols],
             "ASI-5": [c.asi5_code or "" for c in cols],
+            "X/N tillåtet" if sv else "X/N allowed": ["/".join(t for t in ("X", "N") if t in c.missing)
+                                                      for c in cols],
         })
 
     def dtypes(self, table: str) -> dict[str, str]:
