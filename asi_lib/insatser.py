@@ -276,6 +276,19 @@ def termination_reasons(ds, by=None, *, start=None, end=None, lead_days: int = L
                         lang: str = "sv") -> pd.DataFrame:
     """Why interventions were not completed, per intervention type.
 
+    Parameters
+    ----------
+    ds : Dataset
+    by : str or list of str, optional
+        Grouping from the client's baseline (e.g. ``"sex"``, ``"municipality"``).
+    start, end : date-like, optional
+        Interventions starting within [start, end].
+    lead_days : int, default 30
+        An intervention starting up to this many days before a Grund is
+        linked to that Grund (:func:`link_baseline`).
+    lang : {"sv", "en"}
+        Language of the labels.
+
     Returns
     -------
     pandas.DataFrame
@@ -333,6 +346,19 @@ def rating_distribution(ds, by=None, *, start=None, end=None, lead_days: int = L
                         lang: str = "sv") -> pd.DataFrame:
     """Distribution (1–5) of the client's view and the caseworker's rating.
 
+    Parameters
+    ----------
+    ds : Dataset
+    by : str or list of str, optional
+        Grouping from the client's baseline (e.g. ``"sex"``, ``"municipality"``).
+    start, end : date-like, optional
+        Interventions starting within [start, end].
+    lead_days : int, default 30
+        An intervention starting up to this many days before a Grund is
+        linked to that Grund (:func:`link_baseline`).
+    lang : {"sv", "en"}
+        Language of the labels.
+
     Returns
     -------
     pandas.DataFrame
@@ -388,6 +414,19 @@ def rating_distribution(ds, by=None, *, start=None, end=None, lead_days: int = L
 def rating_means(ds, by=None, *, start=None, end=None, lead_days: int = LEAD_DAYS,
                  lang: str = "sv") -> pd.DataFrame:
     """Mean client view and caseworker rating (1–5) with t-based CI.
+
+    Parameters
+    ----------
+    ds : Dataset
+    by : str or list of str, optional
+        Grouping from the client's baseline (e.g. ``"sex"``, ``"municipality"``).
+    start, end : date-like, optional
+        Interventions starting within [start, end].
+    lead_days : int, default 30
+        An intervention starting up to this many days before a Grund is
+        linked to that Grund (:func:`link_baseline`).
+    lang : {"sv", "en"}
+        Language of the labels.
 
     Returns
     -------

@@ -76,6 +76,25 @@ def check_municipality(ds, municipality: str | None) -> None:
     """Raise :class:`AsiInputError` when ``municipality`` has no data in ``ds``.
 
     ``None`` (the whole region) is always accepted.
+
+    Parameters
+    ----------
+    ds : Dataset
+    municipality : str or None
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> ds = read_dataset("demo", n_clients=300)
+    >>> check_municipality(ds, None)
+    >>> check_municipality(ds, "Atlantis")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    asi_lib.errors.AsiInputError: okänd kommun 'Atlantis' (finns: ...) / unknown municipality
     """
     if municipality is None:
         return
@@ -95,6 +114,13 @@ def client_counts(ds, *, min_cell: int = 5) -> pd.DataFrame:
     **one** additive table, so the index and the report headings can never be
     differenced into a suppressed count (region − the others); they are the
     numbers of the region's "Problem per kommun" table.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The whole region.
+    min_cell : int, default 5
+        Smallest count shown.
 
     Returns
     -------
@@ -166,6 +192,19 @@ def overview(ds, municipality: str | None = None, *, as_of=None, min_cell: int =
     them are a Grund bortfall (n, k, share); baselines whose follow-up window
     has passed and how many were followed up (n, k, share).
 
+    Parameters
+    ----------
+    ds : Dataset
+        The whole region.
+    municipality : str, optional
+        The report's municipality; ``None`` = the region.
+    as_of : date-like, optional
+        Reference date of the follow-up windows (default: today).
+    min_cell : int, default 5
+    lang : {"sv", "en"}
+    window : (int, int), default (90, 730)
+        Follow-up window in days (:func:`asi_lib.followup.pair_followups`).
+
     Returns
     -------
     DataFrame
@@ -215,9 +254,17 @@ def show_table(frame: pd.DataFrame, title: str | None = None):
 
     Refuses a frame that has not passed :func:`~asi_lib.publish.publish`.
 
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A published table (``attrs["asi"]["published"]``).
+    title : str, optional
+        Heading above the table.
+
     Returns
     -------
     IPython.display.HTML
+        The table, then its selection, unit and the legend of the markers.
     """
     from IPython.display import HTML
 
@@ -241,7 +288,30 @@ def show_table(frame: pd.DataFrame, title: str | None = None):
 
 def report_heading(ds, municipality: str | None = None, *, as_of=None, min_cell: int = 5,
                    lang: str = "sv") -> str:
-    """Markdown heading of a report: name, period of the data, clients, tendency warning."""
+    """Markdown heading of a report: name, period of the data, clients, tendency warning.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The whole region (the client count is protected together with the others).
+    municipality : str, optional
+        ``None`` = the region.
+    as_of : date-like, optional
+        The follow-up reference date shown (default: today).
+    min_cell : int, default 5
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    str
+        Markdown; under ten clients it ends with the "tendencies only" warning.
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> print(report_heading(read_dataset("demo"), "Östermyra", as_of="2026-01-01").splitlines()[0])
+    # Kommunrapport ASI: Östermyra
+    """
     name = REGION_LABEL[lang] if municipality is None else str(municipality)
     own = _own(ds, municipality)
     text, tendency = client_count(ds, municipality, min_cell=min_cell)
