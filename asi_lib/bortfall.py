@@ -823,6 +823,19 @@ def attrition_warning(frame: pd.DataFrame, *, lang: str = "sv", max_items: int =
 
     Lists the flagged variables (largest |SMD| first) with both groups' values.
 
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Output of :func:`attrition_bias` (``flag`` marks |SMD| ≥ the threshold).
+    lang : {"sv", "en"}
+    max_items : int, default 5
+        How many variables to name.
+
+    Returns
+    -------
+    str or None
+        None when nothing is flagged.
+
     Examples
     --------
     >>> f = pd.DataFrame({"label": ["Andel kvinnor"], "kind": ["share"], "value_followed": [0.4],

@@ -73,6 +73,15 @@ PUBLISH_META = {"complements": {"n_improved": "n_pairs", "n_unchanged": "n_pairs
 def measure_column(measure: str, area: str) -> str:
     """Base column name (without ``_0``/``_1``) of a measure in an area.
 
+    Parameters
+    ----------
+    measure : {"composite", "rating", "self_days", "self_troubled", "self_importance"}
+    area : str
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> measure_column("composite", "alcohol"), measure_column("self_days", "drugs")
@@ -242,6 +251,19 @@ def hodges_lehmann(d, alpha: float = 0.05) -> tuple[float, float, float]:
 def dz_ci(dz: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
     """Confidence interval for the standardised paired change ``dz``.
 
+    Parameters
+    ----------
+    dz : float
+        Mean change divided by the SD of the changes.
+    n : int
+        Number of pairs.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper limit (NaN when n < 2 or dz is not finite).
+
     Notes
     -----
     Exact under normality by inverting the noncentral t distribution of
@@ -280,6 +302,16 @@ def dz_ci(dz: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
 def cronbach_alpha(items) -> float:
     """Cronbach's alpha of an item matrix (rows = people, complete cases).
 
+    Parameters
+    ----------
+    items : array-like, shape (people, items)
+        Complete cases only.
+
+    Returns
+    -------
+    float
+        NaN with fewer than two items or two people, or a zero total variance.
+
     Notes
     -----
     :math:`\\alpha = \\frac{k}{k-1}\\left(1 - \\frac{\\sum_i s_i^2}{s_X^2}\\right)`
@@ -311,6 +343,31 @@ def composite_reliability(pairs: pd.DataFrame, area: str) -> float:
     reliability of an equally weighted sum — an approximation to the
     reliability of the weighted composite. Items without variance are
     dropped. NaN when fewer than two items remain.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        :attr:`asi_lib.followup.Pairing.pairs` (baseline columns ``<item>_0``).
+    area : str
+        One of the seven areas or gambling.
+
+    Returns
+    -------
+    float
+        Standardised alpha, NaN when it cannot be estimated.
+
+    References
+    ----------
+    Cronbach LJ (1951). Coefficient alpha and the internal structure of tests.
+    Psychometrika 16:297–334.
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> from asi_lib.followup import pair_followups
+    >>> a = composite_reliability(pair_followups(read_dataset("demo")).pairs, "alcohol")
+    >>> 0 < a < 1
+    True
     """
     cb = load_codebook()
     cols = [c for c in cb.area_columns(area, "grund") if c.asi5_code and f"{c.name}_0" in pairs.columns]

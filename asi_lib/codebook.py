@@ -267,6 +267,10 @@ def numeric(values, *, n_as=np.nan) -> np.ndarray:
     n_as : float, default NaN
         What "not relevant" becomes (0.0 where N means "no problem").
 
+    Returns
+    -------
+    numpy.ndarray of float64
+
     Examples
     --------
     >>> numeric(pd.Series([3, -8, -9, None], dtype="Int16")).tolist()
@@ -280,7 +284,23 @@ def numeric(values, *, n_as=np.nan) -> np.ndarray:
 
 
 def missing_kind(values) -> pd.Series:
-    """Label each value as 'X', 'N', 'empty' or 'value'."""
+    """Label each value as 'X', 'N', 'empty' or 'value'.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Stored values (X = -8, N = -9, empty = NA).
+
+    Returns
+    -------
+    pandas.Series of str
+        Same index.
+
+    Examples
+    --------
+    >>> missing_kind(pd.Series([3, -8, -9, None], dtype="Int16")).tolist()
+    ['value', 'X', 'N', 'empty']
+    """
     s = pd.Series(values)
     out = pd.Series("value", index=s.index, dtype="object")
     out[s.isna()] = "empty"

@@ -46,6 +46,19 @@ def case_mix(df: pd.DataFrame, mask: np.ndarray, min_cell: int = 5) -> dict:
     itself: a share resting on 0 < k < min_cell or 0 < n − k < min_cell
     clients, or a mean age of fewer than min_cell clients, is NaN.
 
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Latest Grund per client (``sex``, ``age``, ``main_substance``).
+    mask : numpy.ndarray of bool
+        The rows of the group.
+    min_cell : int, default 5
+
+    Returns
+    -------
+    dict
+        ``share_women``, ``mean_age``, ``share_alcohol`` (NaN where protected).
+
     Examples
     --------
     >>> d = pd.DataFrame({"sex": ["female"] * 3 + ["male"] * 7, "age": [30] * 10,

@@ -82,6 +82,15 @@ def pair_columns(grund: pd.DataFrame, uppfoljning: pd.DataFrame) -> list[str]:
     The codebook's shared Grund/Uppföljning columns minus the administrative
     ones, plus every ``composite_<area>`` column present in both frames.
 
+    Parameters
+    ----------
+    grund, uppfoljning : pandas.DataFrame
+
+    Returns
+    -------
+    list of str
+        Codebook order, then the composites.
+
     Examples
     --------
     >>> g = pd.DataFrame(columns=["client_pid", "interview_date", "rating_alcohol", "composite_alcohol"])

@@ -85,6 +85,18 @@ def age_bands(age, scheme="default") -> pd.Series:
 def periods(dates, freq: str = "year", lang: str = "sv") -> pd.Series:
     """Period label of each date: "2024", "2024 H1" (half year), "2024 K1" (quarter).
 
+    Parameters
+    ----------
+    dates : pandas.Series of datetime
+    freq : {"year", "half", "quarter"}
+    lang : {"sv", "en"}
+        "K" (kvartal) or "Q" for quarters.
+
+    Returns
+    -------
+    pandas.Series of str
+        Missing for missing dates.
+
     Examples
     --------
     >>> periods(pd.Series(pd.to_datetime(["2024-02-01", "2024-08-30"])), "quarter").tolist()
@@ -285,7 +297,32 @@ def _fixed_width_codes(pid: pd.Series) -> tuple[np.ndarray, int] | None:
 
 
 def select(frame, *, selection: str = "latest", period=None, columns=None) -> pd.DataFrame:
-    """The Grund rows a table stands on ("latest" per client or "all")."""
+    """The Grund rows a table stands on ("latest" per client or "all").
+
+    Parameters
+    ----------
+    frame : Dataset or pandas.DataFrame
+        A dataset or its Grund table.
+    selection : {"latest", "all"}
+        Each client's latest Grund in the period, or every interview.
+    period : str or (start, end), optional
+        ``"2024"``, ``"2024 H1"``, ``"2024 K2"`` or two dates (both inclusive).
+    columns : list of str, optional
+        Only these columns (plus ``client_pid`` and ``interview_date``).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"client_pid": ["a", "a", "b"],
+    ...                   "interview_date": pd.to_datetime(["2023-05-01", "2024-03-01", "2024-06-01"])})
+    >>> select(g)["interview_date"].dt.year.tolist(), len(select(g, selection="all"))
+    ([2024, 2024], 3)
+    >>> select(g, period="2023")["client_pid"].tolist()
+    ['a']
+    """
     g = _grund(frame)
     if selection == "latest":
         return latest_grund(g, period, columns)
@@ -323,7 +360,21 @@ def _keys_to_str(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def default_measures(frame: pd.DataFrame) -> list[str]:
-    """composite_<area> and rating_<area> present in ``frame`` (codebook order)."""
+    """composite_<area> and rating_<area> present in ``frame`` (codebook order).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> default_measures(pd.DataFrame(columns=["rating_drugs", "composite_alcohol", "age"]))
+    ['composite_alcohol', 'rating_drugs']
+    """
     cols = set(frame.columns.tolist())
     return ([f"composite_{a}" for a in AREAS if f"composite_{a}" in cols]
             + [f"rating_{a}" for a in AREAS if f"rating_{a}" in cols])

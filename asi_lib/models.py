@@ -57,6 +57,17 @@ def severity_band(pairs: pd.DataFrame, area: str, lang: str = "sv") -> pd.Series
     """Baseline severity band of an area: the interviewer-rating band of ``rating_<area>_0``.
 
     Uses :func:`asi_lib.scores.rating_band` (0–1, 2–3, 4–5, 6–7, 8–9).
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+    area : str
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.Series
+        Band label per pair (missing where the rating is).
     """
     from .scores import rating_band
 
@@ -165,6 +176,21 @@ def naive_change(pairs: pd.DataFrame, area: str, by: str = "intervention", *, al
     "before and after" table shows. It mixes the intervention's effect with
     regression to the mean and with differences in who gets which
     intervention; set it beside :func:`adjusted_effects`.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        :attr:`asi_lib.followup.Pairing.pairs`.
+    area : str
+    by : str, default "intervention"
+        Grouping column of ``pairs``.
+    alpha : float, default 0.05
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group``, ``n``, ``diff``, ``ci_low``, ``ci_high`` (and labels).
 
     Examples
     --------

@@ -33,7 +33,25 @@ AUTO_MIN_PER_PERIOD = 20
 
 
 def as_of_date(ds: Dataset, as_of=None) -> pd.Timestamp:
-    """The reference date: ``as_of`` or the latest date in the data."""
+    """The reference date: ``as_of`` or the latest date in the data.
+
+    Parameters
+    ----------
+    ds : Dataset
+    as_of : date-like, optional
+
+    Returns
+    -------
+    pandas.Timestamp
+
+    Examples
+    --------
+    >>> from asi_lib.dataset import Dataset
+    >>> g = pd.DataFrame({"client_pid": ["a"], "interview_date": pd.to_datetime(["2024-05-02"])})
+    >>> ds = Dataset(g, g.iloc[:0], pd.DataFrame(), pd.DataFrame())
+    >>> as_of_date(ds), as_of_date(ds, "2025-01-01")
+    (Timestamp('2024-05-02 00:00:00'), Timestamp('2025-01-01 00:00:00'))
+    """
     if as_of is not None:
         return pd.Timestamp(as_of)
     dates = [pd.to_datetime(ds.grund["interview_date"]).max(), pd.to_datetime(ds.uppfoljning["interview_date"]).max()]

@@ -40,6 +40,18 @@ def _solver():
 def ci_halfwidth(sd_diff: float, n: int, alpha: float = 0.05) -> float:
     """Half-width of the paired-t CI of the mean change: :math:`t_{1-\\alpha/2,n-1}\\,SD/\\sqrt n`.
 
+    Parameters
+    ----------
+    sd_diff : float
+        SD of the paired changes.
+    n : int
+        Number of pairs (NaN below 2).
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    float
+
     Examples
     --------
     >>> round(ci_halfwidth(0.2, 25), 4)

@@ -568,6 +568,18 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | 
 def measure_label(name: str, lang: str = "sv") -> str:
     """Readable label of a measure/variable name.
 
+    Parameters
+    ----------
+    name : str
+        ``composite_<area>``, an area, a codebook column or a column of
+        :data:`COLUMN_LABELS`.
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    str
+        The name itself when nothing is known about it.
+
     Examples
     --------
     >>> measure_label("composite_alcohol")
@@ -608,6 +620,19 @@ def _code_labels(var: str, lang: str) -> dict | None:
 
 def label_values(series: pd.Series, var: str | None = None, lang: str = "sv") -> pd.Series:
     """Codes → labels for one column (codebook codes, areas, measures, total).
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Codes (or measure names, with ``var`` = "measure"/"variable"/"area").
+    var : str, optional
+        The codebook column the codes belong to.
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.Series of str
+        Unknown values are kept as they are.
 
     Examples
     --------

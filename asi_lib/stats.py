@@ -159,6 +159,16 @@ def smd(mean1, sd1, n1, mean2, sd2, n2, *, hedges: bool = False):
 def hedges_g(mean1, sd1, n1, mean2, sd2, n2):
     """Hedges' g: :func:`smd` with the small-sample correction.
 
+    Parameters
+    ----------
+    mean1, sd1, n1, mean2, sd2, n2 : float or array-like
+        Group means, SDs (ddof 1) and sizes.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        g = d · (1 − 3 / (4(n₁ + n₂) − 9)), d the pooled-SD standardised difference.
+
     Examples
     --------
     >>> round(hedges_g(5.0, 2.0, 10, 4.0, 2.0, 10), 4)
