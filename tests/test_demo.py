@@ -11,6 +11,7 @@ import pytest
 RAW_ID = re.compile(r"K\d\d-\d{6}|DEMO-FEL-\d+|K-10\d\d")
 HEX = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{16,}(?![0-9A-Za-z])")
 PNR = re.compile(r"(?<!\d)(\d{6}|\d{8})[-+]?\d{4}(?!\d)")
+BASE64 = re.compile(r"[A-Za-z0-9+/=\\n]{400,}")
 
 
 def luhn_ok(ten: str) -> bool:  # written out here, independent of asi_lib.pseudonym
@@ -80,9 +81,16 @@ def test_no_identifier_reaches_any_output(demo):
     for path in (out / "store").glob("*.parquet"):
         texts.append(pd.read_parquet(path).astype(str).to_csv())
     texts.append((out / "store" / "manifest.json").read_text(encoding="utf-8"))
-    for book in (out / "tabeller").glob("*.xlsx"):
+    books = [*(out / "tabeller").glob("*.xlsx"), *(out / "rapporter").glob("*.xlsx")]
+    for book in books:
         for _, rows in _cells(book):
             texts.append("\n".join("\t".join("" if v is None else str(v) for v in r) for r in rows))
+    # the reports as delivered (HTML) and as kept (executed notebooks); embedded images are
+    # base64, where a run of digits is chance
+    pages = [*(out / "rapporter").glob("*.html"), *(out / "rapporter").rglob("*.ipynb")]
+    assert len(pages) >= 4 and len(books) >= 4, (pages, books)
+    for page in pages:
+        texts.append(BASE64.sub("<img>", page.read_text(encoding="utf-8")))
     blob = "\n".join(texts)
     assert not RAW_ID.search(blob), RAW_ID.search(blob)
     # Pseudonyms, key fingerprints and file hashes are long hex strings; a run of
