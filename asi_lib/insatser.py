@@ -227,10 +227,14 @@ def completion(ds, by=None, *, start=None, end=None, lead_days: int = LEAD_DAYS,
     ----------
     ds : Dataset
     by : str or list of str, optional
+        Grouping from the client's baseline (e.g. ``"sex"``, ``"municipality"``).
     start, end : date-like, optional
         Interventions starting within [start, end].
     lead_days : int, default 30
+        An intervention starting up to this many days before a Grund is
+        linked to that Grund (:func:`link_baseline`).
     lang : {"sv", "en"}
+        Language of the labels.
 
     Returns
     -------
@@ -278,16 +282,8 @@ def termination_reasons(ds, by=None, *, start=None, end=None, lead_days: int = L
 
     Parameters
     ----------
-    ds : Dataset
-    by : str or list of str, optional
-        Grouping from the client's baseline (e.g. ``"sex"``, ``"municipality"``).
-    start, end : date-like, optional
-        Interventions starting within [start, end].
-    lead_days : int, default 30
-        An intervention starting up to this many days before a Grund is
-        linked to that Grund (:func:`link_baseline`).
-    lang : {"sv", "en"}
-        Language of the labels.
+    ds, by, start, end, lead_days, lang
+        As in :func:`completion`.
 
     Returns
     -------
@@ -348,16 +344,8 @@ def rating_distribution(ds, by=None, *, start=None, end=None, lead_days: int = L
 
     Parameters
     ----------
-    ds : Dataset
-    by : str or list of str, optional
-        Grouping from the client's baseline (e.g. ``"sex"``, ``"municipality"``).
-    start, end : date-like, optional
-        Interventions starting within [start, end].
-    lead_days : int, default 30
-        An intervention starting up to this many days before a Grund is
-        linked to that Grund (:func:`link_baseline`).
-    lang : {"sv", "en"}
-        Language of the labels.
+    ds, by, start, end, lead_days, lang
+        As in :func:`completion`.
 
     Returns
     -------
@@ -417,16 +405,8 @@ def rating_means(ds, by=None, *, start=None, end=None, lead_days: int = LEAD_DAY
 
     Parameters
     ----------
-    ds : Dataset
-    by : str or list of str, optional
-        Grouping from the client's baseline (e.g. ``"sex"``, ``"municipality"``).
-    start, end : date-like, optional
-        Interventions starting within [start, end].
-    lead_days : int, default 30
-        An intervention starting up to this many days before a Grund is
-        linked to that Grund (:func:`link_baseline`).
-    lang : {"sv", "en"}
-        Language of the labels.
+    ds, by, start, end, lead_days, lang
+        As in :func:`completion`.
 
     Returns
     -------
