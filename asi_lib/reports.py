@@ -490,9 +490,16 @@ _TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block extra_css -%}
 <style type="text/css">
 body { max-width: 1100px; margin: 0 auto; }
-table.asi-tabell { border-collapse: collapse; font-size: 0.85em; margin: 0.4em 0; }
-table.asi-tabell th, table.asi-tabell td { border-bottom: 1px solid #ccc; padding: 2px 8px; text-align: right; }
+table.asi-tabell { border-collapse: collapse; font-size: 0.8em; margin: 0.4em 0; }
+table.asi-tabell th, table.asi-tabell td { border-bottom: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 table.asi-tabell th { background: #eef2f5; vertical-align: bottom; }
+/* wide tables scroll on screen instead of running off the page; on paper they shrink */
+.jp-RenderedHTMLCommon:has(> table.asi-tabell) { overflow-x: auto; }
+@media print {
+  body { max-width: none; }
+  table.asi-tabell { font-size: 0.68em; }
+  .jp-OutputArea-output { overflow: visible; }
+}
 table.asi-tabell td:first-child, table.asi-tabell th:first-child { text-align: left; }
 p.asi-not { font-size: 0.8em; color: #444; margin-top: 0.2em; }
 blockquote { border-left: 4px solid #d9822b; background: #fff6ec; padding: 0.3em 0.8em; }

@@ -149,7 +149,7 @@ def test_no_visible_count_from_1_to_4_in_any_html_table(rendered):
     checked = 0
     for m in (BIG, SMALL):
         tables = parse(res[m].html).tables
-        assert len(tables) >= 15  # overview + 14 standard tables
+        assert len(tables) >= 16  # overview + 15 standard tables
         for table in tables:
             head, body = table[0], table[1:]
             for j, h in enumerate(head):
@@ -183,7 +183,7 @@ def test_excel_readable_next_to_html(rendered):
         xlsx = res[m].excel
         assert xlsx is not None and xlsx.parent == res[m].html.parent
         wb = openpyxl.load_workbook(xlsx, read_only=True)
-        assert len(wb.sheetnames) == 14
+        assert len(wb.sheetnames) == 15
         assert str(wb.worksheets[0]["A1"].value).startswith(m)
 
 
@@ -210,7 +210,7 @@ def test_executed_notebook_kept_with_parameters(rendered):
     values = dict(line.split(" = ", 1) for line in injected[0].source.splitlines() if " = " in line)
     assert ast.literal_eval(values["KOMMUN"]) == SMALL and ast.literal_eval(values["AS_OF"]) == AS_OF
     last = nb.cells[-1].outputs[0]["text"]
-    assert last.startswith(f"{SMALL}: 14 tabeller") and last.strip().endswith("ja")
+    assert last.startswith(f"{SMALL}: 15 tabeller") and last.strip().endswith("ja")
 
 
 def test_cli_exit_code_1_when_a_report_fails(rendered, tmp_path):
@@ -376,3 +376,19 @@ def test_table1_protected_as_one_shown_as_categories_and_means():
     is_cat = whole["Kategori"].astype("string").fillna("") != ""
     assert whole.loc[is_cat, cats.columns].reset_index(drop=True).equals(cats)
     assert whole.loc[~is_cat, means.columns].reset_index(drop=True).equals(means)
+
+
+def test_comparison_shown_without_repeating_the_case_mix():
+    from asi_lib import compare, scores
+    from asi_lib.datasets import read_dataset
+    from asi_lib.publish import publish
+    from asi_lib.tables import standard_tables
+
+    ds = read_dataset("demo")
+    tabs = standard_tables(ds, municipality=BIG)
+    cmp, mix = tabs["Jämfört med övriga"], tabs["Klientgruppernas sammansättning"]
+    assert len(cmp.columns) <= 13 and "Andel kvinnor (enheten)" not in cmp.columns
+    assert len(mix) == 1 and "Andel kvinnor (enheten)" in mix.columns
+    whole = publish(compare.compare_one_vs_rest(scores.add_scores(ds.grund), unit_col="municipality", unit=BIG))
+    assert whole[cmp.columns].equals(cmp)                     # the same cells, fewer columns
+    assert (whole[mix.columns] == mix.iloc[0]).all().all()    # the case mix is one row repeated

@@ -92,7 +92,7 @@ Många små grupper ger fler dolda celler (`<5`, `..`): det är skyddet som arbe
 ("md", """## Jämfört med andra
 
 För en kommun: kommunens klienter jämförda med **övriga kommuner** i regionen (skillnad, 95 % KI och
-effektstorlek; klientgruppernas sammansättning står bredvid, eftersom olika klientgrupper ger olika
+effektstorlek; klientgruppernas sammansättning står under tabellen, eftersom olika klientgrupper ger olika
 siffror). För hela regionen: profilen per kommun. Figuren visar kommunen bredvid hela regionen.""", []),
 ("code", """if KOMMUN is None:
     jamfor = reports.plot_profile(groups.profile(egna, by="young_adults", measures=scores.score_columns()),
@@ -105,6 +105,7 @@ else:
                                   title=f"{NAMN} och hela regionen: sammanvägda index")
 jamfor if jamfor is not None else Markdown("*För få klienter för att visa en figur.*")""", []),
 ("code", """reports.show_table(tabs["Problem per kommun" if KOMMUN is None else "Jämfört med övriga"])""", []),
+("code", """reports.show_table(tabs["Klientgruppernas sammansättning"]) if KOMMUN is not None else None""", []),
 ("md", """## Hur komplett är materialet?
 
 En intervju utan intervjuarskattning faller ofta bort ur statistiken. Tabellen visar per livsområde hur
