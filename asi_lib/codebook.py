@@ -36,7 +36,54 @@ AREAS = ("medical", "employment", "alcohol", "drugs", "legal", "family", "psychi
 
 @dataclass(frozen=True)
 class Column:
-    """One column of one table, as the codebook describes it."""
+    """One column of one table, as the codebook describes it.
+
+    Built by :func:`load_codebook`; a column shared by several tables has one
+    ``Column`` per table.
+
+    Attributes
+    ----------
+    table : str
+        ``grund``, ``uppfoljning``, ``bortfall`` or ``insatser``.
+    name : str
+        Column name in the templates and the store.
+    type : {"id", "string", "text", "date", "integer", "category"}
+    required : bool
+        Whether the column is required in ``table``.
+    label_sv, label_en : str
+        Labels in Swedish and English (see :meth:`label`).
+    codelist : str, optional
+        Name of the code list of a coded column.
+    codes : dict, optional
+        Code → ``{"sv": label, "en": label}`` of the code list.
+    range : tuple of (int, int), optional
+        Allowed range (both inclusive) of an integer column; for a coded
+        integer column the lowest and highest code.
+    missing : tuple of str
+        Missing tokens the column accepts: ``"X"`` (not answered) and/or
+        ``"N"`` (not relevant).
+    asi5_code : str, optional
+        ASI-5 item code, e.g. ``"M6"``.
+    area : str, optional
+        Life area of an ASI item (one of :data:`AREAS`).
+    role : str, optional
+        ``self_days``, ``self_troubled``, ``self_importance`` or
+        ``interviewer_rating``.
+    unit : str, optional
+        Unit of the value; ``"SEK"`` marks money (:attr:`is_money`).
+    max_length : int, optional
+        Longest allowed text.
+    note : str, optional
+        Free-text remark from the codebook.
+
+    Examples
+    --------
+    >>> col = load_codebook().column("grund", "medical_problem_days")
+    >>> col.type, col.range, col.missing, col.label("en")
+    ('integer', (0, 30), ('X',), 'Days with medical problems (30 d)')
+    >>> load_codebook().column("grund", "sex").allowed_values()
+    ['male', 'female']
+    """
 
     table: str
     name: str
@@ -87,7 +134,26 @@ class Column:
 
 @dataclass
 class Codebook:
-    """The parsed codebook. Get it with :func:`load_codebook`."""
+    """The parsed codebook. Get it with :func:`load_codebook`.
+
+    Attributes
+    ----------
+    raw : dict
+        The YAML as parsed: ``version``, ``missing_tokens``, ``tables``,
+        ``areas``, ``codelists`` and ``columns``.
+    columns_by_table : dict of str to list of Column
+        The columns of each table in codebook order.
+
+    Examples
+    --------
+    >>> cb = load_codebook()
+    >>> cb.column_names("grund")[:4]
+    ['client_id', 'municipality', 'unit', 'interview_date']
+    >>> cb.date_column("grund"), cb.identity("grund")
+    ('interview_date', ['client_pid', 'interview_date'])
+    >>> cb.self_rating("alcohol", "days")
+    'alcohol_problem_days'
+    """
 
     raw: dict
     columns_by_table: dict[str, list[Column]] = field(default_factory=dict)

@@ -16,6 +16,8 @@ from .codebook import TABLES
 class Dataset:
     """Grund, Uppföljning, bortfall and insatser frames in store format.
 
+    The attributes are also the constructor's parameters.
+
     Attributes
     ----------
     grund, uppfoljning, bortfall, insatser : pandas.DataFrame
@@ -23,6 +25,17 @@ class Dataset:
     meta : dict
         Where the data came from (store path, manifest summary, synthetic
         generator parameters, ...).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"client_pid": ["a", "b"], "municipality": ["Ale", "Bjuv"],
+    ...                   "unit": ["u1", "u2"]})
+    >>> empty = g.iloc[:0]
+    >>> ds = Dataset(grund=g, uppfoljning=empty, bortfall=empty, insatser=empty)
+    >>> ds
+    Dataset(grund=2, uppfoljning=0, bortfall=0, insatser=0)
+    >>> ds.filter(municipality="Ale").table("grund")["client_pid"].tolist()
+    ['a']
     """
 
     grund: pd.DataFrame

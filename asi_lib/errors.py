@@ -18,6 +18,17 @@ class AsiInputError(Exception):
         Message for the user (Swedish first, English after " / " when given).
     file : str, optional
         The file concerned, named in the message.
+
+    Attributes
+    ----------
+    file : str or None
+        The ``file`` given.
+
+    Examples
+    --------
+    >>> err = AsiInputError("saknad kolumn / missing column", file="grund.csv")
+    >>> str(err), err.file
+    ('grund.csv: saknad kolumn / missing column', 'grund.csv')
     """
 
     def __init__(self, message: str, *, file: str | None = None):

@@ -127,6 +127,9 @@ def _maybe_scores(frame: pd.DataFrame, add: bool | None) -> pd.DataFrame:
 class Pairing:
     """Result of :func:`pair_followups`.
 
+    Made by :func:`pair_followups`; the attributes are also the constructor's
+    parameters.
+
     Attributes
     ----------
     pairs : pandas.DataFrame
@@ -136,7 +139,21 @@ class Pairing:
     unpaired : pandas.DataFrame
         Follow-ups not used as an outcome, with ``reason``.
     params : dict
-        window, rule, as_of.
+        window, rule, as_of (and ``selection``, a description of the rule).
+
+    Examples
+    --------
+    >>> d = pd.to_datetime
+    >>> g = pd.DataFrame({"client_pid": ["a", "b"], "interview_date": d(["2024-01-01", "2024-01-01"]),
+    ...                   "rating_alcohol": [6, 5]})
+    >>> u = pd.DataFrame({"client_pid": ["a"], "interview_date": d(["2024-07-01"]),
+    ...                   "followup_type": ["ordinary"], "rating_alcohol": [3]})
+    >>> e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
+    >>> p = pair_followups(Dataset(g, u, e, e), as_of="2026-01-01")
+    >>> p
+    Pairing(pairs=1, baselines=2, unpaired=0, window=(90, 730), rule='last')
+    >>> p.bortfall_share()
+    0.5
     """
 
     pairs: pd.DataFrame

@@ -41,6 +41,13 @@ class RawTable:
         Column name in ``data`` → header as written in the file.
     encoding, delimiter : str or None
         What the CSV reader detected.
+
+    Examples
+    --------
+    >>> raw = RawTable("grund", "g.xlsx", "Grund",
+    ...                pd.DataFrame({"client_id": ["A1"]}, index=pd.Index([2], name="row")))
+    >>> raw.where, raw.data.loc[2, "client_id"]
+    ('g.xlsx [Grund]', 'A1')
     """
 
     table: str
@@ -75,6 +82,26 @@ def infer_table(columns, *, file="", sheet=None) -> str:
     Among the tables whose required columns are all present, the one with
     most matching minus non-matching columns wins. A tie or no complete
     table raises :class:`AsiInputError` (say ``--table``).
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Column names after renaming (codebook names).
+    file : str, optional
+        File named in the error message.
+    sheet : str, optional
+        Excel sheet named in the error message.
+
+    Returns
+    -------
+    str
+        ``grund``, ``uppfoljning``, ``bortfall`` or ``insatser``.
+
+    Raises
+    ------
+    AsiInputError
+        No table has all its required columns (the message names the
+        closest table and what it lacks), or two tables score the same.
 
     Examples
     --------
@@ -163,6 +190,18 @@ def _decode(raw: bytes, file) -> tuple[str, str]:
 def sniff_delimiter(text: str) -> str:
     """Delimiter of a CSV text: the most frequent of ``;`` ``,`` TAB in the header line.
 
+    Parameters
+    ----------
+    text : str
+        Decoded file content; the first non-blank line is examined and
+        characters inside double quotes are not counted.
+
+    Returns
+    -------
+    str
+        ``";"``, ``","`` or ``"\\t"``; ``","`` when the line has none of them
+        (ties go to ``;`` before ``,`` before TAB).
+
     Examples
     --------
     >>> sniff_delimiter("a;b;c\\n1,5;2;3"), sniff_delimiter("a,b\\n1,2")
@@ -180,7 +219,42 @@ def sniff_delimiter(text: str) -> str:
 
 
 def read_csv_text(path, *, table=None, mapping=None) -> RawTable:
-    """Read one CSV file (UTF-8, UTF-8 with BOM or cp1252; ``,`` ``;`` or TAB)."""
+    """Read one CSV file (UTF-8, UTF-8 with BOM or cp1252; ``,`` ``;`` or TAB).
+
+    Usually called through :func:`read_file`.
+
+    Parameters
+    ----------
+    path : str or Path
+    table : str, optional
+        Force the codebook table; otherwise inferred from the header with
+        :func:`infer_table`.
+    mapping : asi_lib.mapping.Mapping, optional
+        Renames foreign headers before the table is inferred.
+
+    Returns
+    -------
+    RawTable
+        Cells as text, index = CSV line number (header = line 1), completely
+        empty lines dropped; ``encoding`` and ``delimiter`` as detected.
+
+    Raises
+    ------
+    AsiInputError
+        Unreadable, empty or binary file, unparsable CSV, unknown table,
+        required columns missing or a column twice.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "g.csv")
+    >>> _ = open(p, "w", encoding="utf-8").write(
+    ...     "client_id,municipality,unit,interview_date,sex,main_substance\\n"
+    ...     "A1,Ale,Öst,2024-03-01,female,alcohol\\n\\nA2,Ale,Öst,2024-04-01,male,cannabis\\n")
+    >>> raw = read_csv_text(p)
+    >>> raw.table, raw.encoding, raw.delimiter, raw.data.index.tolist()
+    ('grund', 'utf-8-sig', ',', [2, 4])
+    """
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -220,7 +294,53 @@ def _cell_text(v) -> str:
 
 
 def read_excel(path, *, table=None, sheet=None, mapping=None) -> list[RawTable]:
-    """Read the table sheets of an ``.xlsx`` workbook (one sheet per table)."""
+    """Read the table sheets of an ``.xlsx`` workbook (one sheet per table).
+
+    Usually called through :func:`read_file`.
+
+    Parameters
+    ----------
+    path : str or Path
+    table : str, optional
+        Read only the sheet named after this table (or the workbook's only
+        data sheet, read as this table).
+    sheet : str, optional
+        Read only this sheet (name matched case-insensitively).
+    mapping : asi_lib.mapping.Mapping, optional
+        Renames foreign headers before the table is inferred.
+
+    Returns
+    -------
+    list of RawTable
+        One per table sheet (a sheet named ``grund``, ``uppfoljning``,
+        ``bortfall`` or ``insatser``, case-insensitively), or the only data
+        sheet with its table inferred from the header. Sheets named
+        kodbok/codebook/koder/instruktioner/README are ignored, and so are
+        empty table sheets when neither ``table`` nor ``sheet`` is given.
+        Cells as text (dates as ISO dates, whole floats without decimals,
+        booleans as ``1``/``0``), index = Excel row number (header = row 1).
+
+    Raises
+    ------
+    AsiInputError
+        Unopenable workbook, no such sheet, no table sheet, an empty chosen
+        sheet, required columns missing or a column twice.
+
+    Examples
+    --------
+    >>> import datetime, os, tempfile, openpyxl
+    >>> wb = openpyxl.Workbook()
+    >>> wb.active.title = "Grund"
+    >>> wb.active.append(["client_id", "municipality", "unit", "interview_date", "sex", "main_substance"])
+    >>> wb.active.append(["A1", "Ale", "Öst", datetime.datetime(2024, 3, 1), "female", "alcohol"])
+    >>> _ = wb.create_sheet("Kodbok")
+    >>> p = os.path.join(tempfile.mkdtemp(), "g.xlsx")
+    >>> wb.save(p)
+    >>> [(r.table, r.sheet) for r in read_excel(p)]
+    [('grund', 'Grund')]
+    >>> read_excel(p)[0].data.loc[2, "interview_date"]
+    '2024-03-01'
+    """
     import openpyxl
 
     try:

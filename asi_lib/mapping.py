@@ -47,7 +47,39 @@ def _val(v) -> str:
 
 @dataclass
 class Mapping:
-    """A parsed mapping file (see module docstring)."""
+    """A parsed mapping file (see module docstring).
+
+    Made by :func:`mapping_from_dict` or :func:`load_mapping`; keys are
+    casefolded with runs of spaces collapsed. The attributes are also the
+    constructor's parameters.
+
+    Attributes
+    ----------
+    path : str or None
+        The mapping file, named in messages.
+    table : str or None
+        The table the export holds, when the mapping says.
+    columns : dict
+        Export header → codebook column name.
+    column_values : dict
+        Codebook column name → {export value → code} for that column only.
+    values : dict
+        Export value → code, for every coded column.
+    missing : dict
+        Export spelling → ``"X"`` (not answered) or ``"N"`` (not relevant).
+    date_formats : dict
+        Codebook column name → its own strptime format.
+    date_format : str or None
+        strptime format for every other date column.
+    ignore : set of str
+        Export headers dropped without a warning.
+
+    Examples
+    --------
+    >>> m = Mapping(columns={"kön": "sex"}, ignore={"handläggare"})
+    >>> m.target("Kön"), m.target("Handläggare"), m.target("Okänd")
+    ('sex', '', None)
+    """
 
     path: str | None = None
     table: str | None = None
@@ -69,6 +101,28 @@ class Mapping:
 
 def mapping_from_dict(spec: dict, *, path: str | None = None) -> Mapping:
     """Build a :class:`Mapping` from the parsed YAML (validated against the codebook).
+
+    Parameters
+    ----------
+    spec : dict
+        The YAML as parsed: optional keys ``table``, ``date_format``,
+        ``columns``, ``values``, ``missing``, ``ignore`` and ``description``
+        (format in the module docstring).
+    path : str, optional
+        The file it came from, kept as ``Mapping.path`` and named in errors.
+
+    Returns
+    -------
+    Mapping
+        Headers, values and missing spellings as casefolded keys; values
+        and codes as stripped text (booleans as ``"1"``/``"0"``).
+
+    Raises
+    ------
+    AsiInputError
+        Not a dictionary, unknown keys, unknown table, a target that is not
+        a codebook column, two headers on the same column, a ``missing``
+        token other than X or N.
 
     Examples
     --------

@@ -61,6 +61,7 @@ def severity_band(pairs: pd.DataFrame, area: str, lang: str = "sv") -> pd.Series
     Parameters
     ----------
     pairs : pandas.DataFrame
+        ``Pairing.pairs`` with ``rating_<area>_0``.
     area : str
     lang : {"sv", "en"}
 
@@ -68,6 +69,11 @@ def severity_band(pairs: pd.DataFrame, area: str, lang: str = "sv") -> pd.Series
     -------
     pandas.Series
         Band label per pair (missing where the rating is).
+
+    Examples
+    --------
+    >>> severity_band(pd.DataFrame({"rating_alcohol_0": [1, 5, None]}), "alcohol", "en").tolist()
+    ['No problem, no help needed', 'Moderate problem, some help indicated', nan]
     """
     from .scores import rating_band
 
@@ -391,6 +397,22 @@ def mixed_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "sex
     :math:`u_j \\sim N(0, \\sigma_u^2)`; REML (``MixedLM.from_formula(...).fit(reml=True)``).
     With few municipalities (< ~5–10) the variance component is poorly
     estimated; the fixed effects stay interpretable.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> n = 400
+    >>> x0 = rng.uniform(0, 1, n); grp = np.where(rng.random(n) < .5, "cra", "none")
+    >>> kom = rng.choice(list("ABCDEF"), n)
+    >>> u = pd.Series({"A": .02, "B": -.02, "C": .01, "D": 0, "E": -.01, "F": .03})
+    >>> x1 = 0.1 + 0.5 * x0 - 0.05 * (grp == "cra") + u[kom].to_numpy() + rng.normal(0, 0.01, n)
+    >>> pairs = pd.DataFrame({"client_pid": np.arange(n).astype(str), "composite_alcohol_0": x0,
+    ...                       "composite_alcohol_1": x1, "intervention": grp, "municipality": kom})
+    >>> t = mixed_effects(pairs, "alcohol", terms=("intervention",))
+    >>> t.loc[t.term == "intervention", ["level", "estimate"]].round(2).values.tolist()
+    [['cra', -0.05]]
+    >>> t.loc[t.term == "variance", "level"].tolist(), t.attrs["asi"]["n_groups"]
+    (['municipality', 'residual'], 6)
     """
     import statsmodels.formula.api as smf
 
@@ -435,11 +457,42 @@ def naive_vs_adjusted(pairs: pd.DataFrame, area: str, *, reference=None, terms=(
                       lang: str = "sv", **kw) -> pd.DataFrame:
     """Per intervention: naive before/after change beside the adjusted effect.
 
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        ``Pairing.pairs`` with ``composite_<area>_0/_1``, ``intervention``
+        and the other term columns.
+    area : str
+    reference : str or dict, optional
+        Reference intervention, as :func:`adjusted_effects`.
+    terms : sequence of str, default ("intervention", "sex", "age_band")
+        Adjustment terms of the model; must include ``"intervention"``.
+    lang : {"sv", "en"}
+    **kw
+        Passed to :func:`adjusted_effects` (``alpha``, ``min_reference``,
+        ``cluster``); the naive CIs use alpha = 0.05.
+
     Returns
     -------
     pandas.DataFrame
         ``intervention``, ``label``, ``n``, ``naive_diff`` (+ CI),
-        ``adjusted`` (+ CI) against the reference intervention.
+        ``adjusted`` (+ CI) against the reference intervention (0 for the
+        reference itself, without CI). ``attrs["asi"]`` as
+        :func:`adjusted_effects` plus ``reference``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> n = 400
+    >>> x0 = rng.uniform(0, 1, n); grp = np.where(rng.random(n) < .5, "cra", "none")
+    >>> x1 = 0.1 + 0.5 * x0 - 0.05 * (grp == "cra") + rng.normal(0, 0.01, n)
+    >>> pairs = pd.DataFrame({"client_pid": np.arange(n).astype(str), "composite_alcohol_0": x0,
+    ...                       "composite_alcohol_1": x1, "intervention": grp})
+    >>> t = naive_vs_adjusted(pairs, "alcohol", terms=("intervention",))
+    >>> t[["intervention", "naive_diff", "adjusted"]].round(2)
+      intervention  naive_diff  adjusted
+    0          cra       -0.22     -0.05
+    1         none       -0.16      0.00
     """
     nv = naive_change(pairs, area, "intervention", lang=lang)
     adj = adjusted_effects(pairs, area, terms=terms, reference=reference, lang=lang, **kw)
