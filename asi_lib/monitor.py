@@ -213,6 +213,20 @@ def followup_timing(ds: Dataset, by=None, *, window=(90, 730), as_of=None, pairi
     The rate's denominator holds only baselines whose window end
     (baseline + window[1] days) is on or before ``as_of``, so recent
     baselines do not count as missed. Pairing rules: ``docs/methods/followup.md``.
+
+    Examples
+    --------
+    >>> from asi_lib.dataset import Dataset
+    >>> d = pd.to_datetime
+    >>> g = pd.DataFrame({"client_pid": ["a", "b", "c"], "municipality": ["A", "A", "B"],
+    ...                   "interview_date": d(["2024-01-10", "2024-02-01", "2025-10-15"])})
+    >>> u = pd.DataFrame({"client_pid": ["a"], "municipality": ["A"], "interview_date": d(["2024-07-01"]),
+    ...                   "followup_type": ["ordinary"]})
+    >>> e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
+    >>> t = followup_timing(Dataset(g, u, e, e), as_of="2026-03-01")
+    >>> t[["n", "k", "share", "n_paired", "days_median"]]
+       n  k  share  n_paired  days_median
+    0  2  1    0.5         1        173.0
     """
     by = _by_list(by)
     as_of = as_of_date(ds, as_of)
@@ -281,6 +295,21 @@ def followups_due(ds: Dataset, by=None, *, months: int = 6, window=(90, 730), as
     A baseline is due when its status is ``not_yet_due`` (window open or not
     yet open, no follow-up, not superseded); it falls in the month its window
     opens (baseline + window[0] days), or the current month if already open.
+
+    Examples
+    --------
+    >>> from asi_lib.dataset import Dataset
+    >>> d = pd.to_datetime
+    >>> g = pd.DataFrame({"client_pid": ["a", "b", "c"], "municipality": ["A", "A", "B"],
+    ...                   "interview_date": d(["2024-01-10", "2024-02-01", "2025-10-15"])})
+    >>> u = pd.DataFrame({"client_pid": ["a"], "municipality": ["A"], "interview_date": d(["2024-07-01"]),
+    ...                   "followup_type": ["ordinary"]})
+    >>> e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
+    >>> followups_due(Dataset(g, u, e, e), months=3, as_of="2025-12-01")
+         month  n
+    0  2025-12  1
+    1  2026-01  1
+    2  2026-02  0
     """
     by = _by_list(by)
     as_of = as_of_date(ds, as_of)

@@ -155,6 +155,19 @@ def parse_personal_numbers(ids: pd.Series, ref_date=None) -> pd.DataFrame:
 def age_at(birth_date: pd.Series, ref_date) -> pd.Series:
     """Age in whole years at ``ref_date`` (scalar or Series).
 
+    Parameters
+    ----------
+    birth_date : pandas.Series of datetime
+        Birth dates (NaT where unknown).
+    ref_date : date-like or pandas.Series or array-like
+        One reference date for all rows, or one per row (a Series aligned
+        on the index of ``birth_date``, an array or list in row order).
+
+    Returns
+    -------
+    pandas.Series of Int64
+        Index of ``birth_date``; <NA> where either date is missing.
+
     Notes
     -----
     ``age = ref.year - birth.year - [ (ref.month, ref.day) < (birth.month, birth.day) ]``
@@ -182,6 +195,20 @@ def client_keys(ids: pd.Series, municipality: pd.Series, ref_date=None) -> pd.Se
     municipality); any other identifier is a local client number and becomes
     ``<municipality>|<id>`` (municipality stripped and case-folded), so two
     municipalities' local numbers never collide. Empty ids give <NA>.
+
+    Parameters
+    ----------
+    ids : pandas.Series of str
+        Client identifiers as written (surrounding spaces ignored).
+    municipality : pandas.Series of str
+        Municipality of each row (same index as ``ids``).
+    ref_date : date-like, optional
+        Passed to :func:`parse_personal_numbers` (century of 10-digit numbers).
+
+    Returns
+    -------
+    pandas.Series of string
+        Index of ``ids``; <NA> where the id is empty.
 
     Examples
     --------
@@ -288,7 +315,24 @@ def pseudonymise_frame(df: pd.DataFrame, key: bytes, *, table: str | None = None
 
 # ---------------------------------------------------------------- key handling
 def default_key_path() -> Path:
-    """``$ASI_KIT_KEY_FILE``, else ``$XDG_CONFIG_HOME/asi-kit/pseudonym.key``, else ``~/.config/...``."""
+    """``$ASI_KIT_KEY_FILE``, else ``$XDG_CONFIG_HOME/asi-kit/pseudonym.key``, else ``~/.config/...``.
+
+    Returns
+    -------
+    pathlib.Path
+        The key file's path (``~`` expanded in ``$ASI_KIT_KEY_FILE``); the
+        file need not exist.
+
+    Examples
+    --------
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {KEY_ENV: "/secure/k.key"}):
+    ...     default_key_path().as_posix()
+    '/secure/k.key'
+    >>> with mock.patch.dict(os.environ, {"XDG_CONFIG_HOME": "/cfg"}, clear=True):
+    ...     default_key_path().as_posix()
+    '/cfg/asi-kit/pseudonym.key'
+    """
     env = os.environ.get(KEY_ENV)
     if env:
         return Path(env).expanduser()
@@ -349,6 +393,16 @@ def load_key(path=None, *, create: bool = True) -> bytes:
 
 def key_fingerprint(key: bytes) -> str:
     """A short public fingerprint of the key (tells keys apart, reveals nothing).
+
+    Parameters
+    ----------
+    key : bytes
+        The secret key (:func:`load_key`).
+
+    Returns
+    -------
+    str
+        16 hex characters; a store records it and refuses another key.
 
     Notes
     -----

@@ -68,6 +68,14 @@ class ItemTerm:
     max_value : float
         Largest transformed value (so ``weight * max_value`` is the term's
         share of the area maximum).
+
+    Examples
+    --------
+    >>> term = load_spec().areas["medical"].terms[0]
+    >>> term.code, term.column, term.divisor, term.transform, term.hi
+    ('M6', 'medical_problem_days', 90.0, 'identity', 30.0)
+    >>> round(term.weight, 6), round(term.max_contribution, 6)
+    (0.011111, 0.333333)
     """
 
     area: str
@@ -94,7 +102,29 @@ class ItemTerm:
 
 @dataclass(frozen=True)
 class AreaSpec:
-    """One area of a :class:`CompositeSpec`."""
+    """One area of a :class:`CompositeSpec`.
+
+    Attributes
+    ----------
+    name : str
+        Area name (e.g. ``medical``).
+    terms : tuple of ItemTerm
+        The area's item terms in spec order.
+    reverse : bool, default False
+        Score is ``1 - S`` instead of ``S`` (employment).
+    min_share : float or None
+        The area's own minimum-share rule (``None``: the spec's global one).
+    source : str
+        Where the formula comes from (free text from the spec).
+
+    Examples
+    --------
+    >>> area = load_spec().areas["medical"]
+    >>> area.columns, area.reverse, round(area.max_total, 6)
+    (['medical_problem_days', 'medical_troubled', 'medical_importance'], False, 1.0)
+    >>> load_spec().areas["employment"].reverse
+    True
+    """
 
     name: str
     terms: tuple[ItemTerm, ...]
@@ -127,6 +157,14 @@ class CompositeSpec:
         Where the spec was read from.
     raw : dict
         The YAML as read.
+
+    Examples
+    --------
+    >>> spec = load_spec()
+    >>> list(spec.areas)[:3], spec.sek_per_unit, spec.min_share
+    (['medical', 'employment', 'alcohol'], 10.0, None)
+    >>> float(spec.weight_matrix().loc["medical:medical_troubled", "medical"])
+    0.08333333333333333
     """
 
     areas: dict[str, AreaSpec]
@@ -446,6 +484,16 @@ def _area_min_shares(spec: CompositeSpec, areas, min_share) -> dict[str, float |
 
 def score_columns(areas=None) -> list[str]:
     """Names of the composite columns, ``composite_<area>``.
+
+    Parameters
+    ----------
+    areas : sequence of str, optional
+        Areas in the wanted order; default (or empty) all of
+        :data:`asi_lib.codebook.AREAS`.
+
+    Returns
+    -------
+    list of str
 
     Examples
     --------
