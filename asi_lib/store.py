@@ -44,16 +44,64 @@ _OWN_FILES = {f"{t}.parquet" for t in TABLES} | {QUARANTINE, MANIFEST}
 
 
 def now_iso() -> str:
+    """The current local time as ISO 8601 text, to the second, with UTC offset.
+
+    Used for the time stamps of the manifest, the lock and quarantine entries.
+
+    Returns
+    -------
+    str
+        E.g. ``"2024-03-01T14:05:09+01:00"``.
+
+    Examples
+    --------
+    >>> import re
+    >>> bool(re.fullmatch(r"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d[+-]\\d\\d:\\d\\d", now_iso()))
+    True
+    """
     return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
 def empty_table(table: str) -> pd.DataFrame:
-    """An empty frame with the store columns and dtypes of ``table``."""
+    """An empty frame with the store columns and dtypes of ``table``.
+
+    Parameters
+    ----------
+    table : str
+        ``grund``, ``uppfoljning``, ``bortfall`` or ``insatser``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        No rows; columns as :func:`coerce_table` gives them.
+
+    Examples
+    --------
+    >>> e = empty_table("insatser")
+    >>> len(e), list(e.columns[:4]), str(e["start_date"].dtype)
+    (0, ['client_pid', 'municipality', 'unit', 'intervention_type'], 'datetime64[us]')
+    """
     return coerce_table(pd.DataFrame(), table)
 
 
 def coerce_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
     """Columns in codebook order and store dtypes (``codebook.dtypes``); categories = codebook codes.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows of ``table`` with ``client_pid`` (not ``client_id``); values
+        already of the right kind (codes, dates, integers).
+    table : str
+        ``grund``, ``uppfoljning``, ``bortfall`` or ``insatser``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index; exactly the store columns of ``table`` (absent ones all
+        missing, columns not in the codebook dropped): ``string``,
+        ``datetime64[us]``, ``category``, ``Int16`` / ``Int32`` (money).
+        A category value not in the code list becomes missing.
 
     Examples
     --------
@@ -104,6 +152,18 @@ def _content_hash(df: pd.DataFrame) -> pd.Series:
 def scrub_text(values: pd.Series) -> pd.Series:
     """Mask anything shaped like a personal identity number inside text.
 
+    Parameters
+    ----------
+    values : pandas.Series
+        Any values; they are turned into ``str`` first.
+
+    Returns
+    -------
+    pandas.Series of str
+        Same index; 10 or 12 digits (optionally with ``-``, ``+`` or a space
+        before the last four) replaced by ``***``, whether or not the check
+        digit is right.
+
     Examples
     --------
     >>> scrub_text(pd.Series(["ring 811218-9876 imorgon", "12"])).tolist()
@@ -114,7 +174,37 @@ def scrub_text(values: pd.Series) -> pd.Series:
 
 @dataclass
 class MergeResult:
-    """Outcome of merging accepted rows into a stored table."""
+    """Outcome of merging accepted rows into a stored table.
+
+    Returned by :meth:`Store.merge`.
+
+    Attributes
+    ----------
+    added : int
+        Rows with a new identity.
+    unchanged : int
+        Rows identical to a stored record.
+    corrected : int
+        Stored records replaced (only with ``accept_corrections``).
+    conflicts : pandas.Index
+        Index labels of the new frame whose identity is stored with other
+        content and which were not applied.
+    corrections : list of dict
+        Log entries of the corrections (time, ingest, table, ``client_pid``,
+        identity, changed columns with old and new values; free text only
+        noted as changed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> old = coerce_table(pd.DataFrame({"client_pid": ["p1"], "municipality": ["Ale"],
+    ...                                  "interview_date": ["2024-03-01"]}), "grund")
+    >>> new = coerce_table(pd.DataFrame({"client_pid": ["p1", "p2"], "municipality": ["Bjuv", "Ale"],
+    ...                                  "interview_date": ["2024-03-01", "2024-04-01"]}), "grund")
+    >>> merged, res = Store(tempfile.mkdtemp()).merge("grund", old, new)
+    >>> res.added, res.unchanged, res.corrected, res.conflicts.tolist(), len(merged)
+    (1, 0, 0, [0], 2)
+    """
 
     added: int = 0
     unchanged: int = 0
@@ -469,6 +559,44 @@ def quarantine_records(raw_rows: pd.DataFrame, pids: pd.Series, problems: pd.Dat
 
     ``qid`` = SHA-256 of table + row content, so re-ingesting the same bad row
     does not add it twice.
+
+    Parameters
+    ----------
+    raw_rows : pandas.DataFrame
+        The rows to quarantine as read (text), index = row number in the file.
+    pids : pandas.Series
+        ``client_pid`` per row (index = row number; missing where none).
+    problems : pandas.DataFrame
+        Problem records (:data:`asi_lib.validate.PROBLEM_COLUMNS`); those of
+        other rows are ignored.
+    table : str
+    file : str
+        Source file; only its name is kept.
+    sheet : str or None
+        Excel sheet.
+    ingest_id : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per raw row with :data:`QUARANTINE_COLUMNS`: ``qid`` (24 hex
+        characters), ``rules`` (comma-separated error rules), ``data`` (JSON
+        of the scrubbed row with ``client_pid``), ``problems`` (JSON list of
+        the row's problem records), and ``table``, ``file``, ``sheet``,
+        ``row``, ``ingest_id``, ``time``, ``client_pid``.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"client_id": ["811218-9876"], "comment": ["ring 811218-9876"]},
+    ...                    index=pd.Index([3], name="row"))
+    >>> probs = pd.DataFrame([{"file": "g.csv", "sheet": None, "row": 3, "column": "age", "value": "12",
+    ...                        "rule": "under_18", "severity": "error", "message_sv": "", "message_en": ""}])
+    >>> q = quarantine_records(raw, pd.Series(["p1"], index=raw.index), probs, table="grund",
+    ...                        file="/in/g.csv", sheet=None, ingest_id="i1")
+    >>> q[["file", "row", "client_pid", "rules"]].to_dict("records")
+    [{'file': 'g.csv', 'row': 3, 'client_pid': 'p1', 'rules': 'under_18'}]
+    >>> q.loc[0, "data"]
+    '{"client_pid": "p1", "comment": "ring ***"}'
     """
     if raw_rows.empty:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
@@ -509,6 +637,18 @@ def load_store(path) -> Dataset:
     ------
     AsiInputError
         No store at ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> st = Store(d)
+    >>> st.write_table("grund", pd.DataFrame({"client_pid": ["p1"], "municipality": ["Ale"],
+    ...                                       "interview_date": ["2024-03-01"]}))
+    >>> st.save_manifest()
+    >>> ds = load_store(d)
+    >>> ds, ds.meta["summary"]["records"]["grund"]
+    (Dataset(grund=1, uppfoljning=0, bortfall=0, insatser=0), 1)
     """
     st = Store(path)
     if not st.exists():
