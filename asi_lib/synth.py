@@ -111,6 +111,13 @@ TRUE_PARAMS: dict = {
 def true_parameters() -> dict:
     """A deep copy of :data:`TRUE_PARAMS` (safe to modify).
 
+    Returns
+    -------
+    dict
+        Substance mix, demographics, bortfall and follow-up logits, the
+        outcome model per area and the true intervention effects
+        (``["effects"][area][intervention]``, 0–1 composite scale).
+
     Examples
     --------
     >>> true_parameters()["effects"]["alcohol"]["contact_person"]
@@ -122,6 +129,22 @@ def true_parameters() -> dict:
 # ----------------------------------------------------------------------------- composites
 def alcohol_composite(d1, d2, d26, d28, d30, money_sek) -> np.ndarray:
     """ASI-5 alcohol composite from item values (floats, NaN for X/empty).
+
+    Parameters
+    ----------
+    d1, d2, d26 : float or array-like
+        Days of alcohol use, of use to intoxication and with alcohol
+        problems (past 30 days; D1, D2, D26).
+    d28, d30 : float or array-like
+        Troubled by and importance of help for alcohol problems (0–4;
+        D28, D30).
+    money_sek : float or array-like
+        Money spent on alcohol in SEK (past 30 days; D23).
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        Broadcast shape of the inputs; NaN where any input is NaN.
 
     Notes
     -----
@@ -146,6 +169,19 @@ def drug_composite(days: np.ndarray, d29, d31) -> np.ndarray:
     """ASI-5 drug composite: ``sum(D3..D11, D13, D27)/390 + (D29 + D31)/52``.
 
     ``days`` is an (n, 11) array of the eleven day items.
+
+    Parameters
+    ----------
+    days : array-like of shape (n, 11)
+        Days of use of D3–D11 and D13 (:data:`DRUG_ITEMS`) and drug problem
+        days D27 (past 30 days).
+    d29, d31 : float or array-like of length n
+        Troubled by and importance of help for drug problems (0–4; D29, D31).
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        Shape (n,); NaN where any item is NaN.
 
     Examples
     --------
@@ -278,6 +314,17 @@ class SynthRegion:
         (X/N as -8/-9) with a raw synthetic ``client_id`` column.
     truth : dict
         JSON-serialisable true parameters and realised counts.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> region = generate(n_clients=200, seed=1)
+    >>> region
+    SynthRegion(grund=166, uppfoljning=101, bortfall=73, insatser=202)
+    >>> region.truth["null_intervention"], region.truth["n_clients"]
+    ('contact_person', 200)
+    >>> [p.name for p in region.write(tempfile.mkdtemp(), "csv")]
+    ['grund.csv', 'uppfoljning.csv', 'bortfall.csv', 'insatser.csv', 'truth.json']
     """
 
     tables: dict
