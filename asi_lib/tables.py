@@ -104,6 +104,42 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     Each sheet starts with the table's title and selection (from
     ``attrs["asi"]``) and ends with the legend of the suppression markers.
     Only published frames are accepted.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Title → table that has passed :func:`~asi_lib.publish.publish`
+        (e.g. :func:`standard_tables`); sheets in this order, named by the
+        title cut to 31 characters.
+    path : str or Path
+        The ``.xlsx`` file; its directory is created when missing, an
+        existing file is replaced.
+    title : str, optional
+        Put before each table's title in cell A1 (``"<title> – <name>"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    AsiInputError
+        A table has not passed ``publish()``. (When it is the first table,
+        the closing of the still empty workbook fails with openpyxl's
+        ``IndexError``, which then carries the AsiInputError as its context.)
+
+    Examples
+    --------
+    >>> import os, tempfile, openpyxl
+    >>> from asi_lib.publish import publish
+    >>> raw = pd.DataFrame({"sex": ["male", "female", "__total__"], "n": [40, 30, 70]})
+    >>> raw.attrs["asi"] = {"group_cols": ["sex"], "additive": True, "selection": "senaste Grund",
+    ...                     "unit": "klienter"}
+    >>> p = write_excel({"Per kön": publish(raw)}, os.path.join(tempfile.mkdtemp(), "t.xlsx"), title="ISU 2024")
+    >>> ws = openpyxl.load_workbook(p)["Per kön"]
+    >>> ws["A1"].value, ws["A2"].value, ws["A5"].value
+    ('ISU 2024 – Per kön', 'Urval: senaste Grund. Enhet: klienter.', 'Man')
     """
     from .errors import AsiInputError
 
