@@ -50,6 +50,27 @@ def example_rows(table: str, n: int = 3) -> pd.DataFrame:
     Rows holding an ``X`` or ``N`` token are preferred so that the template
     shows them.
 
+    Parameters
+    ----------
+    table : str
+        ``grund``, ``uppfoljning``, ``bortfall`` or ``insatser``.
+    n : int, default 3
+        Number of rows (fewer if the region has fewer candidates).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The codebook columns of ``table`` as a case system would export them
+        (:meth:`asi_lib.synth.SynthRegion.to_export_frames`: synthetic
+        ``client_id``, ISO date strings, ``"X"``/``"N"`` tokens). Grund,
+        Uppföljning and insatser rows belong to the same few clients, so the
+        templates ingest together; index 0..n-1.
+
+    Notes
+    -----
+    Always the same rows: a 200-client region generated with
+    :data:`EXAMPLE_SEED`.
+
     Examples
     --------
     >>> ex = example_rows("grund")
@@ -97,7 +118,27 @@ def _comment(cb, col) -> str:
 
 
 def build_workbook() -> Workbook:
-    """The Excel template as an :class:`openpyxl.Workbook` (see module docstring)."""
+    """The Excel template as an :class:`openpyxl.Workbook` (see module docstring).
+
+    Returns
+    -------
+    openpyxl.Workbook
+        Sheets ``grund``, ``uppfoljning``, ``bortfall``, ``insatser`` (header
+        row with a comment per column, data validation on rows 2 to
+        :data:`MAX_ROW`), ``kodbok`` and the hidden ``koder``; not saved.
+
+    Examples
+    --------
+    >>> wb = build_workbook()
+    >>> wb.sheetnames, wb["koder"].sheet_state
+    (['grund', 'uppfoljning', 'bortfall', 'insatser', 'kodbok', 'koder'], 'hidden')
+    >>> print(wb["grund"]["E1"].value, wb["grund"]["E1"].comment.text, sep="\\n")
+    sex
+    Kön
+    Typ: kod
+    Koder: male – Man; female – Kvinna
+    Obligatorisk
+    """
     cb = load_codebook()
     wb = Workbook()
     wb.remove(wb.active)
@@ -176,10 +217,25 @@ def build_workbook() -> Workbook:
 def write_templates(out_dir) -> list[Path]:
     """Write ``<table>.csv`` for every table and :data:`WORKBOOK_NAME` to ``out_dir``.
 
+    The CSV files (UTF-8, comma, ``\\n`` line ends) hold the codebook header and
+    :func:`example_rows`; the workbook is :func:`build_workbook`. Existing
+    files of the same names are replaced.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Directory; created when missing.
+
     Returns
     -------
     list of pathlib.Path
         The files written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> [p.name for p in write_templates(tempfile.mkdtemp())]
+    ['grund.csv', 'uppfoljning.csv', 'bortfall.csv', 'insatser.csv', 'asi_mall.xlsx']
     """
     cb = load_codebook()
     out = Path(out_dir)
