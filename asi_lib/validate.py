@@ -91,6 +91,19 @@ def parse_dates(values: pd.Series, *, as_of=None) -> pd.Series:
     then 19YY), ``D/M/YYYY``, ``D.M.YYYY`` (day first, Swedish order) and
     Excel serial day numbers (5 digits, days since 1899-12-30).
 
+    Parameters
+    ----------
+    values : pandas.Series
+        Dates as text (surrounding spaces ignored).
+    as_of : date-like, optional
+        Reference date for the century of ``YY-MM-DD`` (default today).
+
+    Returns
+    -------
+    pandas.Series of datetime64[us]
+        Same index; NaT where empty, not one of the spellings or not a real
+        date (e.g. 2024-02-30).
+
     Examples
     --------
     >>> parse_dates(pd.Series(["2024-03-01", "20240301", "24-03-01", "1/3/2024", "1.3.2024", "45352", "2024-02-30", "x"]),
@@ -132,6 +145,20 @@ def parse_integers(values: pd.Series, *, money: bool = False) -> pd.DataFrame:
     Returns a frame with ``value`` (float, NaN where not parsed), and the
     masks ``not_number``, ``decimal`` (a decimal where an integer is
     expected) and ``rounded`` (money with öre, rounded to whole kronor).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Numbers as text (surrounding spaces ignored; X/N tokens must be
+        handled before, they count as not a number here).
+    money : bool, default False
+        Parse as an SEK amount (see Notes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index of ``values``; ``value`` (float64), ``not_number``, ``decimal``
+        and ``rounded`` (bool). An empty cell is NaN with every mask False.
 
     Notes
     -----
@@ -213,12 +240,38 @@ class _Problems:
 
 
 def empty_problems() -> pd.DataFrame:
-    """An empty problem frame with the standard columns."""
+    """An empty problem frame with the standard columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        No rows; columns :data:`PROBLEM_COLUMNS`, ``row`` int64, the others
+        object.
+
+    Examples
+    --------
+    >>> p = empty_problems()
+    >>> len(p), list(p.columns) == PROBLEM_COLUMNS, str(p["row"].dtype)
+    (0, True, 'int64')
+    """
     return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "row" else "object") for c in PROBLEM_COLUMNS})
 
 
 def mask_values(problems: pd.DataFrame, masked_columns) -> pd.DataFrame:
     """Mask identifier/free-text values and anything shaped like a personal number.
+
+    Parameters
+    ----------
+    problems : pandas.DataFrame
+        Problem records with at least ``column`` and ``value``.
+    masked_columns : iterable of str
+        Columns whose values are always hidden (identifiers, free text).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``value`` as text: :data:`MASK` (``***``) where hidden,
+        empty values kept empty, at most 60 characters.
 
     Examples
     --------
@@ -529,12 +582,52 @@ def _cross_field(out, df, table, as_of, cb, P, context, pseudonymised) -> None:
 
 
 def error_rows(problems: pd.DataFrame) -> pd.Index:
-    """Row numbers with at least one error (to be quarantined); header problems (row 1) excluded."""
+    """Row numbers with at least one error (to be quarantined); header problems (row 1) excluded.
+
+    Parameters
+    ----------
+    problems : pandas.DataFrame
+        Problem records with ``row`` and ``severity``.
+
+    Returns
+    -------
+    pandas.Index
+        Sorted distinct row numbers, named ``row``; warnings do not count.
+
+    Examples
+    --------
+    >>> probs = pd.DataFrame({"row": [1, 3, 3, 5, 4], "severity": ["error", "error", "error", "warning", "error"]})
+    >>> error_rows(probs).tolist()
+    [3, 4]
+    """
     p = problems[(problems["severity"] == "error") & (problems["row"] > 1)]
     return pd.Index(sorted(p["row"].unique()), name="row")
 
 
 def split_valid(typed: pd.DataFrame, problems: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(accepted rows, rows to quarantine) of a typed frame."""
+    """(accepted rows, rows to quarantine) of a typed frame.
+
+    Parameters
+    ----------
+    typed : pandas.DataFrame
+        Typed rows, index = row number in the file.
+    problems : pandas.DataFrame
+        Problem records of the same file (see :func:`error_rows`).
+
+    Returns
+    -------
+    accepted : pandas.DataFrame
+        Rows without an error.
+    quarantined : pandas.DataFrame
+        Rows with at least one error.
+
+    Examples
+    --------
+    >>> typed = pd.DataFrame({"x": [1, 2, 3, 4]}, index=pd.Index([2, 3, 4, 5], name="row"))
+    >>> probs = pd.DataFrame({"row": [3, 5], "severity": ["error", "warning"]})
+    >>> ok, bad = split_valid(typed, probs)
+    >>> ok.index.tolist(), bad.index.tolist()
+    ([2, 4, 5], [3])
+    """
     bad = typed.index.isin(error_rows(problems))
     return typed.loc[~bad], typed.loc[bad]
