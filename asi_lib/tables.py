@@ -125,9 +125,8 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     Raises
     ------
     AsiInputError
-        A table has not passed ``publish()``. (When it is the first table,
-        the closing of the still empty workbook fails with openpyxl's
-        ``IndexError``, which then carries the AsiInputError as its context.)
+        A table has not passed ``publish()``, or there is no table; nothing
+        is written then.
 
     Examples
     --------
@@ -143,13 +142,17 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     """
     from .errors import AsiInputError
 
+    # every table is checked before the workbook is opened: nothing half-written is left
+    for name, frame in tables.items():
+        if not frame.attrs.get("asi", {}).get("published"):
+            raise AsiInputError(f"tabellen '{name}' har inte passerat publish() / not published")
+    if not tables:
+        raise AsiInputError("inga tabeller att skriva / no tables to write")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         for name, frame in tables.items():
             meta = frame.attrs.get("asi", {})
-            if not meta.get("published"):
-                raise AsiInputError(f"tabellen '{name}' har inte passerat publish() / not published")
             sheet = name[:SHEET_MAX]
             frame.to_excel(xl, sheet_name=sheet, index=False, startrow=3)
             ws = xl.sheets[sheet]

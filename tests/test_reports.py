@@ -392,3 +392,14 @@ def test_comparison_shown_without_repeating_the_case_mix():
     whole = publish(compare.compare_one_vs_rest(scores.add_scores(ds.grund), unit_col="municipality", unit=BIG))
     assert whole[cmp.columns].equals(cmp)                     # the same cells, fewer columns
     assert (whole[mix.columns] == mix.iloc[0]).all().all()    # the case mix is one row repeated
+
+
+def test_write_excel_refuses_an_unpublished_table_and_writes_nothing(tmp_path):
+    from asi_lib.errors import AsiInputError
+    from asi_lib.tables import write_excel
+
+    raw = pd.DataFrame({"sex": ["male"], "n": [40]})
+    target = tmp_path / "t.xlsx"
+    with pytest.raises(AsiInputError, match="publish"):   # first table: was openpyxl's IndexError
+        write_excel({"Rå": raw}, target)
+    assert not target.exists()
