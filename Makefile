@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := asi-kit
 OUT    ?= out
 
-.PHONY: all demo test test-fast test-notebooks bench templates venv clean help lab dashboard test-browser browser-deps
+.PHONY: all demo test test-fast test-notebooks notebooks bench templates venv clean help lab dashboard test-browser browser-deps
 
 all: help
 
@@ -17,6 +17,7 @@ help:
 	@echo "make demo   - sätter upp .venv och kör huvudjobbet på syntetiska demodata"
 	@echo "make test   - sätter upp .venv och kör alla tester"
 	@echo "make bench  - kör prestandamätningarna i benchmarks/ (se docs/benchmarks.md)"
+	@echo "make notebooks - generera, kör och gör notebookarna lätta innan de checkas in"
 
 venv: $(STAMP)
 
@@ -37,6 +38,15 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -x --ignore=tests/browser tests asi_lib
+
+# Regenerate the committed notebooks: generator, one execution (reference output of the
+# NBVAL_CHECK_OUTPUT cells), then every other output dropped (docs/notebooks.md).
+NOTEBOOKS = $(sort $(wildcard notebooks/0[0-5]_*.ipynb)) notebooks/report/kommunrapport.ipynb
+notebooks: $(STAMP)
+	for g in tools/notebook_0*.py tools/notebook_report.py; do $(PY) $$g || exit 1; done
+	for nb in $(NOTEBOOKS); do (cd $$(dirname $$nb) && $(CURDIR)/$(VENV)/bin/jupyter nbconvert --to notebook \
+		--execute --inplace --ExecutePreprocessor.kernel_name=$(KERNEL) $$(basename $$nb)) || exit 1; done
+	$(PY) tools/lighten_notebooks.py $(NOTEBOOKS)
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-kernel-name $(KERNEL) \
