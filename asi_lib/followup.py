@@ -143,13 +143,7 @@ class Pairing:
 
     Examples
     --------
-    >>> d = pd.to_datetime
-    >>> g = pd.DataFrame({"client_pid": ["a", "b"], "interview_date": d(["2024-01-01", "2024-01-01"]),
-    ...                   "rating_alcohol": [6, 5]})
-    >>> u = pd.DataFrame({"client_pid": ["a"], "interview_date": d(["2024-07-01"]),
-    ...                   "followup_type": ["ordinary"], "rating_alcohol": [3]})
-    >>> e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
-    >>> p = pair_followups(Dataset(g, u, e, e), as_of="2026-01-01")
+    >>> p = pair_followups(_example_dataset(), as_of="2026-01-01")  # a: followed up, b: missed
     >>> p
     Pairing(pairs=1, baselines=2, unpaired=0, window=(90, 730), rule='last')
     >>> p.bortfall_share()
@@ -307,13 +301,7 @@ def pair_followups(ds: Dataset, *, window: tuple[int, int] = (90, 730), rule: st
 
     Examples
     --------
-    >>> d = pd.to_datetime
-    >>> g = pd.DataFrame({"client_pid": ["a", "b"], "interview_date": d(["2024-01-01", "2024-01-01"]),
-    ...                   "rating_alcohol": [6, 5]})
-    >>> u = pd.DataFrame({"client_pid": ["a"], "interview_date": d(["2024-07-01"]),
-    ...                   "followup_type": ["ordinary"], "rating_alcohol": [3]})
-    >>> e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
-    >>> p = pair_followups(Dataset(g, u, e, e), as_of="2026-01-01")
+    >>> p = pair_followups(_example_dataset(), as_of="2026-01-01")  # a: followed up, b: missed
     >>> p.pairs[["client_pid", "days", "rating_alcohol_0", "rating_alcohol_1"]]
       client_pid  days  rating_alcohol_0  rating_alcohol_1
     0          a   182                 6                 3
@@ -494,3 +482,13 @@ def _attach_intervention(pairs: pd.DataFrame, insatser: pd.DataFrame, lead_days:
     else:
         pairs["completed"] = pd.array([pd.NA] * len(pairs), dtype="boolean")
     return pairs
+
+
+def _example_dataset() -> Dataset:  # doctest helper: two baselines, one followed up after 182 days
+    d = pd.to_datetime
+    g = pd.DataFrame({"client_pid": ["a", "b"], "interview_date": d(["2024-01-01", "2024-01-01"]),
+                      "rating_alcohol": [6, 5]})
+    u = pd.DataFrame({"client_pid": ["a"], "interview_date": d(["2024-07-01"]),
+                      "followup_type": ["ordinary"], "rating_alcohol": [3]})
+    e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
+    return Dataset(g, u, e, e)

@@ -331,12 +331,7 @@ def adjusted_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> n = 400
-    >>> x0 = rng.uniform(0, 1, n); grp = np.where(rng.random(n) < .5, "cra", "none")
-    >>> x1 = 0.1 + 0.5 * x0 - 0.05 * (grp == "cra") + rng.normal(0, 0.01, n)
-    >>> pairs = pd.DataFrame({"client_pid": np.arange(n).astype(str), "composite_alcohol_0": x0,
-    ...                       "composite_alcohol_1": x1, "intervention": grp})
+    >>> pairs = _example_pairs()  # true effect of cra: −0.05, slope 0.5
     >>> t = adjusted_effects(pairs, "alcohol", terms=("intervention",))
     >>> t.loc[t.term == "intervention", ["label", "estimate"]].round(2).values.tolist()
     [['CRA (Community Reinforcement Approach) jämfört med ingen insats', -0.05]]
@@ -482,12 +477,7 @@ def naive_vs_adjusted(pairs: pd.DataFrame, area: str, *, reference=None, terms=(
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> n = 400
-    >>> x0 = rng.uniform(0, 1, n); grp = np.where(rng.random(n) < .5, "cra", "none")
-    >>> x1 = 0.1 + 0.5 * x0 - 0.05 * (grp == "cra") + rng.normal(0, 0.01, n)
-    >>> pairs = pd.DataFrame({"client_pid": np.arange(n).astype(str), "composite_alcohol_0": x0,
-    ...                       "composite_alcohol_1": x1, "intervention": grp})
+    >>> pairs = _example_pairs()  # true effect of cra: −0.05, slope 0.5
     >>> t = naive_vs_adjusted(pairs, "alcohol", terms=("intervention",))
     >>> t[["intervention", "naive_diff", "adjusted"]].round(2)
       intervention  naive_diff  adjusted
@@ -505,3 +495,12 @@ def naive_vs_adjusted(pairs: pd.DataFrame, area: str, *, reference=None, terms=(
     out["adjusted_ci_high"] = out["intervention"].map(a["ci_high"])
     out.attrs["asi"] = dict(adj.attrs["asi"]) | {"group_cols": ["intervention"], "reference": ref}
     return out
+
+
+def _example_pairs(n: int = 400) -> pd.DataFrame:  # doctest helper: follow-up = 0.1 + 0.5·baseline − 0.05·cra
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(0, 1, n)
+    grp = np.where(rng.random(n) < .5, "cra", "none")
+    x1 = 0.1 + 0.5 * x0 - 0.05 * (grp == "cra") + rng.normal(0, 0.01, n)
+    return pd.DataFrame({"client_pid": np.arange(n).astype(str), "composite_alcohol_0": x0,
+                         "composite_alcohol_1": x1, "intervention": grp})

@@ -126,12 +126,9 @@ def asi_use(ds: Dataset, by="municipality", freq: str = "half", *, as_of=None,
     """
     if freq == "auto":
         half = asi_use(ds, by, "half", as_of=as_of, preliminary_months=preliminary_months, alpha=alpha)
-        if len(half) == 0 or not len(by_ := _by_list(by)):
-            med = half["n"].median() if len(half) else 0
-        else:
-            groups_ = half.loc[~(half[by_] == TOTAL).any(axis=1)]
-            med = groups_.groupby(by_, sort=False)["n"].median().min() if len(groups_) else 0
-        if med >= AUTO_MIN_PER_PERIOD:
+        groups_ = half.loc[~(half[_by_list(by)] == TOTAL).any(axis=1)]  # no by: every row
+        med = groups_.groupby(_by_list(by) or (lambda _: 0), sort=False)["n"].median().min()
+        if med >= AUTO_MIN_PER_PERIOD:  # NaN (no rows) is not
             return half
         freq = "year"
     if freq not in _FREQ_MONTHS:
@@ -216,14 +213,7 @@ def followup_timing(ds: Dataset, by=None, *, window=(90, 730), as_of=None, pairi
 
     Examples
     --------
-    >>> from asi_lib.dataset import Dataset
-    >>> d = pd.to_datetime
-    >>> g = pd.DataFrame({"client_pid": ["a", "b", "c"], "municipality": ["A", "A", "B"],
-    ...                   "interview_date": d(["2024-01-10", "2024-02-01", "2025-10-15"])})
-    >>> u = pd.DataFrame({"client_pid": ["a"], "municipality": ["A"], "interview_date": d(["2024-07-01"]),
-    ...                   "followup_type": ["ordinary"]})
-    >>> e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
-    >>> t = followup_timing(Dataset(g, u, e, e), as_of="2026-03-01")
+    >>> t = followup_timing(_example_dataset(), as_of="2026-03-01")
     >>> t[["n", "k", "share", "n_paired", "days_median"]]
        n  k  share  n_paired  days_median
     0  2  1    0.5         1        173.0
@@ -298,14 +288,7 @@ def followups_due(ds: Dataset, by=None, *, months: int = 6, window=(90, 730), as
 
     Examples
     --------
-    >>> from asi_lib.dataset import Dataset
-    >>> d = pd.to_datetime
-    >>> g = pd.DataFrame({"client_pid": ["a", "b", "c"], "municipality": ["A", "A", "B"],
-    ...                   "interview_date": d(["2024-01-10", "2024-02-01", "2025-10-15"])})
-    >>> u = pd.DataFrame({"client_pid": ["a"], "municipality": ["A"], "interview_date": d(["2024-07-01"]),
-    ...                   "followup_type": ["ordinary"]})
-    >>> e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
-    >>> followups_due(Dataset(g, u, e, e), months=3, as_of="2025-12-01")
+    >>> followups_due(_example_dataset(), months=3, as_of="2025-12-01")
          month  n
     0  2025-12  1
     1  2026-01  1
@@ -339,3 +322,13 @@ def followups_due(ds: Dataset, by=None, *, months: int = 6, window=(90, 730), as
         "column_labels": {"n": ("Uppföljningar som förfaller", "Follow-ups falling due")},
     }
     return cnt
+
+
+def _example_dataset() -> Dataset:  # doctest helper: A with a followed-up and a missed baseline, B recent
+    d = pd.to_datetime
+    g = pd.DataFrame({"client_pid": ["a", "b", "c"], "municipality": ["A", "A", "B"],
+                      "interview_date": d(["2024-01-10", "2024-02-01", "2025-10-15"])})
+    u = pd.DataFrame({"client_pid": ["a"], "municipality": ["A"], "interview_date": d(["2024-07-01"]),
+                      "followup_type": ["ordinary"]})
+    e = pd.DataFrame({"client_pid": pd.Series([], dtype=str)})
+    return Dataset(g, u, e, e)

@@ -21,9 +21,9 @@ from .publish import _heading, publish
 SHEET_MAX = 31  # Excel's limit on sheet names
 
 
-def _rows(published: pd.DataFrame, mask, *, drop=(), lang: str = "sv") -> pd.DataFrame:
-    """Some rows of a published table, without the columns (raw names) that do not apply to them."""
-    part = published.loc[np.asarray(mask, dtype=bool)]
+def _rows(published: pd.DataFrame, mask=None, *, drop=(), lang: str = "sv") -> pd.DataFrame:
+    """Some rows (default all) of a published table, without the columns (raw names) that do not apply."""
+    part = published if mask is None else published.loc[np.asarray(mask, dtype=bool)]
     gone = {_heading(c, lang) for c in drop}
     out = part[[c for c in part.columns if c not in gone]].reset_index(drop=True)
     out.attrs = dict(published.attrs)
@@ -82,10 +82,10 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
         # shown as two: the comparison per area, and the case mix (the same on every row) once
         mix = ["share_women_unit", "share_women_rest", "mean_age_unit", "mean_age_rest",
                "share_alcohol_unit", "share_alcohol_rest"]
-        out["Jämfört med övriga"] = _rows(cmp, np.ones(len(cmp), bool),
-                                          drop=("sd_unit", "sd_rest", "median_unit", "median_rest", *mix), lang=lang)
+        out["Jämfört med övriga"] = _rows(cmp, drop=("sd_unit", "sd_rest", "median_unit", "median_rest", *mix),
+                                          lang=lang)
         keep = [_heading(c, lang) for c in mix if _heading(c, lang) in cmp.columns]
-        out["Klientgruppernas sammansättning"] = _rows(cmp[keep].iloc[:1], np.ones(min(len(cmp), 1), bool))
+        out["Klientgruppernas sammansättning"] = _rows(cmp[keep], np.arange(len(cmp)) < 1)
     out["Kompletthet"] = publish(scores.completeness(own, table=None, lang=lang), **pub)
     out["ASI-användning"] = publish(monitor.asi_use(own, freq="auto", as_of=as_of), **pub)
     out["Uppföljning och bortfall"] = publish(pairing.summary(lang=lang), **pub)
