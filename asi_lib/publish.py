@@ -796,55 +796,42 @@ def _label_columns(frame: pd.DataFrame, meta: dict) -> dict[str, str | None]:
 
 
 # --------------------------------------------------------------------------- publish
-def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int = 10,
-            lang: str = "sv", labels: bool = True) -> pd.DataFrame:
-    """Protect small numbers, label and round a raw result table for people.
+
+class _Cells:
+    """The count cells of one raw table and the equations between them (see :func:`table_cells`)."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def table_cells(frame: pd.DataFrame, *, min_cell: int = 5, lang: str = "sv") -> _Cells:
+    """The count cells of a raw table, their primary protection and additive equations.
+
+    The first half of :func:`publish`, exposed so that a release can protect
+    many tables together (:mod:`asi_lib.release`): ``values`` (one per cell),
+    ``primary`` (0 < v < min_cell), ``forced`` (primary and complement cells),
+    ``sets`` (equations as (cell ids, signs) with sum(sign · value) = 0),
+    ``cell_id`` (count column → cell of each row) and ``penalty``.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        A raw tidy result (one row per group and measure) with at least one
-        count column (``n``) and ``attrs["asi"]`` describing its structure.
+        A raw result with ``attrs["asi"]`` (see the module docstring).
     min_cell : int, default 5
-        Smallest count that may be shown; 0 < count < min_cell is shown as
-        ``"<5"`` and everything derived from it as ``".."``.
-    tendency_threshold : int, default 10
-        Groups with fewer clients are flagged "Endast tendenser" and get no
-        p-value.
     lang : {"sv", "en"}
-    labels : bool, default True
-        Translate codes and column names; False keeps raw names (the values
-        are still protected and formatted).
 
     Returns
     -------
-    pandas.DataFrame
-        Strings ready to print. ``attrs["asi"]`` keeps the raw metadata plus
-        ``min_cell``, ``tendency_threshold``, ``suppressed_primary``,
-        ``suppressed_secondary``, ``hidden_statistics``, ``legend``.
-
-    Raises
-    ------
-    AsiInputError
-        No count column to protect, or a client identifier column present.
-
-    Notes
-    -----
-    Primary: count cells with 0 < v < min_cell; for each (k, n) pair also k
-    when 0 < n − k < min_cell. Secondary: in every additive set (groups + the
-    total row, categories + their group's n, declared row sums) with exactly
-    one hidden cell, the smallest non-zero visible cell is hidden too,
-    repeated until no set has exactly one. All statistics of a row with a
-    hidden (non-soft) count are hidden. See ``docs/methods/protection.md``.
+    object
+        Attributes as listed above, plus the frame and its structure.
 
     Examples
     --------
-    >>> raw = pd.DataFrame({"sex": ["male", "female", "__total__"], "n": [40, 3, 43],
-    ...                     "mean": [0.41, 0.52, 0.418]})
+    >>> raw = pd.DataFrame({"sex": ["male", "female", "__total__"], "n": [40, 3, 43]})
     >>> raw.attrs["asi"] = {"group_cols": ["sex"], "additive": True}
-    >>> out = publish(raw)
-    >>> out.iloc[:, :3].values.tolist()
-    [['Man', '..', '..'], ['Kvinna', '<5', '..'], ['Totalt', '43', '0,42']]
+    >>> c = table_cells(raw)
+    >>> c.values.tolist(), c.primary.tolist(), len(c.sets)
+    ([40.0, 3.0, 43.0], [False, True, False], 1)
     """
     if lang not in ("sv", "en"):
         raise AsiInputError(f"okänt språk '{lang}' (sv, en) / unknown language")
@@ -907,16 +894,35 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         comp[cell_id[part][small]] = True
     comp &= ~primary
     sets = _build_sets(frame, meta, counts, keyf, cell_id, vals)
-    # the whole of a row sum (e.g. n_pairs) is hidden only when no part can be
     penalty = np.zeros_like(vz)
     for whole in dict(meta.get("row_sums", {})):
         if whole in cell_id:
             penalty[cell_id[whole]] = 1e12
-    # linked counts: two counts of one row about (almost) the same people, e.g. records and
-    # distinct clients; one hidden hides the other, then the sums are checked again
     links = [(a, b) for a, bs in dict(meta.get("linked_counts", {})).items() for b in bs
              if a in cell_id and b in cell_id]
-    forced = primary | comp
+    return _Cells(frame=frame, meta=meta, counts=counts, soft=soft, stat_cols=stat_cols, keyf=keyf,
+                  vals=vals, cell_id=cell_id, values=vz, primary=primary, comp=comp, forced=primary | comp,
+                  sets=sets, penalty=penalty, links=links, nrow=nrow)
+
+
+def protect_cells(c: _Cells, forced=None) -> np.ndarray:
+    """Hidden cells of one table: primary, complements and secondary suppression.
+
+    Parameters
+    ----------
+    c : object
+        From :func:`table_cells`.
+    forced : numpy.ndarray of bool, optional
+        Cells that must be hidden (default ``c.forced``).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per cell.
+    """
+    vz, sets, penalty, links, cell_id, vals = c.values, c.sets, c.penalty, c.links, c.cell_id, c.vals
+    forced = (c.forced if forced is None else (np.asarray(forced, dtype=bool) | c.forced)).copy()
+    hidden = forced
     for _ in range(4):
         secondary = _secondary(vz, forced, sets, penalty)
         hidden = forced | secondary
@@ -928,8 +934,72 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         if (grow == forced).all():
             break
         forced = grow
+    return hidden
+
+
+def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int = 10,
+            lang: str = "sv", labels: bool = True, hidden=None) -> pd.DataFrame:
+    """Protect small numbers, label and round a raw result table for people.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A raw tidy result (one row per group and measure) with at least one
+        count column (``n``) and ``attrs["asi"]`` describing its structure.
+    min_cell : int, default 5
+        Smallest count that may be shown; 0 < count < min_cell is shown as
+        ``"<5"`` and everything derived from it as ``".."``.
+    tendency_threshold : int, default 10
+        Groups with fewer clients are flagged "Endast tendenser" and get no
+        p-value.
+    lang : {"sv", "en"}
+    labels : bool, default True
+        Translate codes and column names; False keeps raw names (the values
+        are still protected and formatted).
+    hidden : numpy.ndarray of bool, optional
+        The hidden count cells decided elsewhere (one flag per cell of
+        :func:`table_cells`), e.g. by the joint protection of a release
+        (:mod:`asi_lib.release`). Primary cells stay ``"<5"``; every other
+        hidden cell is shown as ``".."``. Default: decided here, table by table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Strings ready to print. ``attrs["asi"]`` keeps the raw metadata plus
+        ``min_cell``, ``tendency_threshold``, ``suppressed_primary``,
+        ``suppressed_secondary``, ``hidden_statistics``, ``legend``.
+
+    Raises
+    ------
+    AsiInputError
+        No count column to protect, or a client identifier column present.
+
+    Notes
+    -----
+    Primary: count cells with 0 < v < min_cell; for each (k, n) pair also k
+    when 0 < n − k < min_cell. Secondary: in every additive set (groups + the
+    total row, categories + their group's n, declared row sums) with exactly
+    one hidden cell, the smallest non-zero visible cell is hidden too,
+    repeated until no set has exactly one. All statistics of a row with a
+    hidden (non-soft) count are hidden. See ``docs/methods/protection.md``.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"sex": ["male", "female", "__total__"], "n": [40, 3, 43],
+    ...                     "mean": [0.41, 0.52, 0.418]})
+    >>> raw.attrs["asi"] = {"group_cols": ["sex"], "additive": True}
+    >>> out = publish(raw)
+    >>> out.iloc[:, :3].values.tolist()
+    [['Man', '..', '..'], ['Kvinna', '<5', '..'], ['Totalt', '43', '0,42']]
+    """
+    c = table_cells(frame, min_cell=min_cell, lang=lang)
+    if hidden is None:
+        hidden = protect_cells(c)
+    hidden = np.asarray(hidden, dtype=bool) | c.primary
+    primary = c.primary
     secondary = hidden & ~primary
-    hidden = primary | secondary
+    frame, meta, counts, soft, stat_cols = c.frame, c.meta, c.counts, c.soft, c.stat_cols
+    vals, cell_id, nrow = c.vals, c.cell_id, c.nrow
 
     # ---- which rows (or which columns of a row) lose their statistics
     local = _local_counts(frame, meta, counts)
