@@ -15,7 +15,7 @@ import sys
 from .errors import AsiInputError
 
 # Modules that contribute sub-commands, in the order `--help` lists them.
-COMMAND_MODULES = ("demo", "ingest", "store", "synth", "templates", "scores", "reports")
+COMMAND_MODULES = ("demo", "ingest", "store", "synth", "templates", "scores", "release", "reports")
 
 
 def _codebook_cmd(args: argparse.Namespace) -> int:

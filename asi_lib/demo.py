@@ -98,6 +98,17 @@ def ensure_demo_store(out="out/demo", **kw) -> Path:
     return store
 
 
+def ensure_demo_release(out="out/demo", **kw) -> Path:
+    """The demo release under ``out`` (``out/release``), built (with its store) if missing."""
+    from .release import build_release, write_release
+    from .store import load_store
+
+    rel = Path(out) / "release"
+    if not (rel / "manifest.json").exists():
+        write_release(build_release(load_store(ensure_demo_store(out, **kw))), rel)
+    return rel
+
+
 def _slug(name: str) -> str:
     table = str.maketrans({"å": "a", "ä": "a", "ö": "o", "Å": "A", "Ä": "A", "Ö": "O", " ": "_"})
     return "".join(ch for ch in name.translate(table) if ch.isalnum() or ch in "_-").lower()

@@ -507,7 +507,8 @@ def _determined(sets, hidden: np.ndarray) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, dtype=int)
 
 
-def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | None = None) -> np.ndarray:
+def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | None = None,
+               exact: bool = True) -> np.ndarray:
     """Hide more cells until no hidden cell can be derived from the sets.
 
     First the classic rule (no set with exactly one hidden cell: hide the
@@ -515,7 +516,9 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | 
     the number of other sets without a hidden cell that it would open), then
     an exact check with the
     null space of the equations (catches chains such as a "bridge" between two
-    blocks of hidden cells); repeated until stable.
+    blocks of hidden cells); repeated until stable. ``exact=False`` skips the
+    exact check (a release audits its whole system with integer programming
+    instead, :func:`asi_lib.release.audit`).
     """
     sec = np.zeros_like(sup)
     if not sets:
@@ -543,6 +546,8 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | 
             m = cand & (set_idx == first_set)
             cost_m = vc[m] * (1.0 + fresh[cells[m]])
             sec[cells[m][np.lexsort((cells[m], cost_m))[0]]] = True
+        if not exact:
+            return sec
         det = _determined(sets, sup | sec)
         det = det[values[det] > 0]
         if det.size == 0:
@@ -938,7 +943,7 @@ def protect_cells(c: _Cells, forced=None) -> np.ndarray:
 
 
 def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int = 10,
-            lang: str = "sv", labels: bool = True, hidden=None) -> pd.DataFrame:
+            lang: str = "sv", labels: bool = True, hidden=None, one_marker: bool = False) -> pd.DataFrame:
     """Protect small numbers, label and round a raw result table for people.
 
     Parameters
@@ -961,6 +966,10 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         :func:`table_cells`), e.g. by the joint protection of a release
         (:mod:`asi_lib.release`). Primary cells stay ``"<5"``; every other
         hidden cell is shown as ``".."``. Default: decided here, table by table.
+    one_marker : bool, default False
+        Show every suppressed count as ``".."``, small ones included (a
+        release does: telling a reader which hidden cells are 1–4 pins sparse
+        tables, see ``docs/methods/protection.md``).
 
     Returns
     -------
@@ -1058,7 +1067,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     pct = set(_percent_cols(frame, meta, stat_cols))
     share_rows = _share_rows(frame, meta)
     row_dec = _row_measure_decimals(frame)
-    marker = f"<{min_cell}"
+    marker = HIDDEN if one_marker else f"<{min_cell}"
     n_hidden_stats = 0
     for c in frame.columns:
         s = frame[c]
@@ -1100,6 +1109,11 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         out = _people(out, frame, meta, lang)
 
     legend = {
+        "sv": f"{HIDDEN} = dolt: färre än {min_cell} klienter, eller dolt så att inget litet antal kan räknas fram; "
+              f"{EMPTY} = kan inte beräknas. {note}: inga slutsatser, inget p-värde.",
+        "en": f"{HIDDEN} = hidden: fewer than {min_cell} clients, or hidden so that no small count can be derived; "
+              f"{EMPTY} = cannot be computed. {note}: no conclusions, no p-value.",
+    }[lang] if one_marker else {
         "sv": f"{marker} = färre än {min_cell} klienter; {HIDDEN} = dolt för att skydda små tal; "
               f"{EMPTY} = kan inte beräknas. {note}: inga slutsatser, inget p-värde.",
         "en": f"{marker} = fewer than {min_cell} clients; {HIDDEN} = hidden to protect small numbers; "

@@ -42,8 +42,8 @@ from .errors import AsiInputError
 from .publish import COLUMN_LABELS, TENDENCY_NOTE, TOTAL, label_values, measure_label, publish
 
 __all__ = ["REPORT_NOTEBOOK", "KERNEL_NAME", "TENDENCY_THRESHOLD", "ReportResult", "render_reports",
-           "client_count", "client_counts", "overview", "check_municipality", "show_table", "report_heading",
-           "profile_plot_data", "plot_profile", "notebook_to_html", "write_index", "ensure_kernel",
+           "client_count", "client_counts", "overview", "overview_raw", "release_heading", "check_municipality", "show_table", "report_heading",
+           "profile_plot_data", "plot_profile", "notebook_to_html", "write_index", "ensure_kernel", "resolve_release",
            "report_filename"]
 
 #: The parameterised report notebook.
@@ -69,6 +69,64 @@ def report_filename(municipality: str | None) -> str:
         return "region"
     slug = "".join(ch for ch in str(municipality).translate(_SLUG) if ch.isalnum() or ch in "_-").lower()
     return f"kommun_{slug or 'okand'}"
+
+
+def _md_text(value) -> str:
+    """Text from data made inert in Markdown and HTML (no tags, links, emphasis or math)."""
+    text = html.escape(str(value), quote=False)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|$~])", r"\\\1", text)
+
+
+def release_heading(rel, municipality: str | None = None, *, lang: str = "sv") -> str:
+    """Markdown heading of a report rendered from a release.
+
+    Name, clients as published, the release's data period and **reference
+    date** (the same words in every report, the index and the dashboard),
+    the small-number threshold and, under ten clients, the tendency warning.
+    No date or number of the unit's own that the release does not publish.
+
+    Parameters
+    ----------
+    rel : asi_lib.release.Release
+    municipality : str, optional
+        ``None`` = the region.
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    str
+        Markdown (names from data are escaped).
+    """
+    f = rel.heading_facts(municipality, lang)
+    name = _md_text(f["name"])
+    if lang == "sv":
+        lines = [f"# Kommunrapport ASI: {name}", "",
+                 f"**Klienter med ASI Grund:** {f['clients']} &nbsp;·&nbsp; **Regionens intervjuer:** {f['period']} "
+                 f"&nbsp;·&nbsp; **Referensdatum:** {f['reference_date']} &nbsp;·&nbsp; "
+                 f"**Minsta visade antal:** {f['min_cell']}", "",
+                 f"*{REFERENCE_DATE_TEXT['sv'].format(date=f['reference_date'])}*"]
+    else:
+        lines = [f"# ASI report: {name}", "",
+                 f"**Clients with ASI baseline:** {f['clients']} &nbsp;·&nbsp; **Interviews in the region:** "
+                 f"{f['period']} &nbsp;·&nbsp; **Reference date:** {f['reference_date']} &nbsp;·&nbsp; "
+                 f"**Smallest count shown:** {f['min_cell']}", "",
+                 f"*{REFERENCE_DATE_TEXT['en'].format(date=f['reference_date'])}*"]
+    if f["tendency"]:
+        lines += ["", f"> **{TENDENCY_NOTE[lang].format(t=TENDENCY_THRESHOLD)}.** " + (
+            "Med färre än tio klienter går det inte att dra slutsatser, bara reflektera över tendenser. "
+            "Jämför gärna med regionen eller slå ihop flera år." if lang == "sv" else
+            "With fewer than ten clients no conclusions can be drawn, only tendencies reflected on. "
+            "Compare with the region or pool several years.")]
+    return "\n".join(lines)
+
+
+#: How every output of a release states its reference date.
+REFERENCE_DATE_TEXT = {
+    "sv": "Alla siffror gäller data till och med referensdatum {date}; uppföljning och bortfall räknas per "
+          "detta datum för alla kommuner.",
+    "en": "All figures use data up to the reference date {date}; follow-up and attrition are counted at this "
+          "date for every municipality.",
+}
 
 
 # --------------------------------------------------------------------------- published numbers
@@ -184,9 +242,9 @@ def client_count(ds, municipality: str | None = None, *, min_cell: int = 5) -> t
     return str(row["n"].iloc[0]), bool(row["tendency"].iloc[0])
 
 
-def overview(ds, municipality: str | None = None, *, as_of=None, min_cell: int = 5, lang: str = "sv",
-             window=(90, 730)) -> pd.DataFrame:
-    """The material in brief: clients, Grund bortfall, follow-up, as a published table.
+def overview_raw(ds, municipality: str | None = None, *, as_of=None, lang: str = "sv",
+                 window=(90, 730)) -> pd.DataFrame:
+    """The material in brief, raw (unprotected): what :func:`overview` publishes.
 
     Three rows: clients with ASI Grund (n); the target group and how many of
     them are a Grund bortfall (n, k, share); baselines whose follow-up window
@@ -200,7 +258,6 @@ def overview(ds, municipality: str | None = None, *, as_of=None, min_cell: int =
         The report's municipality; ``None`` = the region.
     as_of : date-like, optional
         Reference date of the follow-up windows (default: today).
-    min_cell : int, default 5
     lang : {"sv", "en"}
     window : (int, int), default (90, 730)
         Follow-up window in days (:func:`asi_lib.followup.pair_followups`).
@@ -208,7 +265,7 @@ def overview(ds, municipality: str | None = None, *, as_of=None, min_cell: int =
     Returns
     -------
     DataFrame
-        Published (strings, small numbers protected).
+        ``label``, ``n``, ``k``, ``share``, ``ci_low``, ``ci_high`` with ``attrs["asi"]``.
 
     Notes
     -----
@@ -245,7 +302,35 @@ def overview(ds, municipality: str | None = None, *, as_of=None, min_cell: int =
         "column_labels": {"label": ("Materialet", "Material"), "n": ("Antal", "Number"),
                           "k": ("Varav", "Of which"), "share": ("Andel", "Share")},
     }
-    return publish(raw, min_cell=min_cell, lang=lang)
+    return raw
+
+
+def overview(ds, municipality: str | None = None, *, as_of=None, min_cell: int = 5, lang: str = "sv",
+             window=(90, 730)) -> pd.DataFrame:
+    """The material in brief: clients, Grund bortfall, follow-up, as a published table.
+
+    :func:`overview_raw` through :func:`~asi_lib.publish.publish` (this table
+    alone; a release protects it together with everything else).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The whole region.
+    municipality : str, optional
+        ``None`` = the region.
+    as_of : date-like, optional
+        Reference date of the follow-up windows (default: today).
+    min_cell : int, default 5
+    lang : {"sv", "en"}
+    window : (int, int), default (90, 730)
+
+    Returns
+    -------
+    DataFrame
+        Published (strings, small numbers protected).
+    """
+    return publish(overview_raw(ds, municipality, as_of=as_of, lang=lang, window=window),
+                   min_cell=min_cell, lang=lang)
 
 
 # --------------------------------------------------------------------------- display helpers
@@ -627,7 +712,7 @@ def _error_text(exc: BaseException) -> str:
     return text.strip().splitlines()[0][:500] if text.strip() else type(exc).__name__
 
 
-def _render_one(res: ReportResult, store: Path, out_dir: Path, *, as_of, min_cell, lang, kernel, km_class,
+def _render_one(res: ReportResult, release: Path, out_dir: Path, *, lang, kernel, km_class,
                 timeout) -> ReportResult:
     import papermill as pm
 
@@ -639,9 +724,8 @@ def _render_one(res: ReportResult, store: Path, out_dir: Path, *, as_of, min_cel
     try:
         nb = pm.execute_notebook(
             str(REPORT_NOTEBOOK), str(nb_path),
-            parameters={"STORE": str(store), "KOMMUN": res.municipality,
-                        "AS_OF": None if as_of is None else str(pd.Timestamp(as_of).date()),
-                        "MIN_CELL": int(min_cell), "LANG": lang, "EXCEL": str(xlsx)},
+            parameters={"RELEASE": str(release), "KOMMUN": res.municipality, "LANG": lang,
+                        "EXCEL": str(xlsx)},
             kernel_name=kernel, progress_bar=False, request_save_on_cell_execute=False,
             execution_timeout=timeout, kernel_manager_class=km_class,
             # jupyter_client interrupts a kernel before shutting it down; an idle ipykernel then
@@ -659,25 +743,68 @@ def _render_one(res: ReportResult, store: Path, out_dir: Path, *, as_of, min_cel
     return res
 
 
-def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_of=None, timeout: int = 600,
-                   progress: bool = True, region: bool | None = None, min_cell: int = 5,
-                   lang: str = "sv") -> list[ReportResult]:
-    """Render the report notebook per municipality to HTML (no code) + Excel, and an index.
+def resolve_release(source, out_dir, *, as_of=None, min_cell: int = 5, lang: str = "sv") -> Path:
+    """The release a batch renders: ``source`` itself, or one built from a store into ``out_dir/release``.
 
     Parameters
     ----------
-    store : str or Path
-        The pseudonymised store (:func:`asi_lib.store.load_store`).
+    source : str or Path
+        A release folder (:func:`asi_lib.release.write_release`) or a store.
+    out_dir : str or Path
+        Where a release built from a store is written (``<out_dir>/release``).
+    as_of, min_cell, lang
+        Used only when a release is built (:func:`asi_lib.release.build_release`).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    AsiInputError
+        ``source`` is neither a release nor a store.
+    """
+    import json
+
+    source = Path(source).resolve()
+    mpath = source / "manifest.json"
+    if not mpath.is_file():
+        raise AsiInputError(f"varken lager eller utgåva i {source} (manifest.json saknas) / no store or release")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AsiInputError(f"{mpath} går inte att läsa: {exc} / unreadable manifest") from None
+    if "reference_date" in manifest and "format" in manifest:
+        return source
+    from .release import build_release, write_release
+    from .store import load_store
+
+    target = Path(out_dir).resolve() / "release"
+    return write_release(build_release(load_store(source), as_of=as_of, min_cell=min_cell, lang=lang), target)
+
+
+def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as_of=None, timeout: int = 600,
+                   progress: bool = True, region: bool | None = None, min_cell: int = 5,
+                   lang: str = "sv") -> list[ReportResult]:
+    """Render the report notebook per municipality from one release to HTML (no code) + Excel, and an index.
+
+    Parameters
+    ----------
+    source : str or Path
+        A release (:mod:`asi_lib.release`) or a store; from a store, the
+        release is built first into ``out_dir/release`` (all reports of one
+        run then come from one protected release on one reference date).
     out_dir : str or Path
         Gets ``<stem>.html``, ``<stem>.xlsx``, ``ipynb/<stem>.ipynb`` and
         ``index.html``.
     municipalities : list of str, optional
-        Default: every municipality in the store, plus the whole region. A
+        Default: every municipality of the release, plus the whole region. A
         ``None`` in the list means the whole region.
     workers : int, default 2
         Reports executed at the same time (one kernel process each).
     as_of : date-like, optional
-        Reference date for follow-up windows (default today).
+        Reference date when a release is built from a store (default: the
+        latest interview in the store).
     timeout : int
         Seconds a single cell may run (papermill ``execution_timeout``).
     progress : bool
@@ -686,6 +813,7 @@ def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_
         Add the whole-region report; default True when ``municipalities`` is
         None, else False.
     min_cell : int
+        Used when a release is built from a store.
     lang : {"sv", "en"}
 
     Returns
@@ -697,7 +825,7 @@ def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_
     Raises
     ------
     AsiInputError
-        No store at ``store`` or the report notebook is missing.
+        No store or release at ``source`` or the report notebook is missing.
 
     Notes
     -----
@@ -711,25 +839,28 @@ def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_
     >>> [(r.name, r.status, r.n_clients, r.tendency) for r in res]  # doctest: +SKIP
     [('Fjällbo', 'ok', '7', True)]
     """
-    from .store import load_store
+    from .release import load_release
 
-    store = Path(store).resolve()
     out_dir = Path(out_dir).resolve()
-    if not (store / "manifest.json").exists():
-        raise AsiInputError(f"inget lager i {store} (manifest.json saknas) / no store")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AsiInputError(f"utmappen {out_dir} är en fil / the output folder is a file")
     if not REPORT_NOTEBOOK.exists():
         raise AsiInputError(f"rapportmallen saknas: {REPORT_NOTEBOOK} / report notebook missing")
-    ds = load_store(store)
-    known = sorted(map(str, ds.grund["municipality"].dropna().unique()))
+    release = resolve_release(source, out_dir, as_of=as_of, min_cell=min_cell, lang=lang)
+    rel = load_release(release)
+    known = rel.municipalities
     if municipalities is None:
         todo: list[str | None] = list(known)
         region = True if region is None else region
     else:
         todo = list(municipalities)
+        for m in todo:
+            if m is not None:
+                rel.unit_of(m)        # an unknown name is refused before anything runs
         region = bool(region)
     if region and None not in todo:
         todo.insert(0, None)
-    counts = client_counts(ds, min_cell=min_cell)
+    counts = rel.client_counts()
     by_name = {m: (n, t) for m, n, t in zip(counts["municipality"], counts["n"], counts["tendency"])}
     results = []
     for m in todo:
@@ -741,7 +872,7 @@ def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_
     kernel = ensure_kernel(KERNEL_NAME)
     ipc_dir = tempfile.mkdtemp(prefix="asi-ipc-")
     km_class = _ipc_manager_class(ipc_dir)
-    kw = dict(as_of=as_of, min_cell=min_cell, lang=lang, kernel=kernel, km_class=km_class, timeout=timeout)
+    kw = dict(lang=lang, kernel=kernel, km_class=km_class, timeout=timeout)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -749,7 +880,7 @@ def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_
         bar = tqdm(total=len(results), desc="Rapporter", unit="rapport")
     try:
         with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-            futures = {pool.submit(_render_one, r, store, out_dir, **kw): r for r in results}
+            futures = {pool.submit(_render_one, r, release, out_dir, **kw): r for r in results}
             for fut in as_completed(futures):
                 r = fut.result()
                 if bar is not None:
@@ -759,12 +890,17 @@ def render_reports(store, out_dir, *, municipalities=None, workers: int = 2, as_
         if bar is not None:
             bar.close()
         shutil.rmtree(ipc_dir, ignore_errors=True)
-    write_index(results, out_dir, as_of=as_of, min_cell=min_cell)
+    write_index(results, out_dir, reference_date=rel.reference_date,
+                min_cell=rel.manifest["parameters"]["min_cell"])
     return results
 
 
-def write_index(results: list[ReportResult], out_dir, *, as_of=None, min_cell: int = 5) -> Path:
-    """``index.html`` (Swedish): one row per report with links, clients, tendency flag and status."""
+def write_index(results: list[ReportResult], out_dir, *, reference_date: str, min_cell: int = 5) -> Path:
+    """``index.html`` (Swedish): one row per report with links, clients, tendency flag and status.
+
+    The client counts are the release's (protected together with every report);
+    the reference date is stated in the same words as in the reports.
+    """
     out_dir = Path(out_dir)
 
     def link(path, text):
@@ -785,7 +921,6 @@ def write_index(results: list[ReportResult], out_dir, *, as_of=None, min_cell: i
             f"<td>{'Endast tendenser' if r.tendency else ''}</td>"
             f"<td>{status}</td><td>{html.escape(r.error)}</td></tr>")
     n_fail = sum(not r.ok for r in results)
-    as_of_txt = pd.Timestamp(as_of).date().isoformat() if as_of is not None else "dagens datum"
     page = f"""<!DOCTYPE html>
 <html lang="sv">
 <head>
@@ -803,8 +938,9 @@ p.not {{ font-size: 0.9em; color: #444; }}
 </head>
 <body>
 <h1>Kommunrapporter ASI (individbaserad systematisk uppföljning)</h1>
-<p>Skapad {_dt.datetime.now():%Y-%m-%d %H:%M}. Uppföljning räknad per: {html.escape(as_of_txt)}.
+<p>Skapad {_dt.datetime.now():%Y-%m-%d %H:%M}. <strong>Referensdatum: {html.escape(str(reference_date))}</strong>.
 {len(results)} rapporter, {len(results) - n_fail} klara, {n_fail} misslyckade.</p>
+<p class="not">{html.escape(REFERENCE_DATE_TEXT["sv"].format(date=reference_date))}</p>
 <table>
 <thead><tr><th>Kommun</th><th>Rapport</th><th>Tabeller</th><th>Antal klienter (Grund)</th>
 <th>Anmärkning</th><th>Status</th><th>Meddelande</th></tr></thead>
@@ -825,7 +961,10 @@ Alla siffror har passerat skyddet för små tal.</p>
 
 # --------------------------------------------------------------------------- CLI
 def _cmd(args: argparse.Namespace) -> int:
-    results = render_reports(args.store, args.out, municipalities=args.kommun or None, workers=args.workers,
+    if bool(args.store) == bool(args.release):
+        raise AsiInputError("ange antingen --release eller --store / give either --release or --store")
+    results = render_reports(args.release or args.store, args.out, municipalities=args.kommun or None,
+                             workers=args.workers,
                              as_of=args.as_of, timeout=args.timeout, progress=not args.quiet,
                              region=True if not args.kommun else args.region, min_cell=args.min_cell)
     failed = [r for r in results if not r.ok]
@@ -837,13 +976,15 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers) -> None:
     p = subparsers.add_parser("reports", help="en rapport per kommun (HTML + Excel) / one report per municipality")
-    p.add_argument("--store", required=True, help="lagret (mapp med manifest.json)")
+    p.add_argument("--release", default=None, help="utgåvan att återge (asi-kit release)")
+    p.add_argument("--store", default=None, help="lagret: bygg först en utgåva i <out>/release")
     p.add_argument("--out", required=True, help="utmapp för rapporterna")
     p.add_argument("--kommun", nargs="+", default=None, metavar="NAMN",
                    help="bara dessa kommuner (standard: alla + regionen)")
     p.add_argument("--region", action="store_true", help="med --kommun: ta med regionrapporten också")
     p.add_argument("--workers", type=int, default=2, help="rapporter samtidigt (standard 2)")
-    p.add_argument("--as-of", default=None, help="datumgräns ÅÅÅÅ-MM-DD (standard: i dag)")
+    p.add_argument("--as-of", default=None,
+                   help="med --store: referensdatum ÅÅÅÅ-MM-DD (standard: senaste intervjun i lagret)")
     p.add_argument("--timeout", type=int, default=600, help="sekunder per cell")
     p.add_argument("--min-cell", type=int, default=5)
     p.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")

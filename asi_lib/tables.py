@@ -9,6 +9,7 @@ The demo, and later the papermill reports, use it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +31,146 @@ def _rows(published: pd.DataFrame, mask=None, *, drop=(), lang: str = "sv") -> p
     return out
 
 
+@dataclass
+class TableSpec:
+    """One raw table of an ISU cycle and how it is shown.
+
+    ``key`` is stable across municipalities (the release links the same table
+    of different units); ``parts`` lists how the published table is shown:
+    ``(title, row mask or None, raw columns dropped)``, in reading order.
+    """
+
+    key: str
+    raw: pd.DataFrame
+    parts: list = field(default_factory=list)
+
+
+def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang: str = "sv",
+               window=(90, 730), region_grund: pd.DataFrame | None = None) -> list[TableSpec]:
+    """The raw (unprotected) tables of one ISU cycle, in reading order.
+
+    What :func:`standard_tables` publishes table by table and what a release
+    (:mod:`asi_lib.release`) protects together.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The whole region (comparisons need the others too).
+    municipality : str, optional
+        ``None`` = the whole region.
+    as_of : date-like, optional
+        Reference date for follow-up windows and preliminary periods.
+    lang : {"sv", "en"}
+    window : (int, int)
+        Follow-up window in days.
+    region_grund : DataFrame, optional
+        ``scores.add_scores(ds.grund)`` computed once by the caller (a
+        release builds many units from one region).
+
+    Returns
+    -------
+    list of TableSpec
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> specs = raw_tables(read_dataset("demo", n_clients=300))
+    >>> specs[0].key, [p[0] for p in specs[0].parts]
+    ('table1', ['Klientgruppen', 'Klientgruppen, medelvärden'])
+    """
+    own = ds if municipality is None else ds.filter(municipality=municipality)
+    grund = scores.add_scores(own.grund)
+    pairing = followup.pair_followups(own, window=window, as_of=as_of)
+    out: list[TableSpec] = []
+    t1 = groups.table1(grund)
+    # protected as one table (one n per group), shown as two: categories, then means
+    is_cat = (t1["category"].astype("string").fillna("") != "").to_numpy()
+    out.append(TableSpec("table1", t1, [
+        ("Klientgruppen", is_cat, ("mean", "sd", "median")),
+        ("Klientgruppen, medelvärden", ~is_cat, ("category", "k", "share", "ci_low", "ci_high"))]))
+    for by, title in (("sex", "Problem per kön"), ("age_band", "Problem per åldersgrupp"),
+                      ("main_substance", "Problem per huvudpreparat")):
+        out.append(TableSpec(f"profile_{by}", groups.profile(grund, by=by), [(title, None, ())]))
+    if municipality is None:
+        out.append(TableSpec("profile_municipality", groups.profile(grund, by="municipality"),
+                             [("Problem per kommun", None, ())]))
+    else:
+        region = scores.add_scores(ds.grund) if region_grund is None else region_grund
+        cmp = compare.compare_one_vs_rest(region, unit_col="municipality", unit=municipality)
+        # shown as two: the comparison per area, and the case mix (the same on every row) once
+        mix = ("share_women_unit", "share_women_rest", "mean_age_unit", "mean_age_rest",
+               "share_alcohol_unit", "share_alcohol_rest")
+        first = np.arange(len(cmp)) < 1
+        rest_cols = (*(c for c in cmp.columns if c not in mix), "tendens")
+        out.append(TableSpec("compare", cmp, [
+            ("Jämfört med övriga", None, ("sd_unit", "sd_rest", "median_unit", "median_rest", *mix)),
+            ("Klientgruppernas sammansättning", first, rest_cols)]))
+    out.append(TableSpec("completeness", scores.completeness(own, table=None, lang=lang),
+                         [("Kompletthet", None, ())]))
+    out.append(TableSpec("asi_use", monitor.asi_use(own, freq="auto", as_of=as_of), [("ASI-användning", None, ())]))
+    out.append(TableSpec("followup", pairing.summary(lang=lang), [("Uppföljning och bortfall", None, ())]))
+    out.append(TableSpec("change", _no_rci_as_missing(
+        change.change_by_area(pairing.pairs, measures=("composite", "rating"), lang=lang)),
+        [("Förändring per område", None, ())]))
+    out.append(TableSpec("bortfall_grund", bortfall.grund_bortfall(own, by="sex"), [("Bortfall Grund", None, ())]))
+    out.append(TableSpec("bortfall_reasons_grund", bortfall.bortfall_reasons(own, "grund", lang=lang),
+                         [("Bortfallsorsaker Grund", None, ())]))
+    out.append(TableSpec("bortfall_reasons_uppfoljning", bortfall.bortfall_reasons(own, "uppfoljning", lang=lang),
+                         [("Bortfallsorsaker uppföljning", None, ())]))
+    out.append(TableSpec("completion", insatser.completion(own, lang=lang), [("Insatser genomförda", None, ())]))
+    return out
+
+
+_RCI_COUNTS = ("n_improved", "n_unchanged", "n_worse", "share_improved", "share_unchanged", "share_worse")
+
+
+def _no_rci_as_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Improved/unchanged/worse are "cannot be computed" where no reliable-change index exists.
+
+    Ratings and areas without usable reliability have no RCI (``s_diff`` missing);
+    their counts are not true zeros and must not be published as 0/0/0.
+    """
+    if "s_diff" not in frame.columns:
+        return frame
+    no_rci = frame["s_diff"].isna().to_numpy()
+    if not no_rci.any():
+        return frame
+    out = frame.copy()
+    for c in _RCI_COUNTS:
+        if c in out.columns:
+            out[c] = out[c].astype("Float64" if c.startswith("n_") else "float64")
+            out.loc[no_rci, c] = np.nan
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def publish_parts(spec: TableSpec, published: pd.DataFrame, *, lang: str = "sv") -> dict[str, pd.DataFrame]:
+    """The parts of one published table, as they are shown (title → table).
+
+    Splitting after :func:`~asi_lib.publish.publish` removes rows and columns,
+    never changes which cells are hidden.
+
+    Parameters
+    ----------
+    spec : TableSpec
+    published : DataFrame
+        ``publish(spec.raw, ...)``.
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    dict of str to DataFrame
+    """
+    return {title: _rows(published, mask, drop=drop, lang=lang) for title, mask, drop in spec.parts}
+
+
 def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang: str = "sv",
                     min_cell: int = 5, window=(90, 730)) -> dict[str, pd.DataFrame]:
-    """Published tables of one ISU cycle, in reading order.
+    """Published tables of one ISU cycle, in reading order, each protected on its own.
+
+    For analysts in JupyterLab. What people outside the analysts' room see
+    comes from a release (:func:`asi_lib.release.build_release`), which
+    protects the tables of every municipality and the region together.
 
     Parameters
     ----------
@@ -59,42 +197,9 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
     >>> all(t.attrs["asi"]["published"] for t in tabs.values())
     True
     """
-    own = ds if municipality is None else ds.filter(municipality=municipality)
-    pub = {"min_cell": min_cell, "lang": lang}
-    grund = scores.add_scores(own.grund)
-    pairing = followup.pair_followups(own, window=window, as_of=as_of)
     out: dict[str, pd.DataFrame] = {}
-    t1 = groups.table1(grund)
-    # protected as one table (one n per group), shown as two: categories, then means
-    both = publish(t1, **pub)
-    is_cat = (t1["category"].astype("string").fillna("") != "").to_numpy()
-    out["Klientgruppen"] = _rows(both, is_cat, drop=("mean", "sd", "median"), lang=lang)
-    out["Klientgruppen, medelvärden"] = _rows(both, ~is_cat, drop=("category", "k", "share", "ci_low", "ci_high"),
-                                              lang=lang)
-    out["Problem per kön"] = publish(groups.profile(grund, by="sex"), **pub)
-    out["Problem per åldersgrupp"] = publish(groups.profile(grund, by="age_band"), **pub)
-    out["Problem per huvudpreparat"] = publish(groups.profile(grund, by="main_substance"), **pub)
-    if municipality is None:
-        out["Problem per kommun"] = publish(groups.profile(grund, by="municipality"), **pub)
-    else:
-        region = scores.add_scores(ds.grund)
-        cmp = publish(compare.compare_one_vs_rest(region, unit_col="municipality", unit=municipality), **pub)
-        # shown as two: the comparison per area, and the case mix (the same on every row) once
-        mix = ["share_women_unit", "share_women_rest", "mean_age_unit", "mean_age_rest",
-               "share_alcohol_unit", "share_alcohol_rest"]
-        out["Jämfört med övriga"] = _rows(cmp, drop=("sd_unit", "sd_rest", "median_unit", "median_rest", *mix),
-                                          lang=lang)
-        keep = [_heading(c, lang) for c in mix if _heading(c, lang) in cmp.columns]
-        out["Klientgruppernas sammansättning"] = _rows(cmp[keep], np.arange(len(cmp)) < 1)
-    out["Kompletthet"] = publish(scores.completeness(own, table=None, lang=lang), **pub)
-    out["ASI-användning"] = publish(monitor.asi_use(own, freq="auto", as_of=as_of), **pub)
-    out["Uppföljning och bortfall"] = publish(pairing.summary(lang=lang), **pub)
-    out["Förändring per område"] = publish(
-        change.change_by_area(pairing.pairs, measures=("composite", "rating"), lang=lang), **pub)
-    out["Bortfall Grund"] = publish(bortfall.grund_bortfall(own, by="sex"), **pub)
-    out["Bortfallsorsaker Grund"] = publish(bortfall.bortfall_reasons(own, "grund", lang=lang), **pub)
-    out["Bortfallsorsaker uppföljning"] = publish(bortfall.bortfall_reasons(own, "uppfoljning", lang=lang), **pub)
-    out["Insatser genomförda"] = publish(insatser.completion(own, lang=lang), **pub)
+    for spec in raw_tables(ds, municipality=municipality, as_of=as_of, lang=lang, window=window):
+        out.update(publish_parts(spec, publish(spec.raw, min_cell=min_cell, lang=lang), lang=lang))
     return out
 
 

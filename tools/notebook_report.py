@@ -17,31 +17,28 @@ PATH = os.path.join(os.path.dirname(__file__), "..", "notebooks", "report", "kom
 
 CELLS = [
 ("code", """# Parametrar (papermill byter dem)
-STORE = None          # lagret, None: demolagret ../../out/demo/store (byggs om det saknas)
+RELEASE = None        # utgåvan (asi-kit release), None: demoutgåvan ../../out/demo/release (byggs om den saknas)
 KOMMUN = "Älvstad"    # kommunen, None: hela regionen
-AS_OF = None          # datumgräns för uppföljning (t.ex. "2026-06-30"), None: i dag
-MIN_CELL = 5          # minsta antal som får visas
-LANG = "sv"           # "sv" eller "en"
+LANG = "sv"           # "sv" eller "en" (tabellernas språk bestäms av utgåvan)
 EXCEL = None          # sökväg, skriv också tabellerna till Excel""", ["parameters"]),
 ("code", """import warnings
 
 from IPython.display import Markdown, display
 
-from asi_lib import groups, reports, scores
-from asi_lib.demo import ensure_demo_store
+from asi_lib import reports
+from asi_lib.demo import ensure_demo_release
 from asi_lib.publish import TOTAL
-from asi_lib.store import load_store
-from asi_lib.tables import standard_tables, write_excel
+from asi_lib.release import load_release
+from asi_lib.tables import write_excel
 
 warnings.filterwarnings("ignore")
-ds = load_store(STORE if STORE else ensure_demo_store("../../out/demo"))
-reports.check_municipality(ds, KOMMUN)
-NAMN = KOMMUN if KOMMUN else "Hela regionen"
-tabs = standard_tables(ds, municipality=KOMMUN, as_of=AS_OF, lang=LANG, min_cell=MIN_CELL)
+rel = load_release(RELEASE if RELEASE else ensure_demo_release("../../out/demo"))
+tabs = rel.tables(KOMMUN)          # skyddade tillsammans med alla andra rapporter i utgåvan
+region = rel.tables(None)
+NAMN = rel.heading_facts(KOMMUN, LANG)["name"]
 if EXCEL:
-    write_excel(tabs, EXCEL, title=NAMN)
-egna = ds if KOMMUN is None else ds.filter(municipality=KOMMUN)""", []),
-("code", """display(Markdown(reports.report_heading(ds, KOMMUN, as_of=AS_OF, min_cell=MIN_CELL, lang=LANG)))""", []),
+    write_excel(tabs, EXCEL, title=NAMN)""", []),
+("code", """display(Markdown(reports.release_heading(rel, KOMMUN, lang=LANG)))""", []),
 ("md", """## Så läser du rapporten
 
 Rapporten sammanfattar ASI-intervjuerna (Addiction Severity Index) med kommunens klienter på **gruppnivå**.
@@ -65,7 +62,7 @@ Data i demoversionen är **syntetiska**.""", []),
 
 Hur många klienter rapporten bygger på, hur många i målgruppen som **inte** intervjuades (Grundbortfall)
 och hur många av dem som borde ha följts upp som faktiskt följdes upp.""", []),
-("code", """reports.show_table(reports.overview(ds, KOMMUN, as_of=AS_OF, min_cell=MIN_CELL, lang=LANG))""", []),
+("code", """reports.show_table(tabs["Materialet i korthet"])""", []),
 ("md", """## Vilka är klienterna?
 
 Kön, ålder, huvudsakligt problem/preparat, boende och försörjning enligt klienternas **senaste ASI Grund**.
@@ -79,8 +76,7 @@ Kön, ålder, huvudsakligt problem/preparat, boende och försörjning enligt kli
 Sammanvägda index (0–1; högre = svårare problem de senaste 30 dagarna) och intervjuarens skattning
 (0–9: 0–1 inget problem, 4–5 måttligt, 8–9 extremt) per livsområde, för kvinnor och män.
 Figuren visar bara de siffror som tabellen visar; n per grupp står i förklaringen.""", []),
-("code", """figur = reports.plot_profile(groups.profile(egna, by="sex", measures=scores.score_columns()),
-                             min_cell=MIN_CELL, lang=LANG, group_title="Kön (n klienter)",
+("code", """figur = reports.plot_profile(tabs["Problem per kön"], lang=LANG, group_title="Kön (n klienter)",
                              title=f"{NAMN}: sammanvägda index per kön")
 figur if figur is not None else Markdown("*För få klienter för att visa en figur.*")""", []),
 ("code", """reports.show_table(tabs["Problem per kön"])""", []),
@@ -93,14 +89,13 @@ Många små grupper ger fler dolda celler (`<5`, `..`): det är skyddet som arbe
 
 För en kommun: kommunens klienter jämförda med **övriga kommuner** i regionen (skillnad, 95 % KI och
 effektstorlek; klientgruppernas sammansättning står under tabellen, eftersom olika klientgrupper ger olika
-siffror). För hela regionen: profilen per kommun. Figuren visar kommunen bredvid hela regionen.""", []),
+siffror). För hela regionen: profilen per kommun. Figuren visar kommunen bredvid hela regionen (för
+regionen: per åldersgrupp).""", []),
 ("code", """if KOMMUN is None:
-    jamfor = reports.plot_profile(groups.profile(egna, by="young_adults", measures=scores.score_columns()),
-                                  min_cell=MIN_CELL, lang=LANG, group_title="Ålder (n klienter)",
-                                  title="Hela regionen: unga vuxna (18–30) och äldre")
+    jamfor = reports.plot_profile(tabs["Problem per åldersgrupp"], lang=LANG, group_title="Ålder (n klienter)",
+                                  title="Hela regionen: sammanvägda index per åldersgrupp")
 else:
-    jamfor = reports.plot_profile(groups.profile(ds, by="municipality", measures=scores.score_columns()),
-                                  groups=[KOMMUN, TOTAL], min_cell=MIN_CELL, lang=LANG,
+    jamfor = reports.plot_profile(region["Problem per kommun"], groups=[KOMMUN, TOTAL], lang=LANG,
                                   total_label="Hela regionen", group_title="(n klienter)",
                                   title=f"{NAMN} och hela regionen: sammanvägda index")
 jamfor if jamfor is not None else Markdown("*För få klienter för att visa en figur.*")""", []),

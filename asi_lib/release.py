@@ -1,0 +1,865 @@
+"""A release: everything one run publishes, computed once, protected together, on one date.
+
+Reports, Excel workbooks, the index and the dashboard show what people outside
+the analysts' room may see. Computed and protected one file at a time, their
+numbers could be combined (a municipality's "all others" against the region,
+a region total against the visible municipalities, one table's groups against
+another's) to recover a suppressed count. A **release** is the unit of
+publication instead:
+
+``build_release``: load → reference date → raw tables per unit → joint
+protection → publish → write
+
+* every table any output can show is computed once, for the region and every
+  municipality, on **one reference date** (default: the latest interview in
+  the whole store);
+* the count cells of all tables form one system: the same quantity seen in two
+  tables is one cell (a municipality's clients in the index, its Table 1 and
+  the region's table by municipality), the region's cell is the sum of the
+  municipalities' cells wherever that holds, "others" = region − own; the
+  suppression is decided over the whole system (:func:`protect_jointly`) and
+  audited with integer programming so that no suppressed count can be
+  recovered exactly from all files together;
+* the result is written to a folder (``tables.parquet`` + ``manifest.json``)
+  that reports and the dashboard *render*; they do not compute.
+
+Analysts in JupyterLab keep the full library on the store.
+See ``docs/methods/protection.md`` ("The release") for what is and is not covered.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import AsiInputError
+from .publish import HIDDEN, TOTAL, _secondary, protect_cells, publish, table_cells
+
+__all__ = ["REGION", "RELEASE_FORMAT", "reference_date", "build_release", "write_release", "load_release",
+           "Release", "protect_jointly", "audit", "client_count_table"]
+
+#: Unit name of the whole region in a release.
+REGION = "__region__"
+#: Version of the folder layout (``manifest.json`` → ``format``).
+RELEASE_FORMAT = 1
+TENDENCY_THRESHOLD = 10
+_REGION_LABEL = {"sv": "Hela regionen", "en": "The whole region"}
+
+
+# --------------------------------------------------------------------------- step 1: the date
+def reference_date(ds) -> pd.Timestamp:
+    """The release's reference date: the latest interview date in the whole store.
+
+    Follow-up status (due, followed up, bortfall) of **every** municipality is
+    counted at this one date, so a municipality that stopped interviewing is
+    not measured at its own last interview.
+
+    Parameters
+    ----------
+    ds : Dataset
+
+    Returns
+    -------
+    pandas.Timestamp
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> ds = read_dataset("demo", n_clients=300)
+    >>> reference_date(ds) == max(ds.grund["interview_date"].max(), ds.uppfoljning["interview_date"].max())
+    True
+    """
+    dates = [pd.to_datetime(t["interview_date"]).max() for t in (ds.grund, ds.uppfoljning)
+             if "interview_date" in t.columns and len(t)]
+    dates = [d for d in dates if pd.notna(d)]
+    if not dates:
+        raise AsiInputError("lagret har inga intervjuer / the store holds no interviews")
+    return pd.Timestamp(max(dates)).normalize()
+
+
+# --------------------------------------------------------------------------- step 2: raw tables
+@dataclass
+class _Table:
+    unit: str            # municipality name or REGION
+    key: str             # stable across units (tables.TableSpec.key)
+    raw: pd.DataFrame
+    parts: list = field(default_factory=list)
+
+
+def client_count_table(ds) -> pd.DataFrame:
+    """Raw counts of clients with ASI Grund per municipality and for the region (the index).
+
+    A client counts once, in the municipality of his or her latest Grund.
+
+    Parameters
+    ----------
+    ds : Dataset
+
+    Returns
+    -------
+    DataFrame
+        ``municipality`` (:data:`~asi_lib.publish.TOTAL` for the region), ``n``.
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> t = client_count_table(read_dataset("demo", n_clients=300))
+    >>> int(t["n"].iloc[-1]) == int(t["n"].iloc[:-1].sum())
+    True
+    """
+    from .groups import latest_grund
+
+    latest = latest_grund(ds.grund, columns=["municipality"])
+    counts = latest["municipality"].dropna().astype(str).value_counts().sort_index()
+    raw = pd.DataFrame({"municipality": [*counts.index, TOTAL], "n": [*counts.to_numpy(), int(counts.sum())]})
+    raw.attrs["asi"] = {"unit": "klienter", "group_cols": ["municipality"], "additive": True, "tendency": False,
+                        "selection": "senaste Grund per klient"}
+    return raw
+
+
+def _raw_tables(ds, units, *, as_of, lang, window) -> list[_Table]:
+    from . import reports, scores
+    from .tables import raw_tables
+
+    region_grund = scores.add_scores(ds.grund)
+    out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
+    for unit in units:
+        m = None if unit == REGION else unit
+        out.append(_Table(unit, "overview", reports.overview_raw(ds, m, as_of=as_of, lang=lang, window=window),
+                          [("Materialet i korthet", None, ())]))
+        for spec in raw_tables(ds, municipality=m, as_of=as_of, lang=lang, window=window,
+                               region_grund=region_grund):
+            out.append(_Table(unit, spec.key, spec.raw, spec.parts))
+    return out
+
+
+# --------------------------------------------------------------------------- step 3: joint protection
+_LG = "lg"   # the population "latest Grund per client": Table 1, profiles, comparison, index, overview
+
+
+def _cell_keys(t: _Table, c) -> list[tuple]:
+    """A key per cell of one table: the same quantity in two tables gets the same key.
+
+    Cells of the population "latest Grund per client" (Table 1, the profiles,
+    the comparison, the index, the overview's first row) get a canonical key
+    (population, unit, variable, value, [measure,] statistic), so e.g. the
+    women of Älvstad in Table 1 (``k``) and in the profile by sex (``n``) are
+    one cell, and the region's row for Älvstad in its table by municipality is
+    Älvstad's own cell. Every other cell is (unit, table, row keys, column).
+    """
+    nrow = c.nrow
+    keys: dict[int, tuple] = {}
+    kf = c.keyf.astype(str)
+    kcols = list(kf.columns)
+    rows = kf.to_numpy()
+    for col in c.counts:
+        ids = c.cell_id[col]
+        first = {}
+        for r in range(nrow):
+            first.setdefault(int(ids[r]), r)
+        for cid, r in first.items():
+            row = dict(zip(kcols, rows[r]))
+            keys[cid] = _canonical(t, col, row) or (t.unit, t.key, tuple(rows[r]), col)
+    return [keys[i] for i in range(len(c.values))]
+
+
+def _canonical(t: _Table, col: str, row: dict) -> tuple | None:
+    unit = t.unit
+    if t.key == "index":
+        g = row.get("municipality")
+        return (_LG, REGION if g == TOTAL else g, "*", "*", "n") if col == "n" else None
+    if t.key == "overview":
+        return (_LG, unit, "*", "*", "n") if col == "n" and row.get("label", "").startswith(("Klienter",
+                                                                                               "Clients")) else None
+    if t.key == "table1":
+        var, cat = row.get("variable"), row.get("category", "<NA>")
+        is_cat = cat not in ("<NA>", "", "nan")
+        if col == "n":
+            return (_LG, unit, "*", "*", "n")
+        if col == "k" and is_cat:
+            return (_LG, unit, var, cat, "n")
+        if col == "n_missing":
+            return (_LG, unit, var, "missing") if is_cat else (_LG, unit, "*", "*", var, "missing")
+        return None
+    if t.key.startswith("profile_"):
+        by = t.key[len("profile_"):]
+        g, measure = row.get(by), row.get("measure")
+        if by == "municipality" and g != TOTAL:
+            unit, g = g, TOTAL       # the region's row of a municipality is that municipality's cell
+        if col == "n":
+            return (_LG, unit, "*", "*", "n") if g == TOTAL else (_LG, unit, by, g, "n")
+        if col == "n_missing":
+            return ((_LG, unit, "*", "*", measure, "missing") if g == TOTAL
+                    else (_LG, unit, by, g, measure, "missing"))
+        return None
+    if t.key == "compare":
+        measure = row.get("measure")
+        if col == "n_unit":
+            return (_LG, unit, "*", "*", measure, "valid")
+        if col == "n_rest":
+            return (_LG, unit, "*", "*", measure, "others_valid")
+        return None
+    return None
+
+
+def _margin_key(key: tuple) -> tuple[str, tuple]:
+    """(unit, the key without its unit): cells of one quantity in different units."""
+    if key[0] == _LG:
+        return key[1], (_LG, *key[2:])
+    return key[0], key[1:]
+
+
+@dataclass
+class JointProtection:
+    """The release-wide system of count cells and what was decided about it."""
+
+    values: np.ndarray
+    primary: np.ndarray
+    hidden: np.ndarray
+    keys: list
+    sets: list
+    table_cells: list      # per table: global ids of its local cells
+    stats: dict
+
+
+def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True,
+                    max_rounds: int = 200) -> JointProtection:
+    """Decide the hidden count cells of many tables together.
+
+    Parameters
+    ----------
+    tables : list
+        Objects with ``unit``, ``key`` and ``raw`` (a raw result frame with
+        ``attrs["asi"]``); units are municipality names or :data:`REGION`.
+    min_cell : int, default 5
+    audit_cells : bool, default True
+        Check every suppressed count with integer programming
+        (:func:`audit`) and hide more until none is determined exactly.
+    max_rounds : int
+        Safety bound on suppression rounds.
+
+    Returns
+    -------
+    JointProtection
+        ``hidden`` over all cells; ``table_cells[i]`` maps table i's local
+        cells (:func:`asi_lib.publish.table_cells`) to the global ones.
+
+    Notes
+    -----
+    Cells: every count cell of every table, merged when their keys
+    (:func:`_cell_keys`) and values agree. Equations (sum of signed cells = 0):
+    those of each table (groups + total, categories + n, row sums), plus
+
+    * margins across units: the region's cell = Σ municipalities' cells of the
+      same quantity, wherever this holds in the data (a reader can use any
+      relation that holds);
+    * the comparison: valid(M) + missing(M) = n(M), others(M) + valid(M) +
+      missing(region) = n(region).
+
+    Equations that do not hold exactly, or that contain a count that cannot be
+    computed (NaN), are dropped. Suppression: the tables' primary and
+    complement cells, then :func:`asi_lib.publish._secondary` over the whole
+    system (single-hidden-cell rule and the exact rank check), then the integer
+    audit; repeated until stable.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"sex": ["male", "female", "__total__"], "n": [40, 3, 43]})
+    >>> a.attrs["asi"] = {"group_cols": ["sex"], "additive": True}
+    >>> t = type("T", (), {"unit": REGION, "key": "x", "raw": a})
+    >>> jp = protect_jointly([t])
+    >>> jp.hidden.tolist()
+    [True, True, False]
+    """
+    t0 = time.perf_counter()
+    cells, gid_of, keys, values, vnan = [], [], [], [], []
+    key_to_gid: dict[tuple, int] = {}
+    primary_l, forced_l, penalty_l = [], [], []
+    for t in tables:
+        c = table_cells(t.raw, min_cell=min_cell)
+        cells.append(c)
+        ks = _cell_keys(t, c)
+        isnan = np.zeros(len(c.values), dtype=bool)
+        for col in c.counts:
+            isnan[c.cell_id[col][np.isnan(c.vals[col])]] = True
+        g = np.empty(len(ks), dtype=int)
+        for j, k in enumerate(ks):
+            kv = (k, float(c.values[j]))
+            if k in key_to_gid and values[key_to_gid[k]] == c.values[j]:
+                g[j] = key_to_gid[k]
+                forced_l[g[j]] |= bool(c.forced[j])
+                penalty_l[g[j]] = max(penalty_l[g[j]], float(c.penalty[j]))
+                continue
+            if k in key_to_gid:      # the same key with another value: two quantities after all
+                k = kv
+                if k in key_to_gid:
+                    g[j] = key_to_gid[k]
+                    continue
+            key_to_gid[k] = len(values)
+            g[j] = len(values)
+            keys.append(k)
+            values.append(float(c.values[j]))
+            vnan.append(bool(isnan[j]))
+            primary_l.append(bool(c.primary[j]))
+            forced_l.append(bool(c.forced[j]))
+            penalty_l.append(float(c.penalty[j]))
+        gid_of.append(g)
+    values = np.asarray(values, dtype=float)
+    vnan = np.asarray(vnan, dtype=bool)
+    primary = np.asarray(primary_l, dtype=bool)
+    forced = np.asarray(forced_l, dtype=bool)
+    penalty = np.asarray(penalty_l, dtype=float)
+
+    # ---- equations
+    raw_sets = []
+    for c, g in zip(cells, gid_of):
+        for m, sg in c.sets:
+            raw_sets.append((g[m], sg))
+    # margins: region = Σ municipalities, per quantity
+    by_q: dict[tuple, dict[str, list[int]]] = {}
+    for i, k in enumerate(keys):
+        if len(k) == 2 and isinstance(k[0], tuple):   # a split key (same key, other value): not linked
+            continue
+        unit, q = _margin_key(k)
+        by_q.setdefault(q, {}).setdefault(unit, []).append(i)
+    for q, units in by_q.items():
+        reg = units.get(REGION)
+        parts = [ids[0] for u, ids in units.items() if u != REGION and len(ids) == 1]
+        if reg and len(reg) == 1 and parts:
+            raw_sets.append((np.array(parts + reg), np.r_[np.ones(len(parts)), -1.0]))
+    # the comparison with "all others"
+    gid = {k: i for i, k in enumerate(keys)}
+    for k, i in list(gid.items()):
+        if k[0] == _LG and len(k) == 6 and k[5] == "valid":
+            unit, measure = k[1], k[4]
+            miss, n = gid.get((_LG, unit, "*", "*", measure, "missing")), gid.get((_LG, unit, "*", "*", "n"))
+            if miss is not None and n is not None:
+                raw_sets.append((np.array([i, miss, n]), np.array([1.0, 1.0, -1.0])))
+            oth = gid.get((_LG, unit, "*", "*", measure, "others_valid"))
+            rmiss = gid.get((_LG, REGION, "*", "*", measure, "missing"))
+            rn = gid.get((_LG, REGION, "*", "*", "n"))
+            if oth is not None and rmiss is not None and rn is not None:
+                raw_sets.append((np.array([oth, i, rmiss, rn]), np.array([1.0, 1.0, 1.0, -1.0])))
+    sets, seen = [], set()
+    for m, sg in raw_sets:
+        m = np.asarray(m, dtype=int)
+        sg = np.asarray(sg, dtype=float)
+        # one cell twice in a set (merged cells) → coefficients add up
+        u, inv = np.unique(m, return_inverse=True)
+        coef = np.bincount(inv, weights=sg)
+        keep = coef != 0
+        u, coef = u[keep], coef[keep]
+        if len(u) < 2 or vnan[u].any() or not np.isclose(coef @ values[u], 0.0):
+            continue
+        key = (u.tobytes(), coef.tobytes())
+        if key not in seen:
+            seen.add(key)
+            sets.append((u, coef))
+
+    # ---- suppression until stable
+    links = []
+    for c, g in zip(cells, gid_of):
+        for a, b in c.links:
+            links.append((g[c.cell_id[a]], g[c.cell_id[b]]))
+    hidden = forced.copy()
+    rounds, audited, audit_seconds = 0, 0, 0.0
+    last_audited, det = None, np.zeros(0, dtype=int)   # audit everything first, then what changed
+    for rounds in range(1, max_rounds + 1):
+        hidden |= _secondary(values, hidden, sets, penalty, exact=not audit_cells)
+        for a, b in links:
+            both = hidden[a] | hidden[b]
+            hidden[a[both & (values[a] > 0)]] = True
+            hidden[b[both & (values[b] > 0)]] = True
+        if not audit_cells:
+            break
+        t_a = time.perf_counter()
+        changed = None
+        if last_audited is not None:
+            changed = hidden & ~last_audited
+            changed[det] = True
+        last_audited = hidden.copy()
+        det = audit(values, primary, hidden, sets, min_cell=min_cell, only=changed)
+        audited += 1
+        audit_seconds += time.perf_counter() - t_a
+        if det.size == 0:
+            break
+        if not _hide_around(det, values, hidden, sets, penalty):
+            break
+    if audit_cells and det.size:
+        JointProtection.last_failure = (det, values, hidden, keys, sets)
+        raise RuntimeError(f"{det.size} skyddade celler går inte att dölja tillräckligt; utgåvan skrivs inte "
+                           "/ suppressed cells could not be protected; the release is not written")
+    stats = {"cells": int(len(values)), "equations": len(sets), "primary": int(primary.sum()),
+             "hidden": int(hidden.sum()), "secondary": int((hidden & ~primary).sum()), "rounds": rounds,
+             "audits": audited, "audit_seconds": round(audit_seconds, 2), "seconds": round(time.perf_counter() - t0, 2)}
+    return JointProtection(values=values, primary=primary, hidden=hidden, keys=keys, sets=sets,
+                           table_cells=gid_of, stats=stats)
+
+
+def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
+    """Hide the cheapest visible non-zero cell near each determined cell.
+
+    Near: in an equation with the cell; when all of those are hidden, in an
+    equation with one of their hidden cells (and so on, three steps out).
+    """
+    cost = values + penalty
+    member: dict[int, list[int]] = {}
+    for i, (m, _) in enumerate(sets):
+        for c in m:
+            member.setdefault(int(c), []).append(i)
+    added = False
+    for target in det:
+        frontier, seen_sets = {int(target)}, set()
+        for _ in range(3):
+            ids = {i for c in frontier for i in member.get(c, ()) if i not in seen_sets}
+            if not ids:
+                break
+            seen_sets |= ids
+            cand = np.unique(np.concatenate([sets[i][0] for i in ids]))
+            vis = cand[~hidden[cand] & (values[cand] > 0)]
+            if vis.size:
+                hidden[vis[np.argmin(cost[vis])]] = True
+                added = True
+                break
+            frontier = {int(c) for c in cand}
+    return added
+
+
+def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, min_cell: int = 5,
+          only=None, seed: int = 0) -> np.ndarray:
+    """Suppressed small counts that all published numbers together determine exactly.
+
+    In a release every suppressed count is shown as ``".."`` (small or not),
+    so a reader knows of a hidden cell only that it is a whole number ≥ 0.
+    For every connected block of equations that holds a small (primary)
+    cell, integer linear programming (HiGHS through
+    :func:`scipy.optimize.milp`) looks for another solution of the published
+    system in which the cell differs from its true value, subject to the
+    equations (Σ sign · cell = 0) with the visible cells fixed and every
+    hidden cell an integer ≥ 0. A cell is determined when no such solution
+    exists (its minimum equals its maximum). A few solutions with spread
+    objectives prove most cells free at once; only the rest get a
+    minimisation and a maximisation of their own.
+
+    Parameters
+    ----------
+    values : ndarray
+        True value of every cell.
+    primary, hidden : ndarray of bool
+    sets : list of (ids, signs)
+    min_cell : int
+        Only for the bound of the search (cells are not bounded by it).
+    only : ndarray of bool, optional
+        Audit only the blocks that hold one of these cells (the ones that
+        changed since the last audit).
+    seed : int
+        Seed of the spread objectives.
+
+    Returns
+    -------
+    ndarray of int
+        Primary cells whose value follows exactly from what is published.
+
+    References
+    ----------
+    Hundepool, A. et al. (2012). *Statistical Disclosure Control*, sect. 4.3
+    (auditing a suppression pattern by linear programming). Wiley.
+
+    Examples
+    --------
+    >>> v = np.array([5.0, 1.0, 2.0, 8.0])           # alcohol, cannabis, amphetamine, total
+    >>> s = [(np.arange(4), np.array([1.0, 1, 1, -1]))]
+    >>> small = (v > 0) & (v < 5)
+    >>> audit(v, small, small, s).tolist()            # 8 − 5 = 3 = 1 + 2: not pinned
+    []
+    >>> audit(v, small, np.array([False, True, False, False]), s).tolist()   # one hidden: 8 − 5 − 2
+    [1]
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix, csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    touched = [(m, sg) for m, sg in sets if hidden[m].any()]
+    if not touched:
+        return np.zeros(0, dtype=int)
+    big = float(np.abs(values).sum() + 1)
+    hid = np.unique(np.concatenate([m[hidden[m]] for m, _ in touched]))
+    pos = np.full(len(values), -1)
+    pos[hid] = np.arange(len(hid))
+    ne, nh = len(touched), len(hid)
+    r_idx = np.concatenate([np.full(int(hidden[m].sum()), i) for i, (m, _) in enumerate(touched)])
+    c_idx = np.concatenate([pos[m[hidden[m]]] for m, _ in touched])
+    g = coo_matrix((np.ones(len(r_idx)), (r_idx, ne + c_idx)), shape=(ne + nh, ne + nh))
+    _, comp = connected_components(g, directed=False)
+    eq_comp, cell_comp = comp[:ne], comp[ne:]
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in np.unique(cell_comp):
+        cols = np.flatnonzero(cell_comp == k)
+        cells = hid[cols]
+        if not primary[cells].any() or (only is not None and not only[cells].any()):
+            continue
+        rows = np.flatnonzero(eq_comp == k)
+        nv = len(cells)
+        lpos = {c: j for j, c in enumerate(cells)}
+        ri, ci, vv = [], [], []
+        b = np.zeros(len(rows))
+        for r, e in enumerate(rows):
+            m, sg = touched[e]
+            h = hidden[m]
+            for cell, sgn in zip(m[h], sg[h]):
+                ri.append(r)
+                ci.append(lpos[cell])
+                vv.append(sgn)
+            b[r] = -float(sg[~h] @ values[m[~h]])
+        cons = [LinearConstraint(csr_matrix((vv, (ri, ci)), shape=(len(rows), nv)), b, b)]
+        bounds = Bounds(np.zeros(nv), np.full(nv, big))
+        integ = np.ones(nv)
+        prim = np.flatnonzero(primary[cells])
+        truth = values[cells]
+        free = np.zeros(nv, dtype=bool)
+
+        def solve(obj):
+            r = milp(obj, constraints=cons, bounds=bounds, integrality=integ)
+            return r.x if r.status == 0 and r.x is not None else None
+
+        # spread objectives: push every small cell up, down, and in random directions
+        failed = False
+        for sign in (1.0, -1.0, None, None):
+            if free[prim].all():
+                break
+            obj = np.zeros(nv)
+            obj[prim] = sign if sign is not None else rng.choice([-1.0, 1.0], size=len(prim))
+            x = solve(obj)
+            if x is None:
+                failed = True  # infeasible or failed: nothing can be concluded from these equations
+                break
+            free |= np.abs(x - truth) > 0.5
+        if failed:
+            continue
+        for j in prim[~free[prim]]:
+            for sign in (-1.0, 1.0):     # maximise, then minimise the cell itself
+                obj = np.zeros(nv)
+                obj[j] = sign
+                x = solve(obj)
+                if x is not None:
+                    free |= np.abs(x - truth) > 0.5
+                if free[j]:
+                    break
+            if not free[j]:
+                out.append(cells[j])
+    return np.asarray(out, dtype=int)
+
+
+# --------------------------------------------------------------------------- the release object
+def _fingerprint_frames(frames) -> str:
+    h = hashlib.sha256()
+    for name, f in frames:
+        h.update(name.encode())
+        if len(f):
+            h.update(pd.util.hash_pandas_object(f.astype("string"), index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+@dataclass
+class Release:
+    """A built or loaded release: published tables per unit and the manifest.
+
+    Attributes
+    ----------
+    manifest : dict
+        Reference date, fingerprints, parameters, units, protection summary.
+    published : dict
+        unit → {title: published DataFrame}, in reading order.
+    """
+
+    manifest: dict
+    published: dict
+
+    @property
+    def reference_date(self) -> str:
+        """The reference date (ISO) that every view of the release states."""
+        return self.manifest["reference_date"]
+
+    @property
+    def municipalities(self) -> list[str]:
+        """The municipalities with their own report, in name order."""
+        return [u["name"] for u in self.manifest["units"] if u["unit"] != REGION]
+
+    def unit_of(self, municipality: str | None) -> str:
+        """The unit key of a municipality (``None`` = the region); unknown names are refused."""
+        if municipality is None or municipality == REGION:
+            return REGION
+        if str(municipality) not in self.published:
+            raise AsiInputError(f"okänd kommun '{municipality}' i utgåvan (finns: {', '.join(self.municipalities)}) "
+                                "/ unknown municipality in the release")
+        return str(municipality)
+
+    def tables(self, municipality: str | None = None) -> dict[str, pd.DataFrame]:
+        """Published tables of one municipality (``None`` = the region), title → frame."""
+        return self.published[self.unit_of(municipality)]
+
+    def client_counts(self) -> pd.DataFrame:
+        """Clients with ASI Grund per municipality as published (the index), with the tendency flag."""
+        rows = [(None if u["unit"] == REGION else u["name"], u["clients"], u["tendency"])
+                for u in self.manifest["units"]]
+        return pd.DataFrame(rows, columns=["municipality", "n", "tendency"])
+
+    def client_count(self, municipality: str | None = None) -> tuple[str, bool]:
+        """The unit's client count as published and whether it shows tendencies only."""
+        unit = self.unit_of(municipality)
+        u = next(u for u in self.manifest["units"] if u["unit"] == unit)
+        return u["clients"], bool(u["tendency"])
+
+    def heading_facts(self, municipality: str | None = None, lang: str = "sv") -> dict:
+        """What a report or dashboard heading states, in the same words everywhere."""
+        text, tendency = self.client_count(municipality)
+        return {"name": _REGION_LABEL[lang] if municipality is None else str(municipality),
+                "clients": text, "tendency": tendency, "reference_date": self.reference_date,
+                "period": self.manifest["period"], "min_cell": self.manifest["parameters"]["min_cell"]}
+
+
+# --------------------------------------------------------------------------- build and write
+def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window=(90, 730),
+                  municipalities=None, audit_cells: bool = True, store_fingerprint: str | None = None,
+                  progress: bool = False) -> Release:
+    """Compute every published table once, for the region and every municipality, protected together.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The whole region (``store.load_store``).
+    as_of : date-like, optional
+        Reference date; default :func:`reference_date` (the latest interview
+        in the store — not today, not per municipality).
+    min_cell : int, default 5
+    lang : {"sv", "en"}
+    window : (int, int), default (90, 730)
+        Follow-up window in days.
+    municipalities : list of str, optional
+        Default every municipality with ASI Grund.
+    audit_cells : bool, default True
+        Integer-programming audit of the suppression (:func:`audit`).
+    store_fingerprint : str, optional
+        Recorded in the manifest (default: a hash of the tables' content).
+    progress : bool
+
+    Returns
+    -------
+    Release
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> rel = build_release(read_dataset("demo", n_clients=300))
+    >>> rel.reference_date == str(reference_date(read_dataset("demo", n_clients=300)).date())
+    True
+    >>> sorted(rel.tables(None))[:2]
+    ['ASI-användning', 'Bortfall Grund']
+    """
+    from importlib import resources
+
+    from .tables import _rows
+
+    t0 = time.perf_counter()
+    if lang not in ("sv", "en"):
+        raise AsiInputError(f"okänt språk '{lang}' (sv, en) / unknown language")
+    ref = reference_date(ds) if as_of is None else pd.Timestamp(as_of).normalize()
+    known = sorted(map(str, ds.grund["municipality"].dropna().unique()))
+    if municipalities is None:
+        munis = known
+    else:
+        munis = [str(m) for m in municipalities]
+        unknown = [m for m in munis if m not in known]
+        if unknown:
+            raise AsiInputError(f"okänd kommun {', '.join(map(repr, unknown))} (finns: {', '.join(known)}) "
+                                "/ unknown municipality")
+    units = [REGION, *munis]
+    tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window)
+    t_compute = time.perf_counter() - t0
+    jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
+    published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
+    index_pub = None
+    for t, g in zip(tables, jp.table_cells):
+        pub = publish(t.raw, min_cell=min_cell, lang=lang, hidden=jp.hidden[g],
+                      labels=t.key != "index", one_marker=True)
+        pub.attrs["asi"]["reference_date"] = str(ref.date())
+        if t.key == "index":
+            index_pub = pub
+            continue
+        for title, mask, drop in t.parts:
+            published[t.unit][title] = _rows(pub, mask, drop=drop, lang=lang)
+    # the unit list with each unit's client count as published (the index)
+    counts = dict(zip(index_pub["municipality"].astype(str), index_pub["n"].astype(str)))
+    raw_idx = tables[0].raw
+    raw_n = dict(zip(raw_idx["municipality"].astype(str), raw_idx["n"].astype(int)))
+    unit_rows = []
+    for u in units:
+        k = TOTAL if u == REGION else u
+        unit_rows.append({"unit": u, "name": _REGION_LABEL[lang] if u == REGION else u,
+                          "clients": counts.get(k, "0"), "tendency": bool(raw_n.get(k, 0) < TENDENCY_THRESHOLD)})
+    dates = pd.to_datetime(ds.grund["interview_date"]).dropna()
+    period = f"{dates.min():%Y-%m} – {dates.max():%Y-%m}" if len(dates) else "–"
+    manifest = {
+        "format": RELEASE_FORMAT,
+        "reference_date": str(ref.date()),
+        "reference_date_rule": ("senaste intervjudatum i hela lagret" if as_of is None
+                                else "angivet datum (--as-of)"),
+        "period": period,
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "parameters": {"min_cell": int(min_cell), "tendency_threshold": TENDENCY_THRESHOLD, "lang": lang,
+                       "window": list(window), "audit": bool(audit_cells)},
+        "store_fingerprint": store_fingerprint or _fingerprint_frames(
+            [(n, getattr(ds, n)) for n in ("grund", "uppfoljning", "bortfall", "insatser")]),
+        "codebook_fingerprint": hashlib.sha256(
+            resources.files("asi_lib").joinpath("data/codebook.yaml").read_bytes()).hexdigest()[:16],
+        "units": unit_rows,
+        "protection": {**jp.stats, "compute_seconds": round(t_compute, 2)},
+    }
+    return Release(manifest=manifest, published=published)
+
+
+def write_release(rel: Release, out) -> Path:
+    """Write a release folder atomically: ``tables.parquet`` (long format) and ``manifest.json``.
+
+    The folder is written beside ``out`` under a temporary name and then
+    renamed into place, so a reader never sees half a release.
+
+    Parameters
+    ----------
+    rel : Release
+    out : str or Path
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AsiInputError(f"{out} är en fil, inte en mapp / is a file, not a folder")
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise AsiInputError(f"{out} finns och är inte en utgåva; välj en tom mapp / exists and is not a release")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise AsiInputError(f"kan inte skriva utgåvan i {out.parent}: {exc.strerror} / cannot write") from None
+    records, tables_meta = [], []
+    for unit, tabs in rel.published.items():
+        for order, (title, frame) in enumerate(tabs.items()):
+            vals = frame.astype(str).to_numpy()
+            r, c = np.indices(vals.shape)
+            records.append(pd.DataFrame({"unit": unit, "title": title, "row": r.ravel().astype("int32"),
+                                         "col": c.ravel().astype("int32"), "value": vals.ravel()}))
+            meta = frame.attrs.get("asi", {})
+            tables_meta.append({"unit": unit, "title": title, "order": order, "columns": [str(x) for x in frame.columns],
+                                "nrow": int(len(frame)),
+                                "attrs": {k: meta.get(k) for k in ("selection", "unit", "legend", "min_cell",
+                                                                   "tendency_threshold", "reference_date", "lang")
+                                          if isinstance(meta.get(k), (str, int, float))}})
+    long = pd.concat(records, ignore_index=True) if records else pd.DataFrame(
+        columns=["unit", "title", "row", "col", "value"])
+    long.to_parquet(tmp / "tables.parquet", index=False)
+    manifest = {**rel.manifest, "tables": tables_meta,
+                "files": {"tables.parquet": _file_sha(tmp / "tables.parquet")}}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        import shutil
+
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+    return out
+
+
+def load_release(path) -> Release:
+    """Open a release folder written by :func:`write_release`.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Release
+
+    Raises
+    ------
+    AsiInputError
+        No release there, another format version, or ``tables.parquet`` does
+        not match the manifest's checksum.
+    """
+    path = Path(path)
+    mpath = path / "manifest.json"
+    if not mpath.is_file():
+        raise AsiInputError(f"ingen utgåva i {path} (manifest.json saknas); bygg den med 'asi-kit release' "
+                            "/ no release")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AsiInputError(f"{mpath} går inte att läsa: {exc} / unreadable release manifest") from None
+    if manifest.get("format") != RELEASE_FORMAT:
+        raise AsiInputError(f"{path}: utgåvans format {manifest.get('format')} stöds inte (väntat {RELEASE_FORMAT})")
+    tpath = path / "tables.parquet"
+    if not tpath.is_file() or _file_sha(tpath) != manifest.get("files", {}).get("tables.parquet"):
+        raise AsiInputError(f"{tpath} saknas eller stämmer inte med manifestet; bygg om utgåvan / "
+                            "tables missing or changed since the release was built")
+    long = pd.read_parquet(tpath)
+    groups = {k: g for k, g in long.groupby(["unit", "title"], sort=False)}
+    published: dict[str, dict[str, pd.DataFrame]] = {}
+    for tm in sorted(manifest["tables"], key=lambda t: (t["unit"], t["order"])):
+        g = groups.get((tm["unit"], tm["title"]))
+        ncol = len(tm["columns"])
+        grid = np.full((tm["nrow"], ncol), "", dtype=object)
+        if g is not None:
+            grid[g["row"].to_numpy(), g["col"].to_numpy()] = g["value"].to_numpy()
+        frame = pd.DataFrame(grid, columns=tm["columns"])
+        frame.attrs["asi"] = {**tm["attrs"], "published": True}
+        published.setdefault(tm["unit"], {})[tm["title"]] = frame
+    order = [u["unit"] for u in manifest["units"]]
+    published = {u: published.get(u, {}) for u in order}
+    return Release(manifest=manifest, published=published)
+
+
+# --------------------------------------------------------------------------- CLI
+def _cmd(args: argparse.Namespace) -> int:
+    from .store import load_store
+
+    t0 = time.perf_counter()
+    ds = load_store(args.store)
+    rel = build_release(ds, as_of=args.as_of, min_cell=args.min_cell, lang=args.lang,
+                        municipalities=args.kommun, audit_cells=not args.no_audit)
+    out = write_release(rel, args.out)
+    p = rel.manifest["protection"]
+    print(f"Utgåva skriven: {out}  (referensdatum {rel.reference_date}, {len(rel.manifest['units'])} enheter, "
+          f"{p['cells']} celler, {p['primary']} <{args.min_cell}, {p['secondary']} dolda därutöver; "
+          f"{time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("release", help="bygg en skyddad utgåva av allt som publiceras / build a release")
+    p.add_argument("--store", required=True, help="lagret (mapp med manifest.json)")
+    p.add_argument("--out", required=True, help="utgåvans mapp")
+    p.add_argument("--as-of", default=None, help="referensdatum ÅÅÅÅ-MM-DD (standard: senaste intervjun i lagret)")
+    p.add_argument("--min-cell", type=int, default=5)
+    p.add_argument("--lang", choices=["sv", "en"], default="sv")
+    p.add_argument("--kommun", nargs="+", default=None, metavar="NAMN", help="bara dessa kommuner")
+    p.add_argument("--no-audit", action="store_true", help="hoppa över heltalsgranskningen (snabbare, svagare)")
+    p.set_defaults(func=_cmd)
