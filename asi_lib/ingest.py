@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from .codebook import TABLES, load_codebook
-from .errors import AsiInputError, os_error_reason
+from .errors import AsiInputError, os_error_reason, output_file_arg
 from .io import RawTable, read_file
 from .mapping import Mapping, apply_mapping, load_mapping
 from .pseudonym import age_at, key_fingerprint, load_key, parse_personal_numbers, pseudonymise_frame, pseudonymise_ids
@@ -116,6 +116,7 @@ class IngestReport:
         path = Path(path)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n",
                            encoding="utf-8")
             os.replace(tmp, path)
@@ -140,9 +141,11 @@ class IngestReport:
                          f"({f.accepted_new} nya, {f.accepted_unchanged} fanns redan oförändrade"
                          + (f", {f.corrected} rättade" if f.corrected else "") + f"), {f.quarantined} i karantän"
                          + (f" (varav {f.conflicts} i konflikt med lagret)" if f.conflicts else "")
-                         + (f", {f.warnings} varningar" if f.warnings else "")
-                         + (f", {f.forgotten} avvisade: klienten är raderad (asi-kit forget; återta med "
-                            f"asi-kit readmit)" if f.forgotten else "") + ".")
+                         + (f", {f.warnings} varningar" if f.warnings else "") + ".")
+        forgotten = [f for f in self.files if f.forgotten]
+        for f in forgotten:
+            lines.append(f"{f.file}: {f.forgotten} rader avvisade: klienten är raderad (asi-kit forget); "
+                         f"återta med asi-kit readmit.")
         if self.released:
             lines.append(f"Släppta ur karantän: {self.released} uppföljningar vars grundintervju nu finns.")
         if self.resolved:
@@ -303,9 +306,8 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
                 dates = typed.loc[q_rows, load_codebook().date_column(t)]
                 derived = age_at(info["birth_date"], dates).astype("string").fillna("")
                 rows["age"] = rows["age"].where(rows["age"].str.strip() != "", derived)
-            ident = st.identity_keys(t, typed.loc[q_rows].assign(client_pid=pids.loc[q_rows]))
-            q = quarantine_records(rows, pids, problems, table=t, file=raw.file, sheet=raw.sheet, ingest_id=ingest_id,
-                                   identity=ident)
+            q = quarantine_records(rows, pids, problems, table=t, file=raw.file, sheet=raw.sheet, ingest_id=ingest_id)
+            q["identity"] = st.identity_keys(t, typed.loc[q_rows].assign(client_pid=pids.loc[q_rows])).to_numpy()
             res.already_in_quarantine = int(q["qid"].isin(known_qids).sum())
             q = q[~q["qid"].isin(known_qids)]
             known_qids |= set(q["qid"])
@@ -407,7 +409,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV- eller Excel-filer")
     p.add_argument("--store", required=True, metavar="DIR", help="lagrets katalog")
     p.add_argument("--mapping", metavar="FILE", help="mappningsfil (YAML) för egna kolumnnamn och värden")
-    p.add_argument("--report", metavar="FILE.json", help="skriv rapport med alla problem som JSON")
+    p.add_argument("--report", metavar="FILE.json", type=output_file_arg,
+                   help="skriv rapport med alla problem som JSON (kontrolleras innan något skrivs)")
     p.add_argument("--table", choices=list(TABLES), help="tvinga tabell (annars från rubrikraden/bladnamnet)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="datum efter detta är fel (standard: i dag)")
     p.add_argument("--key", metavar="FILE", help="nyckelfil (standard ~/.config/asi-kit/pseudonym.key eller $ASI_KIT_KEY_FILE)")
