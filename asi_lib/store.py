@@ -919,6 +919,10 @@ def _find_moved(table, cur, nw, known, ck, nk, other_pids) -> pd.DataFrame:
     stored = pd.DataFrame({"pid": cur["client_pid"].astype(str).to_numpy(),
                            "h": _content_hash(cur[cols]).to_numpy(), "pos": np.arange(len(cur))})[free]
     nh = _content_hash(nw[cols]).to_numpy()[unk]
+    hit = np.isin(nh, stored["h"].to_numpy())  # only rows whose content a stored record has can be moved ones
+    unk, nh = unk[hit], nh[hit]
+    if not len(unk):
+        return empty
     labels = nw.index[unk]
     cand = [pd.DataFrame({"i": unk, "pid": nw["client_pid"].astype(str).to_numpy()[unk], "h": nh})]
     if other_pids is not None:
