@@ -142,8 +142,7 @@ class IngestReport:
                          + (f", {f.corrected} rättade" if f.corrected else "") + f"), {f.quarantined} i karantän"
                          + (f" (varav {f.conflicts} i konflikt med lagret)" if f.conflicts else "")
                          + (f", {f.warnings} varningar" if f.warnings else "") + ".")
-        forgotten = [f for f in self.files if f.forgotten]
-        for f in forgotten:
+        for f in (f for f in self.files if f.forgotten):
             lines.append(f"{f.file}: {f.forgotten} rader avvisade: klienten är raderad (asi-kit forget); "
                          f"återta med asi-kit readmit.")
         if self.released:
