@@ -273,6 +273,8 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     baselines = current["grund"][["client_pid", "interview_date"]].rename(columns={"client_pid": "client_key"})
     known_qids = set(quarantine["qid"])
     accepted_keys: dict[str, set] = {t: set() for t in TABLES}
+    requarantined: dict[str, set] = {t: set() for t in TABLES}
+    this_qids: set = set()
 
     for raw in raws:
         t = raw.table
@@ -307,6 +309,8 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
                 rows["age"] = rows["age"].where(rows["age"].str.strip() != "", derived)
             q = quarantine_records(rows, pids, problems, table=t, file=raw.file, sheet=raw.sheet, ingest_id=ingest_id)
             q["identity"] = st.identity_keys(t, typed.loc[q_rows].assign(client_pid=pids.loc[q_rows])).to_numpy()
+            requarantined[t] |= set(q["identity"].dropna())
+            this_qids |= set(q["qid"])
             res.already_in_quarantine = int(q["qid"].isin(known_qids).sum())
             q = q[~q["qid"].isin(known_qids)]
             known_qids |= set(q["qid"])
@@ -325,7 +329,7 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
         report.files.append(res)
 
     quarantine = pd.concat([quarantine, *new_q], ignore_index=True) if new_q else quarantine
-    quarantine, resolved = st.drop_resolved(quarantine, accepted_keys, ingest_id)
+    quarantine, resolved = st.drop_resolved(quarantine, accepted_keys, ingest_id, requarantined, this_qids)
     quarantine, released = _release(quarantine, baselines, current, st, as_of_ts, accept_corrections, ingest_id)
     if released:
         changed.add("uppfoljning")

@@ -582,7 +582,8 @@ class Store:
         try:
             df = self._read(p.name, pd.read_parquet)
         except Exception as exc:
-            raise AsiInputError(f"tabellen kan inte läsas ({exc.__class__.__name__}) / cannot read table",
+            raise AsiInputError(f"tabellen kan inte läsas ({exc.__class__.__name__}); återställ lagret från "
+                                f"säkerhetskopian / cannot read table: restore the store from a backup",
                                 file=str(p)) from None
         return coerce_table(df, table).reset_index(drop=True)
 
@@ -665,8 +666,9 @@ class Store:
         self.commit()
         return True
 
-    def drop_resolved(self, quarantine: pd.DataFrame, accepted: dict, ingest_id: str) -> tuple[pd.DataFrame, int]:
-        """Remove quarantine entries of earlier ingests whose record was now accepted.
+    def drop_resolved(self, quarantine: pd.DataFrame, accepted: dict, ingest_id: str,
+                      requarantined: dict | None = None, keep_qids=()) -> tuple[pd.DataFrame, int]:
+        """Remove quarantine entries of earlier ingests whose record was now accepted or sent again.
 
         Parameters
         ----------
@@ -676,6 +678,14 @@ class Store:
             this ingest (new, unchanged or corrected).
         ingest_id : str
             Entries of this ingest are kept (they are its current problems).
+        requarantined : dict of str to set, optional
+            Per table, the identity keys quarantined again in this ingest
+            with other content: the source's newest version replaces the
+            older entries.
+        keep_qids : set, optional
+            ``qid`` of every row this ingest quarantined (also those already
+            in the quarantine): an entry identical to such a row is kept,
+            it *is* that row.
 
         Returns
         -------
@@ -683,15 +693,25 @@ class Store:
         resolved : int
             Entries removed: the source now holds an accepted version of
             the record (the error was fixed, the conflict was corrected or
-            withdrawn).
+            withdrawn), or a newer version that is quarantined itself.
+
+        Examples
+        --------
+        >>> q = pd.DataFrame({"qid": ["a", "b", "c"], "table": "grund", "ingest_id": ["i1", "i1", "i2"],
+        ...                   "identity": ["x", "y", "y"]})
+        >>> kept, n = Store(".").drop_resolved(q, {"grund": {"x"}}, "i2", {"grund": {"y"}})
+        >>> kept["qid"].tolist(), n
+        (['c'], 2)
         """
-        if quarantine.empty or not any(accepted.values()):
+        requarantined = requarantined or {}
+        if quarantine.empty or not (any(accepted.values()) or any(requarantined.values())):
             return quarantine, 0
         keys = quarantine["identity"] if "identity" in quarantine else pd.Series(None, index=quarantine.index)
         hit = pd.Series(False, index=quarantine.index)
-        for t, ks in accepted.items():
+        for t in set(accepted) | set(requarantined):
+            ks = set(accepted.get(t, ())) | set(requarantined.get(t, ()))
             hit |= (quarantine["table"] == t) & keys.isin(ks)
-        hit &= quarantine["ingest_id"] != ingest_id
+        hit &= (quarantine["ingest_id"] != ingest_id) & ~quarantine["qid"].isin(set(keep_qids))
         return quarantine[~hit.to_numpy()].reset_index(drop=True), int(hit.sum())
 
     # ---------------------------------------------------------------- merge

@@ -299,3 +299,22 @@ def test_quarantine_holds_only_what_is_unresolved(env):
     q = Store(env["store"]).read_quarantine()
     assert q["rules"].tolist() == ["range"]  # only what the source still gets wrong
     assert len(load_store(env["store"]).grund) == 39
+
+
+def test_a_newer_version_of_a_quarantined_record_replaces_the_older_entry(env):
+    g = valid_rows("grund", 3)
+    run_ingest(env, put(env["dir"] / "g.csv", g))
+    for days in (5, 6, 7):  # the source changes the same record three times: one conflict, not three
+        g.loc[0, "alcohol_days"] = str(days)
+        g.loc[0, "alcohol_intox_days"] = "0"
+        r = run_ingest(env, put(env["dir"] / f"g{days}.csv", g))
+        assert r.files[0].conflicts == 1
+    q = Store(env["store"]).read_quarantine()
+    assert len(q) == 1 and json.loads(q.loc[0, "data"])["alcohol_days"] == "7"
+    run_ingest(env, env["dir"] / "g7.csv")  # the same newest version again: still the one entry
+    assert len(Store(env["store"]).read_quarantine()) == 1
+    bad = g.copy()
+    bad.loc[1, "sex"] = "okänt"  # and an error row sent twice stays once
+    run_ingest(env, put(env["dir"] / "bad.csv", bad))
+    run_ingest(env, env["dir"] / "bad.csv")
+    assert sorted(Store(env["store"]).read_quarantine()["rules"]) == ["code", "conflict_stored"]
