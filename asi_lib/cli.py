@@ -2,8 +2,11 @@
 
 Thin by design: each domain module registers its own sub-command through a
 ``register_cli(subparsers)`` function and does the work; this module only
-parses arguments and turns :class:`~asi_lib.errors.AsiInputError` into a clear
-message and exit code 2, never a traceback.
+parses arguments and turns :class:`~asi_lib.errors.AsiInputError` (and an
+``OSError`` on a path the user gave) into a clear message and exit code 2,
+never a traceback. Output paths are checked when the arguments are parsed
+(:func:`~asi_lib.errors.output_file_arg`, :func:`~asi_lib.errors.output_dir_arg`),
+before anything is read or written.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import importlib
 import json
 import sys
 
-from .errors import AsiInputError
+from .errors import AsiInputError, os_error_reason
 
 # Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES = ("demo", "ingest", "store", "synth", "templates", "scores", "release", "reports")
@@ -127,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # e.g. `asi-kit codebook | head`
         return 0
+    except OSError as exc:  # a path the user gave that cannot be read or written: a message, not a traceback
+        where = exc.filename or "?"
+        print(f"asi-kit: fel / error: {where}: {os_error_reason(exc)}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
+        print(f"asi-kit: fel / error: en fil är inte UTF-8 (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+              f"spara den som UTF-8 / a file is not UTF-8: save it as UTF-8", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("asi-kit: avbrutet / interrupted", file=sys.stderr)
         return 130

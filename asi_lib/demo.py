@@ -167,8 +167,10 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers) -> None:
+    from .errors import output_dir_arg
+
     p = subparsers.add_parser("demo", help="kör huvudjobbet på syntetiska demodata / run the demo")
-    p.add_argument("--out", default="out", help="utmapp (standard: out)")
+    p.add_argument("--out", default="out", type=output_dir_arg, help="utmapp (standard: out)")
     p.add_argument("--clients", type=int, default=3000)
     p.add_argument("--seed", type=int, default=DEMO_SEED)
     p.add_argument("--as-of", default=None, help="datumgräns ÅÅÅÅ-MM-DD (standard: i dag)")

@@ -3,12 +3,13 @@
 ``asi-kit ingest INPUT... --store DIR`` and :func:`ingest` do the same thing.
 Per file (and sheet) the report says::
 
-    read = accepted_new + accepted_unchanged + corrected + quarantined
+    read = accepted_new + accepted_unchanged + corrected + quarantined + forgotten
 
 ``accepted_unchanged`` are records already in the store with identical
 content (re-ingesting the same export adds nothing); ``quarantined`` are rows
 with an error and rows that conflict with a stored record (same identity,
-other content) when corrections are not accepted.
+other content) when corrections are not accepted; ``forgotten`` are rows of
+clients erased with ``asi-kit forget`` (refused, stored nowhere).
 
 Exit codes: 0 all rows accepted, 1 some rows quarantined, 2 some input
 unusable (a file that cannot be read writes nothing; the other files of the
@@ -17,7 +18,9 @@ same call still go through).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -26,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from .codebook import TABLES, load_codebook
-from .errors import AsiInputError
+from .errors import AsiInputError, os_error_reason, output_file_arg
 from .io import RawTable, read_file
 from .mapping import Mapping, apply_mapping, load_mapping
 from .pseudonym import age_at, key_fingerprint, load_key, parse_personal_numbers, pseudonymise_frame, pseudonymise_ids
@@ -48,6 +51,7 @@ class FileResult:
     accepted_unchanged: int = 0
     corrected: int = 0
     quarantined: int = 0          # invalid + conflicts
+    forgotten: int = 0            # rows of erased clients: refused, stored nowhere
     quarantined_invalid: int = 0
     conflicts: int = 0
     already_in_quarantine: int = 0
@@ -71,6 +75,8 @@ class IngestReport:
     files: list = field(default_factory=list)
     problems: pd.DataFrame = field(default_factory=empty_problems)
     released: int = 0
+    resolved: int = 0             # quarantine entries of earlier ingests whose record is now accepted
+    recovered: str | None = None  # an interrupted earlier commit: "completed" or "rolled_back"
     accept_corrections: bool = False
 
     @property
@@ -82,7 +88,8 @@ class IngestReport:
         return 0
 
     def totals(self) -> dict:
-        keys = ("read", "accepted_new", "accepted_unchanged", "corrected", "quarantined", "conflicts", "warnings")
+        keys = ("read", "accepted_new", "accepted_unchanged", "corrected", "quarantined", "forgotten", "conflicts",
+                "warnings")
         return {k: int(sum(getattr(f, k) for f in self.files)) for k in keys}
 
     def to_dict(self) -> dict:
@@ -95,15 +102,36 @@ class IngestReport:
         return {"ingest_id": self.ingest_id, "time": self.time, "store": self.store, "as_of": self.as_of,
                 "key_fingerprint": self.key_fingerprint, "accept_corrections": self.accept_corrections,
                 "exit_code": self.exit_code, "totals": self.totals(), "released_from_quarantine": self.released,
+                "resolved_in_quarantine": self.resolved, "recovered": self.recovered,
                 "files": files, "problems": probs}
 
     def write_json(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n",
-                              encoding="utf-8")
+        """Write :meth:`to_dict` as JSON (temporary file, then ``os.replace``: never half a report).
+
+        Raises
+        ------
+        AsiInputError
+            The file cannot be written.
+        """
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1, default=str) + "\n",
+                           encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise AsiInputError(f"rapporten kan inte skrivas: {os_error_reason(exc)} / cannot write the report",
+                                file=str(path)) from None
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def summary_sv(self, max_problems: int = 10) -> str:
         """Short Swedish summary naming file, row, column and rule of the first problems."""
         lines = [f"Inläsning till {self.store} (nyckel {self.key_fingerprint}, datumgräns {self.as_of})"]
+        if self.recovered:
+            lines.append("OBS: en tidigare körning avbröts mitt i skrivningen; den har "
+                         + ("slutförts." if self.recovered == "completed" else "rullats tillbaka (inget av den sparades)."))
         for f in self.files:
             where = f"{f.file}" + (f" [{f.sheet}]" if f.sheet else "")
             if f.status != "ok":
@@ -114,8 +142,13 @@ class IngestReport:
                          + (f", {f.corrected} rättade" if f.corrected else "") + f"), {f.quarantined} i karantän"
                          + (f" (varav {f.conflicts} i konflikt med lagret)" if f.conflicts else "")
                          + (f", {f.warnings} varningar" if f.warnings else "") + ".")
+        for f in (f for f in self.files if f.forgotten):
+            lines.append(f"{f.file}: {f.forgotten} rader avvisade: klienten är raderad (asi-kit forget); "
+                         f"återta med asi-kit readmit.")
         if self.released:
             lines.append(f"Släppta ur karantän: {self.released} uppföljningar vars grundintervju nu finns.")
+        if self.resolved:
+            lines.append(f"Lösta i karantänen: {self.resolved} rader från tidigare inläsningar vars post nu är godkänd.")
         errs = self.problems[self.problems["severity"] == "error"]
         if len(errs):
             lines.append(f"Första problemen ({min(len(errs), max_problems)} av {len(errs)} fel; alla i --report):")
@@ -125,7 +158,9 @@ class IngestReport:
                              f"kolumn {r.column}: {r.rule}{val} – {r.message_sv}")
         t = self.totals()
         lines.append(f"Totalt {t['read']} rader: {t['accepted_new']} nya, {t['accepted_unchanged']} oförändrade, "
-                     f"{t['corrected']} rättade, {t['quarantined']} i karantän. Slutkod {self.exit_code}.")
+                     f"{t['corrected']} rättade, {t['quarantined']} i karantän"
+                     + (f", {t['forgotten']} avvisade (raderade klienter)" if t['forgotten'] else "")
+                     + f". Slutkod {self.exit_code}.")
         return "\n".join(lines)
 
 
@@ -209,10 +244,17 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     fp = key_fingerprint(key)
     st.check_key(fp)
     if mapping is not None and not isinstance(mapping, Mapping):
-        mapping = load_mapping(mapping)
+        try:
+            mapping = load_mapping(mapping)
+        except UnicodeDecodeError as exc:
+            raise AsiInputError(f"mappningsfilen är inte UTF-8 (byte {exc.start}); spara den som UTF-8 / the mapping "
+                                f"file is not UTF-8: save it as UTF-8", file=str(mapping)) from None
+        except OSError as exc:
+            raise AsiInputError(f"mappningsfilen kan inte läsas: {os_error_reason(exc)} / cannot read the mapping file",
+                                file=str(mapping)) from None
     ingest_id = uuid.uuid4().hex[:12]
     report = IngestReport(ingest_id=ingest_id, time=now_iso(), store=str(st.path), as_of=str(as_of_ts.date()),
-                          key_fingerprint=fp, accept_corrections=accept_corrections)
+                          key_fingerprint=fp, accept_corrections=accept_corrections, recovered=st.recovered)
     raws: list[RawTable] = []
     for p in paths:
         try:
@@ -230,6 +272,9 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     all_problems: list[pd.DataFrame] = []
     baselines = current["grund"][["client_pid", "interview_date"]].rename(columns={"client_pid": "client_key"})
     known_qids = set(quarantine["qid"])
+    accepted_keys: dict[str, set] = {t: set() for t in TABLES}
+    requarantined: dict[str, set] = {t: set() for t in TABLES}
+    this_qids: set = set()
 
     for raw in raws:
         t = raw.table
@@ -237,11 +282,17 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
         res = FileResult(file=str(raw.file), sheet=raw.sheet, table=t, read=len(df))
         mun = df["municipality"] if "municipality" in df else pd.Series("", index=df.index)
         pids = pseudonymise_ids(df["client_id"], mun, key)
+        gone = st.forgotten(pids).to_numpy()
+        if gone.any():  # erased clients: refused before validation, stored nowhere (not even in quarantine)
+            res.forgotten = int(gone.sum())
+            df, mun, pids = df[~gone], mun[~gone], pids[~gone]
+            raw = dataclasses.replace(raw, data=df)
         typed, problems = validate_frame(raw, as_of=as_of_ts, context={"client_key": pids, "baselines": baselines})
         bad = error_rows(problems)
         ok = typed.loc[~typed.index.isin(bad)]
         accepted = pseudonymise_frame(ok, key, table=t, pids=pids.loc[ok.index])
-        merged, mres = st.merge(t, current[t], accepted, accept_corrections=accept_corrections, ingest_id=ingest_id)
+        merged, mres = st.merge(t, current[t], accepted, accept_corrections=accept_corrections, ingest_id=ingest_id,
+                                other_pids=_other_pids(df, mun, pids, current[t], key))
         current[t] = merged
         if mres.added or mres.corrected:
             changed.add(t)
@@ -257,10 +308,14 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
                 derived = age_at(info["birth_date"], dates).astype("string").fillna("")
                 rows["age"] = rows["age"].where(rows["age"].str.strip() != "", derived)
             q = quarantine_records(rows, pids, problems, table=t, file=raw.file, sheet=raw.sheet, ingest_id=ingest_id)
+            q["identity"] = st.identity_keys(t, typed.loc[q_rows].assign(client_pid=pids.loc[q_rows])).to_numpy()
+            requarantined[t] |= set(q["identity"].dropna())
+            this_qids |= set(q["qid"])
             res.already_in_quarantine = int(q["qid"].isin(known_qids).sum())
             q = q[~q["qid"].isin(known_qids)]
             known_qids |= set(q["qid"])
             new_q.append(q)
+        accepted_keys[t] |= set(st.identity_keys(t, accepted.drop(index=conflict_rows)).dropna())
         if t == "grund" and len(accepted):
             baselines = pd.concat([baselines, accepted[["client_pid", "interview_date"]].rename(
                 columns={"client_pid": "client_key"})], ignore_index=True)
@@ -274,32 +329,44 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
         report.files.append(res)
 
     quarantine = pd.concat([quarantine, *new_q], ignore_index=True) if new_q else quarantine
+    quarantine, resolved = st.drop_resolved(quarantine, accepted_keys, ingest_id, requarantined, this_qids)
     quarantine, released = _release(quarantine, baselines, current, st, as_of_ts, accept_corrections, ingest_id)
     if released:
         changed.add("uppfoljning")
-    report.released = released
+    report.released, report.resolved = released, resolved
     report.problems = (pd.concat(all_problems, ignore_index=True)[PROBLEM_COLUMNS] if all_problems else empty_problems())
     report.problems["file"] = scrub_text(report.problems["file"].astype(str)) if len(report.problems) else report.problems["file"]
 
-    # write: tables, quarantine, manifest last
-    for t in changed:
-        st.write_table(t, current[t])
-    if new_q or released or not (st.path / "quarantine.parquet").exists():
-        st.write_quarantine(quarantine)
+    # write: tables, quarantine and manifest as one transaction (Store.commit)
+    q_changed = bool(new_q) or bool(released) or bool(resolved) or not st._resolve("quarantine.parquet").exists()
     m = st.manifest
     m.setdefault("ingests", []).append({
         "ingest_id": ingest_id, "time": report.time, "as_of": report.as_of, "key_fingerprint": fp,
         "accept_corrections": accept_corrections, "released_from_quarantine": released,
+        "resolved_in_quarantine": resolved,
         "files": [{"file": scrub_text(pd.Series([Path(f.file).name])).iloc[0], "sheet": f.sheet, "table": f.table,
                    "status": f.status, "read": f.read, "accepted_new": f.accepted_new,
                    "accepted_unchanged": f.accepted_unchanged, "corrected": f.corrected,
-                   "quarantined": f.quarantined, "conflicts": f.conflicts, "problems_by_rule": f.problems_by_rule}
+                   "quarantined": f.quarantined, "forgotten": f.forgotten, "conflicts": f.conflicts,
+                   "problems_by_rule": f.problems_by_rule}
                   for f in report.files],
         "counts_after": {t: int(len(current[t])) for t in TABLES} | {"quarantine": int(len(quarantine))},
     })
     m.setdefault("corrections", []).extend(corrections)
-    st.save_manifest()
+    st.commit({t: current[t] for t in changed}, quarantine if q_changed else None)
     return report
+
+
+def _other_pids(df: pd.DataFrame, mun: pd.Series, pids: pd.Series, stored: pd.DataFrame, key: bytes):
+    """For :meth:`Store.merge`: the pseudonyms rows' local client numbers have under the store's other municipalities."""
+    def other(labels) -> pd.Series:
+        ids, own = df.loc[labels, "client_id"], pids.loc[labels]
+        parts = []
+        for m in stored["municipality"].dropna().unique():  # one vectorised pass per municipality of the store
+            alt = pseudonymise_ids(ids, pd.Series(str(m), index=ids.index), key)
+            parts.append(alt[(alt != own).fillna(False).to_numpy() & mun.loc[labels].ne(m).to_numpy()])
+        return pd.concat(parts) if parts else pd.Series(dtype=object)
+    return other
 
 
 def _release(quarantine, baselines, current, st, as_of_ts, accept_corrections, ingest_id):
@@ -345,7 +412,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV- eller Excel-filer")
     p.add_argument("--store", required=True, metavar="DIR", help="lagrets katalog")
     p.add_argument("--mapping", metavar="FILE", help="mappningsfil (YAML) för egna kolumnnamn och värden")
-    p.add_argument("--report", metavar="FILE.json", help="skriv rapport med alla problem som JSON")
+    p.add_argument("--report", metavar="FILE.json", type=output_file_arg,
+                   help="skriv rapport med alla problem som JSON (kontrolleras innan något skrivs)")
     p.add_argument("--table", choices=list(TABLES), help="tvinga tabell (annars från rubrikraden/bladnamnet)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="datum efter detta är fel (standard: i dag)")
     p.add_argument("--key", metavar="FILE", help="nyckelfil (standard ~/.config/asi-kit/pseudonym.key eller $ASI_KIT_KEY_FILE)")

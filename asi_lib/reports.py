@@ -975,10 +975,12 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers) -> None:
+    from .errors import output_dir_arg
+
     p = subparsers.add_parser("reports", help="en rapport per kommun (HTML + Excel) / one report per municipality")
     p.add_argument("--release", default=None, help="utgåvan att återge (asi-kit release)")
     p.add_argument("--store", default=None, help="lagret: bygg först en utgåva i <out>/release")
-    p.add_argument("--out", required=True, help="utmapp för rapporterna")
+    p.add_argument("--out", required=True, type=output_dir_arg, help="utmapp för rapporterna")
     p.add_argument("--kommun", nargs="+", default=None, metavar="NAMN",
                    help="bara dessa kommuner (standard: alla + regionen)")
     p.add_argument("--region", action="store_true", help="med --kommun: ta med regionrapporten också")

@@ -1109,6 +1109,8 @@ def _scores_cmd(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers) -> None:
     """Add ``asi-kit scores INPUT --out FILE.csv``."""
+    from .errors import output_file_arg
+
     p = subparsers.add_parser(
         "scores", help="sammanvägda mått (0–1) per intervju / composite scores per interview",
         description=("Beräknar sammanvägda mått (composite scores) för varje intervju i en Grund- eller "
@@ -1116,7 +1118,7 @@ def register_cli(subparsers) -> None:
                      "poäng och felen i kolumnen problem. / Composite scores for every interview of a file, "
                      "in input order; ids pseudonymised; rows with errors get empty scores and a problem column."))
     p.add_argument("input", metavar="INPUT", help="CSV- eller Excel-fil / CSV or Excel file")
-    p.add_argument("--out", required=True, metavar="FILE.csv", help="utfil / output CSV")
+    p.add_argument("--out", required=True, metavar="FILE.csv", type=output_file_arg, help="utfil / output CSV")
     p.add_argument("--table", choices=list(_TABLES_WITH_ITEMS), help="tabell (annars från rubrikraden / bladnamnen)")
     p.add_argument("--key", metavar="FILE", help="nyckelfil för pseudonymisering (måste finnas) / key file (must exist)")
     p.add_argument("--mapping", metavar="FILE", help="mappningsfil (YAML) / mapping file")

@@ -979,11 +979,13 @@ def _cli(args) -> int:
 
 def register_cli(subparsers) -> None:
     """Add ``asi-kit synth``."""
+    from .errors import output_dir_arg
+
     p = subparsers.add_parser("synth", help="skapa syntetiska demodata / generate a synthetic demo region")
     p.add_argument("--clients", type=int, default=3000, help="klienter i målgruppen (default 3000)")
     p.add_argument("--seed", type=int, default=20261122)
     p.add_argument("--start-year", type=int, default=2019)
     p.add_argument("--end-year", type=int, default=2025)
-    p.add_argument("--out", required=True, help="katalog att skriva till")
+    p.add_argument("--out", required=True, type=output_dir_arg, help="katalog att skriva till")
     p.add_argument("--format", choices=FORMATS, default="csv")
     p.set_defaults(func=_cli)

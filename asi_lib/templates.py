@@ -260,6 +260,8 @@ def _cli(args) -> int:
 
 def register_cli(subparsers) -> None:
     """Add ``asi-kit template``."""
+    from .errors import output_dir_arg
+
     p = subparsers.add_parser("template", help="skriv datamallar (CSV och Excel) / write data templates")
-    p.add_argument("--out", required=True, help="katalog att skriva till (t.ex. data_templates)")
+    p.add_argument("--out", required=True, type=output_dir_arg, help="katalog att skriva till (t.ex. data_templates)")
     p.set_defaults(func=_cli)
