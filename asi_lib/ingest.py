@@ -29,7 +29,8 @@ from .codebook import TABLES, load_codebook
 from .errors import AsiInputError
 from .io import RawTable, read_file
 from .mapping import Mapping, apply_mapping, load_mapping
-from .pseudonym import age_at, key_fingerprint, load_key, parse_personal_numbers, pseudonymise_frame, pseudonymise_ids
+from .pseudonym import (age_at, key_fingerprint, load_key, mask_identifiers, parse_personal_numbers, pseudonymise_frame,
+                        pseudonymise_ids)
 from .store import QUARANTINE_COLUMNS, Store, now_iso, quarantine_records, scrub_text
 from .validate import PROBLEM_COLUMNS, RELEASABLE_RULES, RULES, empty_problems, error_rows, validate_frame
 
@@ -219,7 +220,7 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
             for raw in read_file(p, table=table, mapping=mapping):
                 raws.append(apply_mapping(raw, mapping))
         except AsiInputError as exc:
-            report.files.append(FileResult(file=str(p), status="unusable", error=str(exc)))
+            report.files.append(FileResult(file=mask_identifiers(str(p)), status="unusable", error=mask_identifiers(str(exc))))
     raws.sort(key=lambda r: TABLES.index(r.table))
 
     current = {t: st.read_table(t) for t in TABLES}
@@ -234,7 +235,7 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     for raw in raws:
         t = raw.table
         df = raw.data
-        res = FileResult(file=str(raw.file), sheet=raw.sheet, table=t, read=len(df))
+        res = FileResult(file=mask_identifiers(str(raw.file)), sheet=mask_identifiers(raw.sheet), table=t, read=len(df))
         mun = df["municipality"] if "municipality" in df else pd.Series("", index=df.index)
         pids = pseudonymise_ids(df["client_id"], mun, key)
         typed, problems = validate_frame(raw, as_of=as_of_ts, context={"client_key": pids, "baselines": baselines})
@@ -256,7 +257,8 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
                 dates = typed.loc[q_rows, load_codebook().date_column(t)]
                 derived = age_at(info["birth_date"], dates).astype("string").fillna("")
                 rows["age"] = rows["age"].where(rows["age"].str.strip() != "", derived)
-            q = quarantine_records(rows, pids, problems, table=t, file=raw.file, sheet=raw.sheet, ingest_id=ingest_id)
+            q = quarantine_records(rows, pids, problems, table=t, file=mask_identifiers(str(raw.file)),
+                                   sheet=mask_identifiers(raw.sheet), ingest_id=ingest_id)
             res.already_in_quarantine = int(q["qid"].isin(known_qids).sum())
             q = q[~q["qid"].isin(known_qids)]
             known_qids |= set(q["qid"])
@@ -280,6 +282,7 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     report.released = released
     report.problems = (pd.concat(all_problems, ignore_index=True)[PROBLEM_COLUMNS] if all_problems else empty_problems())
     report.problems["file"] = scrub_text(report.problems["file"].astype(str)) if len(report.problems) else report.problems["file"]
+    report.problems["sheet"] = report.problems["sheet"].map(mask_identifiers, na_action="ignore")
 
     # write: tables, quarantine, manifest last
     for t in changed:

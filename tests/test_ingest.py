@@ -161,6 +161,9 @@ def _luhn_ok(ten: str) -> bool:
     return luhn_digit(ten[:9]) == ten[9]
 
 
+_TO_ASCII_DIGITS = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)})
+
+
 def scan_for_identity_numbers(root: Path, raw_ids):
     """Every file under root: no Luhn-valid 10/12-digit number, no raw id."""
     found = []
@@ -173,7 +176,10 @@ def scan_for_identity_numbers(root: Path, raw_ids):
             text = tables.astype(str).to_csv()
         else:
             text = data.decode("utf-8", errors="replace")
-        for m in re.finditer(r"(?<![0-9a-f])(\d{2})?(\d{6})[-+]?(\d{4})(?![0-9a-f])", text):
+        # any Unicode digits; hyphen, any dash/minus, plus or white space (NBSP too) before the last four
+        text = text.translate(_TO_ASCII_DIGITS)
+        for m in re.finditer(r"(?<![0-9a-f])(\d{2})?(\d{6})(?:\s?[-+\u2010-\u2015\u2212\ufe58\ufe63\uff0d\uff0b]\s?|\s)?"
+                             r"(\d{4})(?![0-9a-f])", text):
             ten = m.group(2) + m.group(3)
             if _luhn_ok(ten):
                 found.append((f.name, m.group(0)))
@@ -309,3 +315,50 @@ def test_ingest_while_the_store_is_locked_exits_2_without_traceback(env):
     assert res.returncode == 2, res.stderr
     assert "används av en annan körning" in res.stderr and "Traceback" not in res.stderr
     assert len(load_store(env["store"]).grund) == 3  # nothing changed
+
+
+# ---------------------------------------------------------------- identity numbers in any spelling
+def test_identity_numbers_in_any_spelling_never_leak_and_link(env, capsys):
+    pnr = make_pnr("19811218", nnn="987")                      # 811218-9876
+    dash, nbsp = pnr.replace("-", "\u2013"), pnr.replace("-", "\u00a0")
+    g = valid_rows("grund", 5)
+    g["client_id"] = [pnr, dash, nbsp, "19" + pnr.replace("-", " "), "K9"]
+    g["interview_date"] = ["2023-01-10", "2023-02-10", "2023-03-10", "2023-04-10", "2023-05-10"]
+    g["age"], g["birth_year"] = "", ""
+    g.loc[4, "comment"] = f"ringde från {dash}"                  # free text with an en-dash number
+    g.loc[4, "unit"] = f"Enhet {nbsp}"                           # and a unit with an NBSP number
+    d = env["dir"] / f"klient {dash}"
+    d.mkdir()
+    csv = put(d / f"export_{nbsp}.csv", g)
+    wb = openpyxl.Workbook()
+    wb.active.title = f"g {pnr.replace('-', chr(0x2014))}"      # sheet named by a number (em dash)
+    wb.active.append(list(g.columns))
+    bad = g.iloc[[4]].copy()
+    bad["interview_date"] = "2023-06-10"
+    for r in bad.itertuples(index=False):
+        wb.active.append(list(r))
+    xlsx = d / f"{dash}.xlsx"
+    wb.save(xlsx)
+    missing = d / f"saknas {nbsp}.csv"                          # unusable file: error message names it
+    out = env["dir"] / "out" / "r.json"
+    out.parent.mkdir()
+    rc = main(["ingest", str(csv), str(xlsx), str(missing), "--store", str(env["store"]), "--key", str(env["key"]),
+               "--as-of", AS_OF, "--report", str(out)])
+    stdout = capsys.readouterr().out
+    assert rc == 2
+    ds = load_store(env["store"])
+    # four spellings of one person: one pseudonym, age from the number (41 in 2023 before 18 Dec)
+    assert len(ds.grund) == 4 and ds.grund["client_pid"].nunique() == 1
+    assert ds.grund["age"].tolist() == [41] * 4
+    q = Store(env["store"]).read_quarantine()
+    assert len(q) == 2 and set(",".join(q["rules"]).split(",")) == {"pnr_in_text"}
+    raw = [pnr, dash, nbsp, pnr.replace("-", ""), dash.replace("\u2013", "")]
+    assert scan_for_identity_numbers(env["store"], raw) == []
+    assert scan_for_identity_numbers(out.parent, raw) == []
+    (env["dir"] / "stdout").mkdir()
+    (env["dir"] / "stdout" / "out.txt").write_text(stdout, encoding="utf-8")
+    assert "saknas ***.csv" in stdout
+    assert scan_for_identity_numbers(env["dir"] / "stdout", raw) == []
+    assert set(q["file"]) == {"export_***.csv", "***.xlsx"} and set(q["sheet"].dropna()) == {"g ***"}
+    rep = json.loads(out.read_text())
+    assert {f["sheet"] for f in rep["files"]} == {None, "g ***"}
