@@ -39,6 +39,11 @@ RULES: dict[str, tuple[str, str, str]] = {
                     "looks like a personal/coordination number but the check digit is wrong"),
     "duplicate": ("error", "samma post (klient och datum) finns redan på rad", "same record (client and date) already on row"),
     "future_date": ("error", "datumet ligger efter", "date is after"),
+    "date_too_early": ("error", "datumet ligger före", "date is before"),
+    "short_row": ("error", "raden har färre fält än rubrikraden", "the row has fewer fields than the header"),
+    "truncated": ("error", "sista raden kan vara avkortad", "the last row may be cut off"),
+    "formula_without_value": ("error", "formel utan sparat värde (läses inte som tomt)",
+                              "formula without a saved value (not read as empty)"),
     "under_18": ("error", "klienten är under 18 år (ASI gäller vuxna)", "client is under 18 (ASI is for adults)"),
     "age_birth_year": ("error", "ålder och födelseår skiljer mer än 1 år", "age and birth year differ by more than 1 year"),
     "followup_without_grund": ("error", "uppföljning utan grundintervju för klienten (lagret och denna inläsning)",
@@ -66,14 +71,14 @@ RELEASABLE_RULES = frozenset({"followup_without_grund", "followup_before_grund"}
 
 _DASH_RE = r"^\s*(\S+)\s+[–—-]\s+\S"       # "code – label"
 _DATE_PATTERNS = [
-    (r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", "ymd"),
-    (r"^(\d{4})/(\d{1,2})/(\d{1,2})$", "ymd"),
-    (r"^(\d{4})(\d{2})(\d{2})$", "ymd"),
-    (r"^(\d{2})-(\d{2})-(\d{2})$", "yymd"),
-    (r"^(\d{1,2})/(\d{1,2})/(\d{4})$", "dmy"),
-    (r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", "dmy"),
+    (r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", "ymd"),
+    (r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})$", "ymd"),
+    (r"^([0-9]{4})([0-9]{2})([0-9]{2})$", "ymd"),
+    (r"^([0-9]{2})-([0-9]{2})-([0-9]{2})$", "yymd"),
+    (r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$", "dmy"),
+    (r"^([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})$", "dmy"),
 ]
-_EXCEL_SERIAL_RE = r"^(\d{5})(?:\.0+)?$"
+_EXCEL_SERIAL_RE = r"^([0-9]{5})(?:\.0+)?$"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
@@ -178,14 +183,14 @@ def parse_integers(values: pd.Series, *, money: bool = False) -> pd.DataFrame:
     empty = s == ""
     if money:
         s = s.str.replace(r"(?i)\s*(kr|sek|:-)\.?$", "", regex=True).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-        num_ok = s.str.fullmatch(r"[+-]?\d+(?:[.,]\d+)?")
+        num_ok = s.str.fullmatch(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
         val = pd.to_numeric(s.where(num_ok).str.replace(",", ".", regex=False), errors="coerce")
         rounded = num_ok & (val != np.round(val))
         dec = pd.Series(False, index=s.index)
         val = np.round(val)
     else:
-        num_ok = s.str.fullmatch(r"[+-]?\d+")
-        dec = s.str.fullmatch(r"[+-]?\d+[.,]\d+") & ~empty
+        num_ok = s.str.fullmatch(r"[+-]?[0-9]+")
+        dec = s.str.fullmatch(r"[+-]?[0-9]+[.,][0-9]+") & ~empty
         val = pd.to_numeric(s.where(num_ok), errors="coerce")
         rounded = pd.Series(False, index=s.index)
     return pd.DataFrame({"value": val.astype("float64"), "not_number": ~num_ok & ~dec & ~empty,
@@ -379,6 +384,8 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
     tokens = _token_lookup(cb)
     typed: dict[str, pd.Series] = {}
     masked = {c.name for c in cb.columns(table) if c.type in ("id", "text")} | {"client_pid"}
+    earliest = pd.Timestamp(cb.raw.get("earliest_date", "1990-01-01"))
+    _read_problems(raw, known, P)
 
     for col in cb.columns(table):
         name = col.name
@@ -408,6 +415,9 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
             P.add("type_date", d.isna() & ~empty, name, v)
             fut = d > as_of_ts
             P.add("future_date", fut, name, v, f" {as_of_ts.date()}", f" {as_of_ts.date()}")
+            P.add("date_too_early", d < earliest, name, v,
+                  f" {earliest.date()} (ASI används i Sverige sedan 1990-talet)",
+                  f" {earliest.date()} (ASI is used in Sweden since the 1990s)")
             typed[name] = d
         elif col.type == "category":
             lookup, form_lookup = _code_lookup(col, cb)
@@ -447,6 +457,24 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
     _cross_field(out, df, table, as_of_ts, cb, P, context, pseudonymised)
     problems = P.frame(masked)
     return out, problems
+
+
+def _read_problems(raw, known, P) -> None:
+    """Damage the reader found (:attr:`asi_lib.io.RawTable.read_problems`) as errors of their rows.
+
+    Row-wide damage (a short or cut row) always counts; a formula without a
+    value only in a column that is read (codebook column).
+    """
+    rp = getattr(raw, "read_problems", None)
+    if rp is None or not len(rp):
+        return
+    rp = rp[rp.index.isin(raw.data.index)]
+    rp = rp[(rp["rule"] != "formula_without_value") | rp["column"].isin(list(known))]
+    for (rule, column), g in rp.groupby(["rule", "column"], sort=True):
+        mask = pd.Series(raw.data.index.isin(g.index), index=raw.data.index)
+        g = g[~g.index.duplicated()]
+        shown = raw.data[column] if column in raw.data.columns else None
+        P.add(rule, mask, column, shown, g["detail_sv"], g["detail_en"])
 
 
 def _per_unique(v: pd.Series, func) -> pd.DataFrame:
