@@ -188,6 +188,41 @@ def _rename_header(header: list[str], mapping, file, sheet=None) -> tuple[list[s
     return names, orig
 
 
+def _check_mapping_headers(header, names, table: str, mapping, file, sheet=None) -> None:
+    """A mapped header for a column of this table that the file lacks is a misspelling: refuse, naming the closest.
+
+    Keys for columns of other tables (a mapping shared by several exports)
+    and keys whose codebook column the file already has under another header
+    are not checked.
+    """
+    import difflib
+
+    def key(h):
+        return " ".join(str(h).split()).casefold().lstrip("\ufeff")
+
+    written = [str(h).strip() for h in header if h is not None and str(h).strip()]
+    present = {key(h) for h in written}
+    own = set(load_codebook().column_names(table))
+    missing = [k for k, target in mapping.columns.items()
+               if target in own and k not in present and target not in set(names)]
+    if not missing:
+        return
+    by_key = {key(h): h for h in written}
+    parts_sv, parts_en = [], []
+    for k in missing:
+        name = getattr(mapping, "written", {}).get(k, k)
+        close = difflib.get_close_matches(k, list(by_key), n=1, cutoff=0.6)
+        hint_sv = f"; närmast i filen: '{by_key[close[0]]}'" if close else "; ingen liknande rubrik i filen"
+        hint_en = f"; closest in the file: '{by_key[close[0]]}'" if close else "; no similar header in the file"
+        parts_sv.append(f"'{name}' ({mapping.columns[k]}){hint_sv}")
+        parts_en.append(f"'{name}' ({mapping.columns[k]}){hint_en}")
+    raise _err("mappningens rubrik finns inte i filen: " + " | ".join(parts_sv)
+               + ". Rätta stavningen i mappningsfilen (eller ta bort raden om kolumnen inte exporteras)",
+               "mapped header not in the file: " + " | ".join(parts_en)
+               + ". Fix the spelling in the mapping file (or remove the line if the column is not exported)",
+               file, sheet)
+
+
 def _finish(df: pd.DataFrame, header, *, table, file, sheet, mapping, first_row: int, damage=None, **kw) -> RawTable:
     names, orig = _rename_header(list(header), mapping, file, sheet)
     df.columns = names
@@ -210,6 +245,8 @@ def _finish(df: pd.DataFrame, header, *, table, file, sheet, mapping, first_row:
         tab = infer_table(df.columns, file=file, sheet=sheet)
     elif tab not in TABLES:
         raise _err(f"okänd tabell '{tab}'", f"unknown table '{tab}'", file, sheet)
+    if mapping is not None:
+        _check_mapping_headers(header, names, tab, mapping, file, sheet)
     _check_required(tab, df.columns, file, sheet)
     return RawTable(table=tab, file=str(file), sheet=sheet, data=df,
                     original_columns={k: v for k, v in orig.items() if k}, read_problems=read_problems, **kw)

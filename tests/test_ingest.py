@@ -362,3 +362,46 @@ def test_identity_numbers_in_any_spelling_never_leak_and_link(env, capsys):
     assert set(q["file"]) == {"export_***.csv", "***.xlsx"} and set(q["sheet"].dropna()) == {"g ***"}
     rep = json.loads(out.read_text())
     assert {f["sheet"] for f in rep["files"]} == {None, "g ***"}
+
+
+# ---------------------------------------------------------------- item-level error policy
+def test_item_errors_mark_keeps_the_interview_and_invalidates_only_the_items(env):
+    from asi_lib.scores import composite_scores
+    g = valid_rows("grund", 4)
+    g.loc[1, "alcohol_days"], g.loc[1, "alcohol_intox_days"] = "3", "9"   # more intoxication than drinking days
+    g.loc[2, "cannabis_days"] = "99"                                       # out of range
+    g.loc[3, "alcohol_days"], g.loc[3, "sex"] = "abc", "okänt"             # item error + a whole-row error
+    p = put(env["dir"] / "g.csv", g)
+    # default: the interviews with errors are quarantined
+    st_q = {**env, "store": env["dir"] / "q"}
+    rep = run_ingest(st_q, p)
+    assert (rep.files[0].accepted_new, rep.files[0].quarantined) == (1, 3)
+    # --item-errors=mark (CLI): rows 3 and 4 kept with those items empty; row 5 still quarantined
+    out = env["dir"] / "r.json"
+    rc = main(["ingest", str(p), "--store", str(env["store"]), "--key", str(env["key"]), "--as-of", AS_OF,
+               "--item-errors", "mark", "--report", str(out)])
+    assert rc == 1
+    f = json.loads(out.read_text())["files"][0]
+    assert (f["accepted_new"], f["quarantined"], f["items_marked_invalid"]) == (3, 1, 3)
+    ds = load_store(env["store"])
+    stored = ds.grund.set_index("interview_date").loc[pd.to_datetime(g["interview_date"][:3])]
+    row3, row4 = stored.iloc[1], stored.iloc[2]
+    assert pd.isna(row3["alcohol_days"]) and pd.isna(row3["alcohol_intox_days"])
+    assert pd.isna(row4["cannabis_days"]) and row4["alcohol_days"] == int(g.loc[2, "alcohol_days"])
+    q = Store(env["store"]).read_quarantine()
+    assert len(q) == 1 and "code" in q["rules"].iloc[0]
+    # only the scores that need an invalidated item can change: every other area's score is the same as for
+    # the interview typed in with those items left empty
+    blank = g.loc[[1, 2]].copy()
+    blank.loc[1, ["alcohol_days", "alcohol_intox_days"]] = ""
+    blank.loc[2, "cannabis_days"] = ""
+    ref_store = {**env, "store": env["dir"] / "ref"}
+    run_ingest(ref_store, put(env["dir"] / "blank.csv", blank))
+    ref = load_store(ref_store["store"]).grund.sort_values("interview_date").reset_index(drop=True)
+    got = stored.iloc[1:3].reset_index().sort_values("interview_date").reset_index(drop=True)
+    pd.testing.assert_frame_equal(composite_scores(got), composite_scores(ref))
+
+
+def test_item_errors_unknown_policy_is_a_user_error(env):
+    with pytest.raises(AsiInputError, match="item-errors"):
+        run_ingest(env, put(env["dir"] / "g.csv", valid_rows("grund", 1)), item_errors="drop")
