@@ -405,3 +405,38 @@ def test_item_errors_mark_keeps_the_interview_and_invalidates_only_the_items(env
 def test_item_errors_unknown_policy_is_a_user_error(env):
     with pytest.raises(AsiInputError, match="item-errors"):
         run_ingest(env, put(env["dir"] / "g.csv", valid_rows("grund", 1)), item_errors="drop")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEPS = ["-", "\u2013", "\u2014", "\u2212", " ", "\u00a0", "", "+"]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(_SEPS), st.sampled_from(_SEPS), st.booleans(), st.sampled_from(["comment", "unit"]))
+def test_fuzz_identity_spellings_end_to_end(tmp_path_factory, sep_id, sep_text, twelve, text_col):
+    """Random spellings in client_id, free text and the file name: one pseudonym per person, nothing raw on disk."""
+    d = tmp_path_factory.mktemp("fz")
+    env = {"store": d / "store", "key": d / "k.key", "dir": d}
+    born = "19601224"
+    canon = make_pnr(born, nnn="345")
+    spelled = make_pnr(born, nnn="345", sep=sep_id if sep_id != "+" else "-", twelve=twelve)
+    g = valid_rows("grund", 3)
+    g["client_id"] = [canon, spelled, "K3"]
+    g["interview_date"] = ["2023-01-10", "2023-02-10", "2023-03-10"]
+    g["age"], g["birth_year"] = "", ""
+    g.loc[2, text_col] = f"x {make_pnr(born, nnn='345', sep=sep_text)} y"
+    p = put(d / f"exp {make_pnr(born, nnn='345', sep=sep_text)}.csv", g)
+    rep = run_ingest(env, p)
+    assert (rep.files[0].accepted_new, rep.files[0].quarantined) == (2, 1)
+    grund = load_store(env["store"]).grund
+    assert grund["client_pid"].nunique() == 1 and grund["age"].tolist() == [62, 62]
+    (d / "out").mkdir()
+    rep.write_json(d / "out" / "r.json")
+    raw = [canon, spelled, canon.replace("-", ""), make_pnr(born, nnn="345", sep=sep_text)]
+    assert scan_for_identity_numbers(env["store"], raw) == []
+    assert scan_for_identity_numbers(d / "out", raw) == []
+    (d / "sum").mkdir()
+    (d / "sum" / "s.txt").write_text(rep.summary_sv(), encoding="utf-8")
+    assert scan_for_identity_numbers(d / "sum", raw) == []
