@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .codebook import N_CODE, X_CODE, load_codebook
-from .pseudonym import PNR_IN_TEXT_RE, age_at, client_keys, parse_personal_numbers
+from .pseudonym import PNR_IN_TEXT_RE, age_at, client_keys, mask_identifiers, parse_personal_numbers
 
 PROBLEM_COLUMNS = ["file", "sheet", "row", "column", "value", "rule", "severity", "message_sv", "message_en"]
 MASK = "***"
@@ -294,11 +294,17 @@ def mask_values(problems: pd.DataFrame, masked_columns) -> pd.DataFrame:
     >>> p = pd.DataFrame({"column": ["client_id", "alcohol_days", "unit"], "value": ["811218-9876", "40", "x 8112189876"]})
     >>> mask_values(p, {"client_id"})["value"].tolist()
     ['***', '40', '***']
+    >>> mask_values(pd.DataFrame({"column": ["811218\u20139876"], "value": ["x"]}), ())["column"].tolist()
+    ['***']
     """
     out = problems.copy()
     v = out["value"].astype(str).fillna("")
     hide = out["column"].isin(list(masked_columns)) | v.str.contains(PNR_IN_TEXT_RE, regex=True)
     out["value"] = v.where(~hide, MASK).where(v != "", "").str.slice(0, 60)
+    # a header from the file (unknown_column) is named in column and messages: mask identifiers there too
+    for c in ("column", "message_sv", "message_en"):
+        if c in out.columns and len(out):
+            out[c] = mask_identifiers(out[c].astype(str))
     return out
 
 

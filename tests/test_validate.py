@@ -314,3 +314,13 @@ def test_fuzz_unicode_digits_are_errors_never_empty(days, date, where):
         assert typed.loc[2, "interview_date"] == pd.Timestamp(iso)
     if n == str(days):
         assert typed.loc[2, "alcohol_days"] == days
+
+
+def test_header_holding_an_identity_number_is_masked_in_problems():
+    df = valid_rows("grund", 1)
+    df["Klient 811218\u20139876"] = "x"
+    _, problems = run("grund", df)
+    hdr = problems[problems["rule"] == "unknown_column"]
+    assert len(hdr) == 1
+    text = " ".join(hdr[["column", "value", "message_sv", "message_en"]].astype(str).to_numpy().ravel())
+    assert "9876" not in text and "***" in text
