@@ -37,7 +37,7 @@ import yaml
 
 from .codebook import TABLES, load_codebook
 from .errors import AsiInputError
-from .io import READ_PROBLEM_COLUMNS, RawTable
+from .io import READ_PROBLEM_COLUMNS, RawTable, decode_export
 
 _NO_RECODE = ("id", "string", "text")
 
@@ -235,7 +235,8 @@ def load_mapping(path) -> Mapping:
     Raises
     ------
     AsiInputError
-        File missing, not YAML, unknown target column, unknown keys.
+        File missing, not YAML, mixed encodings (a file saved wholly as
+        cp1252 is read), unknown target column, unknown keys.
 
     Examples
     --------
@@ -244,7 +245,8 @@ def load_mapping(path) -> Mapping:
     """
     p = Path(path)
     try:
-        spec = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+        text, _ = decode_export(p.read_bytes(), str(path))  # UTF-8, or a file saved wholly as cp1252
+        spec = yaml.safe_load(text)
     except OSError as exc:
         raise AsiInputError(f"mappningsfilen kan inte läsas ({exc.strerror or exc}) / cannot read mapping file",
                             file=str(path)) from None

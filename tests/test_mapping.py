@@ -188,3 +188,13 @@ def test_xn_not_allowed_says_in_words_what_is_allowed():
     assert "varken X eller N" in xn.loc["rating_alcohol", "message_sv"]
     assert "bara X = ej svar" in xn.loc["alcohol_days", "message_sv"]
     assert "tillåtet: -" not in " ".join(problems["message_sv"])
+
+
+def test_mapping_saved_as_cp1252_is_read_and_a_mixed_one_refused(tmp_path):
+    p = tmp_path / "m.yaml"
+    text = "columns:\n  Kön: sex\n  Tillgång till bil: car_access\n"
+    p.write_bytes(text.encode("cp1252"))
+    assert load_mapping(p).target("tillgång till bil") == "car_access"
+    p.write_bytes(text.encode("utf-8").replace("Kön".encode("utf-8"), "Kön".encode("cp1252")))
+    with pytest.raises(AsiInputError, match="rad 2"):
+        load_mapping(p)
