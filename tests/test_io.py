@@ -312,3 +312,11 @@ def test_fuzz_cut_files_are_refused_or_flagged_never_silently_shorter(tmp_path, 
         row = i + 2
         if row in raw.data.index and line not in text:  # this row lost something: it must not pass
             assert row in flagged, (row, raw.read_problems, problems)
+
+
+def test_short_row_found_in_a_file_with_quoted_cells_too(tmp_path):
+    p = tmp_path / "q.csv"
+    p.write_text(",".join(HEADER) + "\n" + 'K1,"Ale, norra",U,2024-03-01,female,alcohol,12,"1,5"\n'
+                 + 'K2,"Ale, norra",U\n', encoding="utf-8")
+    rp = read_file(p)[0].read_problems
+    assert rp.index.tolist() == [3] and rp["rule"].tolist() == ["short_row"] and rp["column"].tolist() == ["interview_date"]
