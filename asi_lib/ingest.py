@@ -32,9 +32,11 @@ from .codebook import TABLES, load_codebook
 from .errors import AsiInputError, os_error_reason, output_file_arg
 from .io import RawTable, read_file
 from .mapping import Mapping, apply_mapping, load_mapping
-from .pseudonym import age_at, key_fingerprint, load_key, parse_personal_numbers, pseudonymise_frame, pseudonymise_ids
+from .pseudonym import (age_at, key_fingerprint, load_key, mask_identifiers, parse_personal_numbers, pseudonymise_frame,
+                        pseudonymise_ids)
 from .store import QUARANTINE_COLUMNS, Store, now_iso, quarantine_records, scrub_text
-from .validate import PROBLEM_COLUMNS, RELEASABLE_RULES, RULES, empty_problems, error_rows, validate_frame
+from .validate import (ITEM_ERROR_POLICIES, PROBLEM_COLUMNS, RELEASABLE_RULES, RULES, empty_problems, error_rows,
+                       mark_item_errors, validate_frame)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class FileResult:
     conflicts: int = 0
     already_in_quarantine: int = 0
     warnings: int = 0
+    items_marked_invalid: int = 0  # --item-errors=mark: items invalidated in accepted interviews
     problems_by_rule: dict = field(default_factory=dict)
 
     @property
@@ -141,7 +144,9 @@ class IngestReport:
                          f"({f.accepted_new} nya, {f.accepted_unchanged} fanns redan oförändrade"
                          + (f", {f.corrected} rättade" if f.corrected else "") + f"), {f.quarantined} i karantän"
                          + (f" (varav {f.conflicts} i konflikt med lagret)" if f.conflicts else "")
-                         + (f", {f.warnings} varningar" if f.warnings else "") + ".")
+                         + (f", {f.warnings} varningar" if f.warnings else "")
+                         + (f", {f.items_marked_invalid} ogiltiga uppgifter markerade" if f.items_marked_invalid else "")
+                         + ".")
         for f in (f for f in self.files if f.forgotten):
             lines.append(f"{f.file}: {f.forgotten} rader avvisade: klienten är raderad (asi-kit forget); "
                          f"återta med asi-kit readmit.")
@@ -187,7 +192,7 @@ def _parse_as_of(as_of) -> pd.Timestamp:
 
 
 def ingest(paths, store, *, mapping=None, table: str | None = None, as_of=None, key_path=None,
-           accept_corrections: bool = False, key: bytes | None = None) -> IngestReport:
+           accept_corrections: bool = False, key: bytes | None = None, item_errors: str = "quarantine") -> IngestReport:
     """Ingest export files into a store.
 
     Parameters
@@ -208,6 +213,12 @@ def ingest(paths, store, *, mapping=None, table: str | None = None, as_of=None, 
         Replace stored records that conflict with incoming ones (logged).
     key : bytes, optional
         The key itself (tests, demo); overrides ``key_path``.
+    item_errors : {"quarantine", "mark"}
+        Policy for errors in single ASI items (:data:`asi_lib.validate.ITEM_RULES`):
+        ``quarantine`` (default) quarantines the interview; ``mark`` keeps it
+        with the offending items empty and counts them
+        (``FileResult.items_marked_invalid``). Errors that make the whole row
+        untrustworthy always quarantine.
 
     Returns
     -------
@@ -228,16 +239,20 @@ def ingest(paths, store, *, mapping=None, table: str | None = None, as_of=None, 
     baseline are re-checked and released when the baseline now exists.
     """
     as_of_ts = _parse_as_of(as_of)
+    if item_errors not in ITEM_ERROR_POLICIES:
+        raise AsiInputError(f"okänd policy för fel i enskilda uppgifter: '{item_errors}' "
+                            f"({' eller '.join(ITEM_ERROR_POLICIES)}) / unknown --item-errors policy")
     if isinstance(paths, (str, Path)):
         paths = [paths]
     st = store if isinstance(store, Store) else Store(store)
     with st.lock("ingest"):
         st._manifest = None  # read it under the lock: another run may have just written it
         return _ingest_locked(paths, st, mapping=mapping, table=table, as_of_ts=as_of_ts, key_path=key_path,
-                              accept_corrections=accept_corrections, key=key)
+                              accept_corrections=accept_corrections, key=key, item_errors=item_errors)
 
 
-def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, accept_corrections, key) -> IngestReport:
+def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, accept_corrections, key,
+                   item_errors="quarantine") -> IngestReport:
     """The body of :func:`ingest`, run while the store is locked."""
     if key is None:  # an existing store never gets a freshly created (hence wrong) key
         key = load_key(key_path, create=not (st.exists() and st.manifest.get("key_fingerprint")))
@@ -261,7 +276,7 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
             for raw in read_file(p, table=table, mapping=mapping):
                 raws.append(apply_mapping(raw, mapping))
         except AsiInputError as exc:
-            report.files.append(FileResult(file=str(p), status="unusable", error=str(exc)))
+            report.files.append(FileResult(file=mask_identifiers(str(p)), status="unusable", error=mask_identifiers(str(exc))))
     raws.sort(key=lambda r: TABLES.index(r.table))
 
     current = {t: st.read_table(t) for t in TABLES}
@@ -279,7 +294,7 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     for raw in raws:
         t = raw.table
         df = raw.data
-        res = FileResult(file=str(raw.file), sheet=raw.sheet, table=t, read=len(df))
+        res = FileResult(file=mask_identifiers(str(raw.file)), sheet=mask_identifiers(raw.sheet), table=t, read=len(df))
         mun = df["municipality"] if "municipality" in df else pd.Series("", index=df.index)
         pids = pseudonymise_ids(df["client_id"], mun, key)
         gone = st.forgotten(pids).to_numpy()
@@ -288,6 +303,8 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
             df, mun, pids = df[~gone], mun[~gone], pids[~gone]
             raw = dataclasses.replace(raw, data=df)
         typed, problems = validate_frame(raw, as_of=as_of_ts, context={"client_key": pids, "baselines": baselines})
+        if item_errors == "mark":
+            typed, problems, res.items_marked_invalid = mark_item_errors(typed, problems, t)
         bad = error_rows(problems)
         ok = typed.loc[~typed.index.isin(bad)]
         accepted = pseudonymise_frame(ok, key, table=t, pids=pids.loc[ok.index])
@@ -307,7 +324,8 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
                 dates = typed.loc[q_rows, load_codebook().date_column(t)]
                 derived = age_at(info["birth_date"], dates).astype("string").fillna("")
                 rows["age"] = rows["age"].where(rows["age"].str.strip() != "", derived)
-            q = quarantine_records(rows, pids, problems, table=t, file=raw.file, sheet=raw.sheet, ingest_id=ingest_id)
+            q = quarantine_records(rows, pids, problems, table=t, file=mask_identifiers(str(raw.file)),
+                                   sheet=mask_identifiers(raw.sheet), ingest_id=ingest_id)
             q["identity"] = st.identity_keys(t, typed.loc[q_rows].assign(client_pid=pids.loc[q_rows])).to_numpy()
             requarantined[t] |= set(q["identity"].dropna())
             this_qids |= set(q["qid"])
@@ -336,6 +354,7 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     report.released, report.resolved = released, resolved
     report.problems = (pd.concat(all_problems, ignore_index=True)[PROBLEM_COLUMNS] if all_problems else empty_problems())
     report.problems["file"] = scrub_text(report.problems["file"].astype(str)) if len(report.problems) else report.problems["file"]
+    report.problems["sheet"] = report.problems["sheet"].map(mask_identifiers, na_action="ignore")
 
     # write: tables, quarantine and manifest as one transaction (Store.commit)
     q_changed = bool(new_q) or bool(released) or bool(resolved) or not st._resolve("quarantine.parquet").exists()
@@ -396,7 +415,8 @@ def _release(quarantine, baselines, current, st, as_of_ts, accept_corrections, i
 # ---------------------------------------------------------------- CLI
 def _ingest_cmd(args: argparse.Namespace) -> int:
     report = ingest(args.inputs, args.store, mapping=args.mapping, table=args.table, as_of=args.as_of,
-                    key_path=args.key, accept_corrections=args.accept_corrections)
+                    key_path=args.key, accept_corrections=args.accept_corrections,
+                    item_errors=getattr(args, "item_errors", "quarantine"))
     if args.report:
         report.write_json(args.report)
     print(report.summary_sv())
@@ -419,6 +439,9 @@ def register_cli(subparsers) -> None:
     p.add_argument("--key", metavar="FILE", help="nyckelfil (standard ~/.config/asi-kit/pseudonym.key eller $ASI_KIT_KEY_FILE)")
     p.add_argument("--accept-corrections", action="store_true",
                    help="ersätt lagrade poster som ändrats i exporten (loggas i manifest.json)")
+    p.add_argument("--item-errors", choices=list(ITEM_ERROR_POLICIES), default="quarantine",
+                   help="fel i en enskild ASI-uppgift: quarantine = intervjun i karantän (standard); "
+                        "mark = behåll intervjun, gör bara de felaktiga uppgifterna ogiltiga (räknas i rapporten)")
     p.set_defaults(func=_ingest_cmd)
 
 

@@ -12,13 +12,20 @@ A mapping is a small YAML file (format in ``docs/ingest.md``, example in
       Huvudpreparat:                  # long form: name + own values + own date format
         name: main_substance
         values: {Amfetamin: amphetamine, Blandmissbruk: several}
-    values: {Ja: 1, Nej: 0, Kvinna: female, Man: male}   # for every coded column
-    missing: {X: ["Vet ej", "Vill ej svara"], N: ["Ej aktuellt"]}
+    values: {Kvinna: female, Man: male}   # for every coded column
+    missing: {X: ["Vet ej", "Vill ej svara"], N: ["Ej aktuellt"], empty: ["-"]}
+    missing_groups:                   # own X/N/empty spellings for a group of columns
+      - {areas: [alcohol, drugs], N: ["Inget bruk"], empty: ["Ej frågat"]}
     ignore: [Handläggare]             # export columns to drop without a warning
 
 Headers and values are matched case-insensitively after trimming spaces.
-Per-column values win over global ``values``, which win over ``missing``.
-Identifier and free-text columns are never recoded.
+Per-column values win over ``missing_groups``, which win over global
+``values``, which win over ``missing``. ``empty`` (or a value mapped to
+``""``) makes the cell empty. Identifier and free-text columns are never
+recoded. A global ``values`` or ``missing`` entry is not applied to a column
+where the spelling is already one of the column's own codes or labels with
+another meaning (``Ja`` is 2 in ``relationship_satisfied``): the codebook
+reading wins and a ``mapping_value_skipped`` warning names the column.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ import yaml
 
 from .codebook import TABLES, load_codebook
 from .errors import AsiInputError
-from .io import RawTable
+from .io import READ_PROBLEM_COLUMNS, RawTable, decode_export
 
 _NO_RECODE = ("id", "string", "text")
 
@@ -73,6 +80,12 @@ class Mapping:
         strptime format for every other date column.
     ignore : set of str
         Export headers dropped without a warning.
+    missing_groups : list of tuple
+        ``(set of codebook column names, {spelling: "X" | "N" | ""})`` per
+        group, from ``missing_groups`` (``columns`` and/or ``areas``).
+    written : dict
+        Casefolded header key → the header as written in the mapping file
+        (named in messages).
 
     Examples
     --------
@@ -90,6 +103,8 @@ class Mapping:
     date_formats: dict = field(default_factory=dict)   # codebook name -> strptime format
     date_format: str | None = None
     ignore: set = field(default_factory=set)           # casefolded headers
+    missing_groups: list = field(default_factory=list)  # [(set of column names, {casefolded spelling: X/N/""})]
+    written: dict = field(default_factory=dict)         # casefolded header -> as written in the file
 
     def target(self, header: str) -> str | None:
         """Codebook name for an export header ('' for ignored, None if unmapped)."""
@@ -135,7 +150,8 @@ def mapping_from_dict(spec: dict, *, path: str | None = None) -> Mapping:
     if not isinstance(spec, dict):
         raise AsiInputError("mappningsfilen ska vara en YAML-ordlista / mapping must be a YAML mapping", file=where)
     known = {c.name for t in TABLES for c in cb.columns(t)}
-    unknown_keys = set(spec) - {"table", "date_format", "columns", "values", "missing", "ignore", "description"}
+    unknown_keys = set(spec) - {"table", "date_format", "columns", "values", "missing", "missing_groups", "ignore",
+                                "description"}
     if unknown_keys:
         raise AsiInputError(f"okända nycklar i mappningen: {', '.join(sorted(unknown_keys))} / unknown keys", file=where)
     m = Mapping(path=path)
@@ -157,20 +173,52 @@ def mapping_from_dict(spec: dict, *, path: str | None = None) -> Mapping:
             raise AsiInputError(f"kolumnen '{header}' mappas på '{name}', som inte finns i kodboken / "
                                 f"'{header}' maps to '{name}', not a codebook column", file=where)
         m.columns[_key(header)] = name
+        m.written[_key(header)] = str(header)
     targets = list(m.columns.values())
     dup = sorted({t for t in targets if targets.count(t) > 1})
     if dup:
         raise AsiInputError(f"flera kolumner mappas på {', '.join(dup)} / several columns map to {', '.join(dup)}", file=where)
     m.values = {_key(k): _val(v) for k, v in (spec.get("values") or {}).items()}
-    for token, spellings in (spec.get("missing") or {}).items():
-        if str(token).upper() not in ("X", "N"):
-            raise AsiInputError(f"'missing' tar bara X och N, inte '{token}' / missing takes X and N only", file=where)
-        if isinstance(spellings, str):
-            spellings = [spellings]
-        for s in spellings:
-            m.missing[_key(s)] = str(token).upper()
+    m.missing = _missing_tokens(spec.get("missing") or {}, "missing", where)
+    for i, group in enumerate(spec.get("missing_groups") or []):
+        label = f"missing_groups[{i + 1}]"
+        if not isinstance(group, dict):
+            raise AsiInputError(f"{label} ska vara en ordlista / must be a mapping", file=where)
+        cols = set(group.get("columns") or [])
+        bad_cols = sorted(c for c in cols if c not in known)
+        if bad_cols:
+            raise AsiInputError(f"{label}: okända kolumner {', '.join(map(str, bad_cols))} / unknown columns", file=where)
+        areas = list(group.get("areas") or [])
+        bad_areas = sorted(a for a in areas if a not in cb.areas)
+        if bad_areas:
+            raise AsiInputError(f"{label}: okända områden {', '.join(map(str, bad_areas))} (finns: "
+                                f"{', '.join(cb.areas)}) / unknown areas", file=where)
+        cols |= {c.name for t in TABLES for c in cb.columns(t) if c.area in areas}
+        if not cols:
+            raise AsiInputError(f"{label}: ange columns eller areas / give columns or areas", file=where)
+        tokens = {k: v for k, v in group.items() if k not in ("columns", "areas")}
+        m.missing_groups.append((cols, _missing_tokens(tokens, label, where)))
     m.ignore = {_key(h) for h in (spec.get("ignore") or [])}
     return m
+
+
+def _missing_tokens(spec: dict, label: str, where: str) -> dict:
+    """{spelling: "X" | "N" | ""} from ``{X: [...], N: [...], empty: [...]}``."""
+    out = {}
+    for token, spellings in spec.items():
+        tok = str(token).strip()
+        if tok.upper() in ("X", "N"):
+            code = tok.upper()
+        elif tok.casefold() in ("empty", "tom", "tomt"):
+            code = ""
+        else:
+            raise AsiInputError(f"'{label}' tar bara X, N och empty (tomt), inte '{token}' / "
+                                f"{label} takes X, N and empty only", file=where)
+        if isinstance(spellings, str):
+            spellings = [spellings]
+        for s in spellings or []:
+            out[_key(s)] = code
+    return out
 
 
 def load_mapping(path) -> Mapping:
@@ -187,7 +235,8 @@ def load_mapping(path) -> Mapping:
     Raises
     ------
     AsiInputError
-        File missing, not YAML, unknown target column, unknown keys.
+        File missing, not YAML, mixed encodings (a file saved wholly as
+        cp1252 is read), unknown target column, unknown keys.
 
     Examples
     --------
@@ -196,7 +245,8 @@ def load_mapping(path) -> Mapping:
     """
     p = Path(path)
     try:
-        spec = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+        text, _ = decode_export(p.read_bytes(), str(path))  # UTF-8, or a file saved wholly as cp1252
+        spec = yaml.safe_load(text)
     except OSError as exc:
         raise AsiInputError(f"mappningsfilen kan inte läsas ({exc.strerror or exc}) / cannot read mapping file",
                             file=str(path)) from None
@@ -233,6 +283,8 @@ def apply_mapping(raw: RawTable, mapping: Mapping | None) -> RawTable:
     """
     if mapping is None:
         return raw
+    from .validate import _code_lookup
+
     cb = load_codebook()
     df = raw.data
     rename, drop = {}, []
@@ -244,16 +296,33 @@ def apply_mapping(raw: RawTable, mapping: Mapping | None) -> RawTable:
             rename[c] = t
     df = df.drop(columns=drop).rename(columns=rename)
     orig = {rename.get(k, k): v for k, v in raw.original_columns.items() if k not in drop}
-    types = {c.name: c.type for c in cb.columns(raw.table)}
-    out = {}
+    cols = {c.name: c for c in cb.columns(raw.table)}
+    out, skipped = {}, []
     for c in df.columns:
         s = df[c]
-        typ = types.get(c)
+        col = cols.get(c)
+        typ = col.type if col is not None else None
         if typ is None or typ in _NO_RECODE:
             out[c] = s
             continue
-        table = {**mapping.missing, **mapping.values, **mapping.column_values.get(c, {})} if typ != "date" else \
-            {**mapping.column_values.get(c, {})}
+        group = {}
+        for names, tokens in mapping.missing_groups:
+            if c in names:
+                group.update(tokens)
+        if typ == "date":
+            table = {**group, **mapping.column_values.get(c, {})}
+        else:
+            glob = {**mapping.missing, **mapping.values}
+            own, _ = _code_lookup(col, cb) if col.codes else ({}, {})
+            # a global spelling that is one of this column's own codes/labels with another meaning is not applied
+            clash = {k: v for k, v in glob.items() if k in own and own[k] != v}
+            glob = {k: v for k, v in glob.items() if k not in clash}
+            table = {**glob, **group, **mapping.column_values.get(c, {})}
+            if clash:
+                k_in = set(s.str.split().str.join(" ").str.casefold().unique())
+                used = sorted(k for k in clash if k in k_in and k not in group and k not in mapping.column_values.get(c, {}))
+                if used:
+                    skipped.append((c, used, own, clash))
         if table:
             k = s.str.split().str.join(" ").str.casefold()
             s = k.map(table).fillna(s).astype(str)
@@ -264,4 +333,12 @@ def apply_mapping(raw: RawTable, mapping: Mapping | None) -> RawTable:
                 s = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), s).astype(str)
         out[c] = s
     new = pd.DataFrame(out, index=df.index)
-    return raw.with_data(new, original_columns=orig)
+    rp = raw.read_problems
+    if skipped:
+        notes = pd.DataFrame([{
+            "column": c, "rule": "mapping_value_skipped",
+            "detail_sv": " (" + "; ".join(f"'{k}' betyder {own[k]} här, inte {clash[k]}" for k in used) + ")",
+            "detail_en": " (" + "; ".join(f"'{k}' means {own[k]} here, not {clash[k]}" for k in used) + ")"}
+            for c, used, own, clash in skipped], index=pd.Index([1] * len(skipped), name="row"))
+        rp = pd.concat([rp, notes[READ_PROBLEM_COLUMNS]]) if len(rp) else notes[READ_PROBLEM_COLUMNS]
+    return raw.with_data(new, original_columns=orig, read_problems=rp)

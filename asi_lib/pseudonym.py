@@ -28,10 +28,101 @@ from .errors import AsiInputError
 KEY_ENV = "ASI_KIT_KEY_FILE"
 KEY_BYTES = 32
 
-# yymmdd or ccyymmdd, optional separator, 4 digits (birth number + check digit)
+# Separators people (and word processors) write between the date and the last four digits:
+# hyphen, the Unicode dashes and minus signs (en/em dash, figure dash, non-breaking hyphen,
+# minus, small and fullwidth hyphen-minus), '+' (100 years or older, also fullwidth) and any
+# white space (space, NBSP, narrow NBSP, thin space, tab).
+DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+PLUSES = "+\ufe62\uff0b"
+# yymmdd or ccyymmdd, optional separator, 4 digits (birth number + check digit); applied to the
+# compact form made by :func:`normalise_id_text` (ASCII digits, '-' or '+' or nothing)
 _PNR_RE = r"^(?P<c>\d{2})?(?P<y>\d{2})(?P<m>\d{2})(?P<d>\d{2})(?P<sep>[-+])?(?P<n>\d{4})$"
-# the same shape anywhere inside a text (used to refuse free text holding one)
-PNR_IN_TEXT_RE = r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)"
+# the same shape anywhere inside a text (used to refuse free text holding one and to mask
+# text shown in messages, the quarantine and file names): any Unicode digits, any of the
+# separators above, optionally with one space on either side, or one white-space character
+PNR_IN_TEXT_RE = (r"(?<!\d)(?:\d{2})?\d{6}(?:\s?[-" + DASHES + PLUSES + r"]\s?|\s)?\d{4}(?!\d)")
+MASK = "***"
+
+
+def _ascii_digits(s: pd.Series) -> pd.Series:
+    """Unicode decimal digits (fullwidth, Arabic-Indic, ...) as ASCII digits; other text unchanged."""
+    non_ascii = ~s.str.isascii().fillna(True).astype(bool)
+    if not non_ascii.any():
+        return s
+    import unicodedata
+    uniq = pd.unique(s[non_ascii].to_numpy(dtype=object))  # once per distinct non-ASCII value
+    chars = {c for v in uniq for c in v if not c.isascii() and unicodedata.category(c) == "Nd"}
+    if not chars:
+        return s
+    table = str.maketrans({c: str(unicodedata.decimal(c)) for c in chars})
+    return s.where(~non_ascii, s[non_ascii].map({v: v.translate(table) for v in uniq}))
+
+
+def normalise_id_text(ids: pd.Series) -> pd.Series:
+    """The compact spelling of identifiers used to recognise personal numbers.
+
+    Parameters
+    ----------
+    ids : pandas.Series of str
+        Identifiers as written.
+
+    Returns
+    -------
+    pandas.Series of str
+        Same index; Unicode digits turned into ASCII digits, every dash or
+        minus variant into ``-``, fullwidth/small plus into ``+`` and all white
+        space (also NBSP) removed. Only used for recognising and normalising
+        personal numbers; a local client number keeps its own spelling.
+
+    Notes
+    -----
+    Recognised separators: ``-`` and U+2010..U+2015 (hyphens, figure dash, en
+    and em dash, horizontal bar), U+2212 (minus), U+FE58, U+FE63, U+FF0D;
+    ``+``, U+FE62, U+FF0B; any white space, with or without a dash.
+
+    Examples
+    --------
+    >>> normalise_id_text(pd.Series(["811218\u20139876", "811218\u00a09876", " 811218 - 9876 ", "８１１２１８＋９８７６"])).tolist()
+    ['811218-9876', '8112189876', '811218-9876', '811218+9876']
+    """
+    s = pd.Series(ids, dtype="str").fillna("")
+    s = _ascii_digits(s)
+    s = s.str.replace(r"[" + DASHES + r"]", "-", regex=True).str.replace(r"[\ufe62\uff0b]", "+", regex=True)
+    return s.str.replace(r"\s+", "", regex=True)
+
+
+def mask_identifiers(values):
+    """Replace anything shaped like a personal or coordination number by ``***``.
+
+    Parameters
+    ----------
+    values : str, None or pandas.Series
+        Text to be shown or written (messages, file and sheet names, free text).
+
+    Returns
+    -------
+    str, None or pandas.Series of str
+        The same kind; ``None`` stays ``None``.
+
+    Notes
+    -----
+    The shape is :data:`PNR_IN_TEXT_RE`: 10 or 12 digits (any Unicode digits),
+    optionally with a dash of any kind, ``+`` or white space before the last
+    four, whether or not the check digit is right.
+
+    Examples
+    --------
+    >>> mask_identifiers("export 811218\u20139876.csv"), mask_identifiers(None)
+    ('export ***.csv', None)
+    >>> mask_identifiers(pd.Series(["19811218 9876", "A17"])).tolist()
+    ['***', 'A17']
+    """
+    if values is None:
+        return None
+    if isinstance(values, pd.Series):
+        return values.astype(str).str.replace(PNR_IN_TEXT_RE, MASK, regex=True)
+    import re
+    return re.sub(PNR_IN_TEXT_RE, MASK, str(values))
 
 
 def luhn_valid(digits: str) -> bool:
@@ -81,8 +172,10 @@ def parse_personal_numbers(ids: pd.Series, ref_date=None) -> pd.DataFrame:
     Parameters
     ----------
     ids : pandas.Series of str
-        Client identifiers as written (10 or 12 digits, with or without
-        ``-``/``+``; anything else is not a personal number).
+        Client identifiers as written: 10 or 12 digits (any Unicode digits),
+        with or without a separator (``-``, any dash or minus sign, ``+``,
+        space, NBSP; see :func:`normalise_id_text`); anything else is not a
+        personal number.
     ref_date : date-like, optional
         Date used to choose the century of a 10-digit number (default today).
 
@@ -109,8 +202,10 @@ def parse_personal_numbers(ids: pd.Series, ref_date=None) -> pd.DataFrame:
     ([True, True, True, False], [False, False, True, False])
     >>> df["normalised"].tolist()[:3]
     ['198112189876', '198112189876', '197010632391']
+    >>> parse_personal_numbers(pd.Series(["811218\u20139876", "811218\u00a09876"]))["normalised"].tolist()
+    ['198112189876', '198112189876']
     """
-    s = pd.Series(ids, dtype="str").fillna("").str.strip().str.replace(" ", "", regex=False)
+    s = normalise_id_text(ids)
     ref = pd.Timestamp(ref_date) if ref_date is not None else pd.Timestamp.today().normalize()
     parts = s.str.extract(_PNR_RE)
     has = parts["y"].notna()

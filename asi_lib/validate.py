@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .codebook import N_CODE, X_CODE, load_codebook
-from .pseudonym import PNR_IN_TEXT_RE, age_at, client_keys, parse_personal_numbers
+from .pseudonym import PNR_IN_TEXT_RE, age_at, client_keys, mask_identifiers, parse_personal_numbers
 
 PROBLEM_COLUMNS = ["file", "sheet", "row", "column", "value", "rule", "severity", "message_sv", "message_en"]
 MASK = "***"
@@ -39,6 +39,11 @@ RULES: dict[str, tuple[str, str, str]] = {
                     "looks like a personal/coordination number but the check digit is wrong"),
     "duplicate": ("error", "samma post (klient och datum) finns redan på rad", "same record (client and date) already on row"),
     "future_date": ("error", "datumet ligger efter", "date is after"),
+    "date_too_early": ("error", "datumet ligger före", "date is before"),
+    "short_row": ("error", "raden har färre fält än rubrikraden", "the row has fewer fields than the header"),
+    "truncated": ("error", "sista raden kan vara avkortad", "the last row may be cut off"),
+    "formula_without_value": ("error", "formel utan sparat värde (läses inte som tomt)",
+                              "formula without a saved value (not read as empty)"),
     "under_18": ("error", "klienten är under 18 år (ASI gäller vuxna)", "client is under 18 (ASI is for adults)"),
     "age_birth_year": ("error", "ålder och födelseår skiljer mer än 1 år", "age and birth year differ by more than 1 year"),
     "followup_without_grund": ("error", "uppföljning utan grundintervju för klienten (lagret och denna inläsning)",
@@ -56,6 +61,10 @@ RULES: dict[str, tuple[str, str, str]] = {
                              "the reason does not belong to the form in column form"),
     "conflict_stored": ("error", "en annan version av posten finns redan i lagret (--accept-corrections ersätter den)",
                         "another version of the record is already stored (--accept-corrections replaces it)"),
+    "mapping_value_skipped": ("warning", "en global värdemappning används inte i kolumnen, där stavningen redan är "
+                              "en av kolumnens egna koder eller etiketter; kodbokens betydelse gäller",
+                              "a global value mapping is not applied in this column, where the spelling already is "
+                              "one of the column's own codes or labels; the codebook's meaning applies"),
     "unknown_column": ("warning", "kolumnen finns inte i kodboken och läses inte in",
                        "column is not in the codebook and is not read"),
     "money_rounded": ("warning", "beloppet avrundat till hela kronor", "amount rounded to whole kronor"),
@@ -63,17 +72,24 @@ RULES: dict[str, tuple[str, str, str]] = {
                        "interviewer rating missing (the record drops out of rating statistics)"),
 }
 RELEASABLE_RULES = frozenset({"followup_without_grund", "followup_before_grund"})
+# errors that concern the value of one ASI item (or two items against each other), not the whole interview:
+# under ``--item-errors=mark`` only these cells are invalidated and the interview is kept
+ITEM_RULES = frozenset({"type_number", "integer_decimal", "range", "code", "xn_not_allowed", "intox_gt_alcohol",
+                        "formula_without_value"})
+# items invalidated together with the column a cross-item rule names
+ITEM_RULE_PARTNERS = {"intox_gt_alcohol": ("alcohol_days",)}
+ITEM_ERROR_POLICIES = ("quarantine", "mark")
 
 _DASH_RE = r"^\s*(\S+)\s+[–—-]\s+\S"       # "code – label"
 _DATE_PATTERNS = [
-    (r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", "ymd"),
-    (r"^(\d{4})/(\d{1,2})/(\d{1,2})$", "ymd"),
-    (r"^(\d{4})(\d{2})(\d{2})$", "ymd"),
-    (r"^(\d{2})-(\d{2})-(\d{2})$", "yymd"),
-    (r"^(\d{1,2})/(\d{1,2})/(\d{4})$", "dmy"),
-    (r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", "dmy"),
+    (r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$", "ymd"),
+    (r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})$", "ymd"),
+    (r"^([0-9]{4})([0-9]{2})([0-9]{2})$", "ymd"),
+    (r"^([0-9]{2})-([0-9]{2})-([0-9]{2})$", "yymd"),
+    (r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$", "dmy"),
+    (r"^([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})$", "dmy"),
 ]
-_EXCEL_SERIAL_RE = r"^(\d{5})(?:\.0+)?$"
+_EXCEL_SERIAL_RE = r"^([0-9]{5})(?:\.0+)?$"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
@@ -178,14 +194,14 @@ def parse_integers(values: pd.Series, *, money: bool = False) -> pd.DataFrame:
     empty = s == ""
     if money:
         s = s.str.replace(r"(?i)\s*(kr|sek|:-)\.?$", "", regex=True).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-        num_ok = s.str.fullmatch(r"[+-]?\d+(?:[.,]\d+)?")
+        num_ok = s.str.fullmatch(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
         val = pd.to_numeric(s.where(num_ok).str.replace(",", ".", regex=False), errors="coerce")
         rounded = num_ok & (val != np.round(val))
         dec = pd.Series(False, index=s.index)
         val = np.round(val)
     else:
-        num_ok = s.str.fullmatch(r"[+-]?\d+")
-        dec = s.str.fullmatch(r"[+-]?\d+[.,]\d+") & ~empty
+        num_ok = s.str.fullmatch(r"[+-]?[0-9]+")
+        dec = s.str.fullmatch(r"[+-]?[0-9]+[.,][0-9]+") & ~empty
         val = pd.to_numeric(s.where(num_ok), errors="coerce")
         rounded = pd.Series(False, index=s.index)
     return pd.DataFrame({"value": val.astype("float64"), "not_number": ~num_ok & ~dec & ~empty,
@@ -226,11 +242,11 @@ class _Problems:
             "message_en": f"{len_} ({column}): {en}" + pd.Series(pick(detail_en)),
         }))
 
-    def add_header(self, rule, column):
+    def add_header(self, rule, column, detail_sv="", detail_en=""):
         sev, sv, en = RULES[rule]
         self.parts.append(pd.DataFrame([{
             "file": self.file, "sheet": self.sheet, "row": 1, "column": column, "value": column, "rule": rule,
-            "severity": sev, "message_sv": f"{column}: {sv}", "message_en": f"{column}: {en}"}]))
+            "severity": sev, "message_sv": f"{column}: {sv}{detail_sv}", "message_en": f"{column}: {en}{detail_en}"}]))
 
     def frame(self, masked_columns) -> pd.DataFrame:
         if not self.parts:
@@ -278,11 +294,17 @@ def mask_values(problems: pd.DataFrame, masked_columns) -> pd.DataFrame:
     >>> p = pd.DataFrame({"column": ["client_id", "alcohol_days", "unit"], "value": ["811218-9876", "40", "x 8112189876"]})
     >>> mask_values(p, {"client_id"})["value"].tolist()
     ['***', '40', '***']
+    >>> mask_values(pd.DataFrame({"column": ["811218\u20139876"], "value": ["x"]}), ())["column"].tolist()
+    ['***']
     """
     out = problems.copy()
     v = out["value"].astype(str).fillna("")
     hide = out["column"].isin(list(masked_columns)) | v.str.contains(PNR_IN_TEXT_RE, regex=True)
     out["value"] = v.where(~hide, MASK).where(v != "", "").str.slice(0, 60)
+    # a header from the file (unknown_column) is named in column and messages: mask identifiers there too
+    for c in ("column", "message_sv", "message_en"):
+        if c in out.columns and len(out):
+            out[c] = mask_identifiers(out[c].astype(str))
     return out
 
 
@@ -379,6 +401,8 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
     tokens = _token_lookup(cb)
     typed: dict[str, pd.Series] = {}
     masked = {c.name for c in cb.columns(table) if c.type in ("id", "text")} | {"client_pid"}
+    earliest = pd.Timestamp(cb.raw.get("earliest_date", "1990-01-01"))
+    _read_problems(raw, known, P)
 
     for col in cb.columns(table):
         name = col.name
@@ -408,6 +432,9 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
             P.add("type_date", d.isna() & ~empty, name, v)
             fut = d > as_of_ts
             P.add("future_date", fut, name, v, f" {as_of_ts.date()}", f" {as_of_ts.date()}")
+            P.add("date_too_early", d < earliest, name, v,
+                  f" {earliest.date()} (ASI används i Sverige sedan 1990-talet)",
+                  f" {earliest.date()} (ASI is used in Sweden since the 1990s)")
             typed[name] = d
         elif col.type == "category":
             lookup, form_lookup = _code_lookup(col, cb)
@@ -434,7 +461,7 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
             code = r["code"]
             is_tok = r["is_tok"]
             bad = code.isna() & ~empty
-            P.add("xn_not_allowed", bad & is_tok, name, v)
+            P.add("xn_not_allowed", bad & is_tok, name, v, *_xn_allowed_words(col.missing))
             allowed = ", ".join(str(k) for k in col.codes)
             P.add("code", bad & ~is_tok, name, v, f" (tillåtna: {allowed})", f" (allowed: {allowed})")
             typed[name] = pd.Series(pd.Categorical(code.where(~bad), categories=[str(k) for k in col.codes]), index=idx)
@@ -447,6 +474,50 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
     _cross_field(out, df, table, as_of_ts, cb, P, context, pseudonymised)
     problems = P.frame(masked)
     return out, problems
+
+
+def _read_problems(raw, known, P) -> None:
+    """Damage the reader found (:attr:`asi_lib.io.RawTable.read_problems`) as errors of their rows.
+
+    Row-wide damage (a short or cut row) always counts; a formula without a
+    value only in a column that is read (codebook column).
+    """
+    rp = getattr(raw, "read_problems", None)
+    if rp is None or not len(rp):
+        return
+    for r in rp[rp.index == 1].itertuples():  # header-level notes (a few per file, not per row)
+        P.add_header(r.rule, r.column, r.detail_sv, r.detail_en)
+    rp = rp[rp.index.isin(raw.data.index)]
+    rp = rp[(rp["rule"] != "formula_without_value") | rp["column"].isin(list(known))]
+    for (rule, column), g in rp.groupby(["rule", "column"], sort=True):
+        mask = pd.Series(raw.data.index.isin(g.index), index=raw.data.index)
+        g = g[~g.index.duplicated()]
+        shown = raw.data[column] if column in raw.data.columns else None
+        P.add(rule, mask, column, shown, g["detail_sv"], g["detail_en"])
+
+
+def _xn_allowed_words(missing) -> tuple[str, str]:
+    """What a column accepts instead of an answer, in words (Swedish, English).
+
+    Examples
+    --------
+    >>> _xn_allowed_words(())[0]
+    ' (här är varken X eller N tillåtet; lämna cellen tom om uppgiften saknas)'
+    >>> _xn_allowed_words(("X",))[1]
+    ' (only X = not answered is allowed here, not N; or leave the cell empty)'
+    """
+    m = set(missing or ())
+    if not m:
+        return (" (här är varken X eller N tillåtet; lämna cellen tom om uppgiften saknas)",
+                " (neither X nor N is allowed here; leave the cell empty if the answer is missing)")
+    if m == {"X"}:
+        return (" (här är bara X = ej svar tillåtet, inte N; eller lämna cellen tom)",
+                " (only X = not answered is allowed here, not N; or leave the cell empty)")
+    if m == {"N"}:
+        return (" (här är bara N = ej relevant tillåtet, inte X; eller lämna cellen tom)",
+                " (only N = not relevant is allowed here, not X; or leave the cell empty)")
+    return (" (här är X = ej svar och N = ej relevant tillåtna)",  # pragma: no cover - never an error then
+            " (X = not answered and N = not relevant are allowed here)")
 
 
 def _per_unique(v: pd.Series, func) -> pd.DataFrame:
@@ -487,8 +558,7 @@ def _integer_unique(col, u: pd.Series, tokens, cb) -> pd.DataFrame:
 def _type_integer(col, v, empty, tokens, P, cb) -> pd.Series:
     name = col.name
     r = _per_unique(v, lambda u: _integer_unique(col, u, tokens, cb))
-    allowed = ", ".join(sorted(col.missing)) or "-"
-    P.add("xn_not_allowed", r["tok_bad"], name, v, f" (tillåtet: {allowed})", f" (allowed: {allowed})")
+    P.add("xn_not_allowed", r["tok_bad"], name, v, *_xn_allowed_words(col.missing))
     P.add("type_number", r["not_number"] & ~empty, name, v)
     P.add("integer_decimal", r["decimal"], name, v)
     P.add("money_rounded", r["rounded"], name, v)
@@ -631,3 +701,73 @@ def split_valid(typed: pd.DataFrame, problems: pd.DataFrame) -> tuple[pd.DataFra
     """
     bad = typed.index.isin(error_rows(problems))
     return typed.loc[~bad], typed.loc[bad]
+
+
+def mark_item_errors(typed: pd.DataFrame, problems: pd.DataFrame, table: str, codebook=None):
+    """Keep interviews whose only errors are item-level: invalidate those items instead.
+
+    Parameters
+    ----------
+    typed : pandas.DataFrame
+        Output of :func:`validate_frame`.
+    problems : pandas.DataFrame
+        Its problem records.
+    table : str
+        Codebook table of ``typed``.
+    codebook : Codebook, optional
+
+    Returns
+    -------
+    typed : pandas.DataFrame
+        A copy; the offending items of the kept rows are <NA> (for
+        ``intox_gt_alcohol`` both ``alcohol_intox_days`` and ``alcohol_days``).
+    problems : pandas.DataFrame
+        A copy; those records become severity ``warning`` with a note that the
+        value was invalidated and the interview kept.
+    n_items : int
+        Number of cells invalidated (distinct row and column).
+
+    Notes
+    -----
+    An error is *item-level* when its rule is in :data:`ITEM_RULES` and its
+    column is an optional ASI item (a codebook column with an ``area``). A row
+    with any other error (identity, date, required value, text with a personal
+    number, a cut or short row, ...) stays an error as a whole and is
+    quarantined with all its problems. The scores that need an invalidated
+    item become missing by their own rules; the others are computed.
+
+    Examples
+    --------
+    >>> from asi_lib.io import RawTable
+    >>> df = pd.DataFrame({"client_id": ["A1"], "municipality": ["Ale"], "unit": ["U"], "interview_date": ["2024-03-01"],
+    ...     "sex": ["female"], "main_substance": ["alcohol"], "alcohol_days": ["12"], "alcohol_intox_days": ["14"],
+    ...     "cannabis_days": ["99"], "age": ["40"]}, index=pd.Index([2], name="row"))
+    >>> typed, problems = validate_frame(RawTable("grund", "g.csv", None, df), as_of="2024-12-31")
+    >>> kept, probs, n = mark_item_errors(typed, problems, "grund")
+    >>> n, error_rows(probs).tolist(), kept.loc[2, ["alcohol_days", "alcohol_intox_days", "age"]].tolist()
+    (3, [], [<NA>, <NA>, 40])
+    """
+    cb = codebook or load_codebook()
+    items = {c.name for c in cb.columns(table) if c.area is not None and not c.required}
+    typed, problems = typed.copy(), problems.copy()
+    err = (problems["severity"] == "error") & (problems["row"] > 1)
+    is_item = err & problems["rule"].isin(list(ITEM_RULES)) & problems["column"].isin(list(items))
+    whole_row = set(problems.loc[err & ~is_item, "row"])
+    mark = is_item & ~problems["row"].isin(list(whole_row))
+    if not mark.any():
+        return typed, problems, 0
+    m = problems.loc[mark, ["row", "column", "rule"]]
+    cells = [m[["row", "column"]]]
+    for rule, partners in ITEM_RULE_PARTNERS.items():
+        hit = m[m["rule"] == rule]
+        for partner in partners:
+            if len(hit) and partner in typed.columns:
+                cells.append(pd.DataFrame({"row": hit["row"].to_numpy(), "column": partner}))
+    cells = pd.concat(cells, ignore_index=True).drop_duplicates()
+    cells = cells[cells["column"].isin(typed.columns) & cells["row"].isin(typed.index)]
+    for column, rows in cells.groupby("column")["row"]:
+        typed.loc[typed.index.isin(rows.to_numpy()), column] = pd.NA
+    problems.loc[mark, "severity"] = "warning"
+    problems.loc[mark, "message_sv"] = problems.loc[mark, "message_sv"] + " – värdet ogiltigt, intervjun behålls"
+    problems.loc[mark, "message_en"] = problems.loc[mark, "message_en"] + " – value invalidated, interview kept"
+    return typed, problems, int(len(cells))

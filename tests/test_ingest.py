@@ -161,6 +161,9 @@ def _luhn_ok(ten: str) -> bool:
     return luhn_digit(ten[:9]) == ten[9]
 
 
+_TO_ASCII_DIGITS = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)})
+
+
 def scan_for_identity_numbers(root: Path, raw_ids):
     """Every file under root: no Luhn-valid 10/12-digit number, no raw id."""
     found = []
@@ -173,7 +176,10 @@ def scan_for_identity_numbers(root: Path, raw_ids):
             text = tables.astype(str).to_csv()
         else:
             text = data.decode("utf-8", errors="replace")
-        for m in re.finditer(r"(?<![0-9a-f])(\d{2})?(\d{6})[-+]?(\d{4})(?![0-9a-f])", text):
+        # any Unicode digits; hyphen, any dash/minus, plus or white space (NBSP too) before the last four
+        text = text.translate(_TO_ASCII_DIGITS)
+        for m in re.finditer(r"(?<![0-9a-f])(\d{2})?(\d{6})(?:\s?[-+\u2010-\u2015\u2212\ufe58\ufe63\uff0d\uff0b]\s?|\s)?"
+                             r"(\d{4})(?![0-9a-f])", text):
             ten = m.group(2) + m.group(3)
             if _luhn_ok(ten):
                 found.append((f.name, m.group(0)))
@@ -309,3 +315,128 @@ def test_ingest_while_the_store_is_locked_exits_2_without_traceback(env):
     assert res.returncode == 2, res.stderr
     assert "används av en annan körning" in res.stderr and "Traceback" not in res.stderr
     assert len(load_store(env["store"]).grund) == 3  # nothing changed
+
+
+# ---------------------------------------------------------------- identity numbers in any spelling
+def test_identity_numbers_in_any_spelling_never_leak_and_link(env, capsys):
+    pnr = make_pnr("19811218", nnn="987")                      # 811218-9876
+    dash, nbsp = pnr.replace("-", "\u2013"), pnr.replace("-", "\u00a0")
+    g = valid_rows("grund", 5)
+    g["client_id"] = [pnr, dash, nbsp, "19" + pnr.replace("-", " "), "K9"]
+    g["interview_date"] = ["2023-01-10", "2023-02-10", "2023-03-10", "2023-04-10", "2023-05-10"]
+    g["age"], g["birth_year"] = "", ""
+    g.loc[4, "comment"] = f"ringde från {dash}"                  # free text with an en-dash number
+    g.loc[4, "unit"] = f"Enhet {nbsp}"                           # and a unit with an NBSP number
+    d = env["dir"] / f"klient {dash}"
+    d.mkdir()
+    csv = put(d / f"export_{nbsp}.csv", g)
+    wb = openpyxl.Workbook()
+    wb.active.title = f"g {pnr.replace('-', chr(0x2014))}"      # sheet named by a number (em dash)
+    wb.active.append(list(g.columns))
+    bad = g.iloc[[4]].copy()
+    bad["interview_date"] = "2023-06-10"
+    for r in bad.itertuples(index=False):
+        wb.active.append(list(r))
+    xlsx = d / f"{dash}.xlsx"
+    wb.save(xlsx)
+    missing = d / f"saknas {nbsp}.csv"                          # unusable file: error message names it
+    out = env["dir"] / "out" / "r.json"
+    out.parent.mkdir()
+    rc = main(["ingest", str(csv), str(xlsx), str(missing), "--store", str(env["store"]), "--key", str(env["key"]),
+               "--as-of", AS_OF, "--report", str(out)])
+    stdout = capsys.readouterr().out
+    assert rc == 2
+    ds = load_store(env["store"])
+    # four spellings of one person: one pseudonym, age from the number (41 in 2023 before 18 Dec)
+    assert len(ds.grund) == 4 and ds.grund["client_pid"].nunique() == 1
+    assert ds.grund["age"].tolist() == [41] * 4
+    q = Store(env["store"]).read_quarantine()
+    assert len(q) == 2 and set(",".join(q["rules"]).split(",")) == {"pnr_in_text"}
+    raw = [pnr, dash, nbsp, pnr.replace("-", ""), dash.replace("\u2013", "")]
+    assert scan_for_identity_numbers(env["store"], raw) == []
+    assert scan_for_identity_numbers(out.parent, raw) == []
+    (env["dir"] / "stdout").mkdir()
+    (env["dir"] / "stdout" / "out.txt").write_text(stdout, encoding="utf-8")
+    assert "saknas ***.csv" in stdout
+    assert scan_for_identity_numbers(env["dir"] / "stdout", raw) == []
+    assert set(q["file"]) == {"export_***.csv", "***.xlsx"} and set(q["sheet"].dropna()) == {"g ***"}
+    rep = json.loads(out.read_text())
+    assert {f["sheet"] for f in rep["files"]} == {None, "g ***"}
+
+
+# ---------------------------------------------------------------- item-level error policy
+def test_item_errors_mark_keeps_the_interview_and_invalidates_only_the_items(env):
+    from asi_lib.scores import composite_scores
+    g = valid_rows("grund", 4)
+    g.loc[1, "alcohol_days"], g.loc[1, "alcohol_intox_days"] = "3", "9"   # more intoxication than drinking days
+    g.loc[2, "cannabis_days"] = "99"                                       # out of range
+    g.loc[3, "alcohol_days"], g.loc[3, "sex"] = "abc", "okänt"             # item error + a whole-row error
+    p = put(env["dir"] / "g.csv", g)
+    # default: the interviews with errors are quarantined
+    st_q = {**env, "store": env["dir"] / "q"}
+    rep = run_ingest(st_q, p)
+    assert (rep.files[0].accepted_new, rep.files[0].quarantined) == (1, 3)
+    # --item-errors=mark (CLI): rows 3 and 4 kept with those items empty; row 5 still quarantined
+    out = env["dir"] / "r.json"
+    rc = main(["ingest", str(p), "--store", str(env["store"]), "--key", str(env["key"]), "--as-of", AS_OF,
+               "--item-errors", "mark", "--report", str(out)])
+    assert rc == 1
+    f = json.loads(out.read_text())["files"][0]
+    assert (f["accepted_new"], f["quarantined"], f["items_marked_invalid"]) == (3, 1, 3)
+    ds = load_store(env["store"])
+    stored = ds.grund.set_index("interview_date").loc[pd.to_datetime(g["interview_date"][:3])]
+    row3, row4 = stored.iloc[1], stored.iloc[2]
+    assert pd.isna(row3["alcohol_days"]) and pd.isna(row3["alcohol_intox_days"])
+    assert pd.isna(row4["cannabis_days"]) and row4["alcohol_days"] == int(g.loc[2, "alcohol_days"])
+    q = Store(env["store"]).read_quarantine()
+    assert len(q) == 1 and "code" in q["rules"].iloc[0]
+    # only the scores that need an invalidated item can change: every other area's score is the same as for
+    # the interview typed in with those items left empty
+    blank = g.loc[[1, 2]].copy()
+    blank.loc[1, ["alcohol_days", "alcohol_intox_days"]] = ""
+    blank.loc[2, "cannabis_days"] = ""
+    ref_store = {**env, "store": env["dir"] / "ref"}
+    run_ingest(ref_store, put(env["dir"] / "blank.csv", blank))
+    ref = load_store(ref_store["store"]).grund.sort_values("interview_date").reset_index(drop=True)
+    got = stored.iloc[1:3].reset_index().sort_values("interview_date").reset_index(drop=True)
+    pd.testing.assert_frame_equal(composite_scores(got), composite_scores(ref))
+
+
+def test_item_errors_unknown_policy_is_a_user_error(env):
+    with pytest.raises(AsiInputError, match="item-errors"):
+        run_ingest(env, put(env["dir"] / "g.csv", valid_rows("grund", 1)), item_errors="drop")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEPS = ["-", "\u2013", "\u2014", "\u2212", " ", "\u00a0", "", "+"]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(_SEPS), st.sampled_from(_SEPS), st.booleans(), st.sampled_from(["comment", "unit"]))
+def test_fuzz_identity_spellings_end_to_end(tmp_path_factory, sep_id, sep_text, twelve, text_col):
+    """Random spellings in client_id, free text and the file name: one pseudonym per person, nothing raw on disk."""
+    d = tmp_path_factory.mktemp("fz")
+    env = {"store": d / "store", "key": d / "k.key", "dir": d}
+    born = "19601224"
+    canon = make_pnr(born, nnn="345")
+    spelled = make_pnr(born, nnn="345", sep=sep_id if sep_id != "+" else "-", twelve=twelve)
+    g = valid_rows("grund", 3)
+    g["client_id"] = [canon, spelled, "K3"]
+    g["interview_date"] = ["2023-01-10", "2023-02-10", "2023-03-10"]
+    g["age"], g["birth_year"] = "", ""
+    g.loc[2, text_col] = f"x {make_pnr(born, nnn='345', sep=sep_text)} y"
+    p = put(d / f"exp {make_pnr(born, nnn='345', sep=sep_text)}.csv", g)
+    rep = run_ingest(env, p)
+    assert (rep.files[0].accepted_new, rep.files[0].quarantined) == (2, 1)
+    grund = load_store(env["store"]).grund
+    assert grund["client_pid"].nunique() == 1 and grund["age"].tolist() == [62, 62]
+    (d / "out").mkdir()
+    rep.write_json(d / "out" / "r.json")
+    raw = [canon, spelled, canon.replace("-", ""), make_pnr(born, nnn="345", sep=sep_text)]
+    assert scan_for_identity_numbers(env["store"], raw) == []
+    assert scan_for_identity_numbers(d / "out", raw) == []
+    (d / "sum").mkdir()
+    (d / "sum" / "s.txt").write_text(rep.summary_sv(), encoding="utf-8")
+    assert scan_for_identity_numbers(d / "sum", raw) == []

@@ -71,7 +71,7 @@ def test_date_format_unparsed_left_for_validator(tmp_path):
 @pytest.mark.parametrize("text,match", [
     ("columns: {Kön: gender}\n", "gender"),
     ("colums: {}\n", "okända nycklar"),
-    ("missing: {Q: [a]}\n", "X och N"),
+    ("missing: {Q: [a]}\n", "X, N och empty"),
     ("columns: {A: sex, B: sex}\n", "flera"),
     ("table: nope\n", "okänd tabell"),
     ("columns: [unclosed\n", "YAML"),
@@ -87,3 +87,114 @@ def test_bad_mapping_files(tmp_path, text, match):
 def test_missing_mapping_file(tmp_path):
     with pytest.raises(AsiInputError, match="kan inte läsas"):
         load_mapping(tmp_path / "none.yaml")
+
+
+# ---------------------------------------------------------------- mapping files that fail loudly
+def _raw(df, table="grund"):
+    return RawTable(table, "f.csv", None, df.set_axis(pd.Index(range(2, 2 + len(df)), name="row")))
+
+
+def test_global_value_never_turns_a_columns_own_label_into_another_code(tmp_path):
+    from asi_lib.codebook import load_codebook
+    col = load_codebook().column("grund", "relationship_satisfied")
+    ja = [k for k, v in col.codes.items() if v["sv"] == "Ja"]
+    assert ja == [2]  # the codebook's meaning of "Ja" in this column, read independently
+    p = tmp_path / "m.yaml"
+    p.write_text("values: {Ja: 1, Nej: 0}\n", encoding="utf-8")
+    m = load_mapping(p)
+    raw = _raw(pd.DataFrame({"relationship_satisfied": ["Ja", "Nej"], "psychiatric_contact": ["Ja", "Nej"]}))
+    mapped = apply_mapping(raw, m)
+    assert mapped.data["psychiatric_contact"].tolist() == ["1", "0"]       # yes/no: the global map applies
+    assert mapped.data["relationship_satisfied"].tolist() == ["Ja", "0"]  # Ja kept for the codebook (2); Nej = 0 agrees
+    df = mapped.data.assign(client_id="K1", municipality="Ale", unit="U", interview_date="2024-03-01",
+                            sex="female", main_substance="alcohol")
+    typed, problems = validate_frame(mapped.with_data(df), as_of="2024-12-31")
+    assert typed["relationship_satisfied"].tolist()[0] == 2
+    warn = problems[problems["rule"] == "mapping_value_skipped"]
+    assert warn["column"].tolist() == ["relationship_satisfied"] and set(warn["severity"]) == {"warning"}
+    assert "'ja' betyder 2 här, inte 1" in warn["message_sv"].iloc[0]
+
+
+def test_example_mapping_has_no_conflicting_global_values():
+    from asi_lib.codebook import TABLES, load_codebook
+    from asi_lib.validate import _code_lookup
+    cb = load_codebook()
+    m = load_mapping(MAPPING)
+    for t in TABLES:
+        for col in cb.columns(t):
+            if col.codes:
+                own, _ = _code_lookup(col, cb)
+                clash = {k: v for k, v in {**m.missing, **m.values}.items() if k in own and own[k] != v}
+                assert not clash, (t, col.name, clash)
+
+
+def test_misspelt_mapping_header_is_an_error_naming_the_closest(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    p = tmp_path / "m.yaml"
+    p.write_text(MAPPING.read_text(encoding="utf-8").replace("  Alkohol dagar: alcohol_days",
+                                                              "  Alkohol dagr: alcohol_days"), encoding="utf-8")
+    m = load_mapping(p)
+    e = tmp_path / "e.csv"
+    e.write_text(text, encoding="utf-8")
+    with pytest.raises(AsiInputError) as exc:
+        read_file(e, mapping=m)
+    msg = str(exc.value)
+    assert "'Alkohol dagr' (alcohol_days); närmast i filen: 'Alkohol dagar'" in msg and "e.csv" in msg
+    assert "closest in the file: 'Alkohol dagar'" in msg
+
+
+def test_mapping_key_for_another_tables_column_is_not_an_error(tmp_path):
+    p = tmp_path / "m.yaml"
+    p.write_text("columns:\n  Typ av uppföljning: followup_type\n  Kön: sex\n", encoding="utf-8")
+    m = load_mapping(p)
+    e = tmp_path / "g.csv"
+    e.write_text("client_id,municipality,unit,interview_date,Kön,main_substance\nK1,Ale,U,2024-03-01,Man,alcohol\n",
+                 encoding="utf-8")
+    assert read_file(e, mapping=m)[0].table == "grund"
+
+
+def test_missing_groups_and_empty(tmp_path):
+    p = tmp_path / "m.yaml"
+    p.write_text("missing: {X: [Vet ej], empty: ['-']}\n"
+                 "missing_groups:\n  - {areas: [alcohol], X: [Okänt], empty: [Ej frågat]}\n"
+                 "  - {columns: [cannabis_days], N: [Okänt]}\n", encoding="utf-8")
+    m = load_mapping(p)
+    raw = _raw(pd.DataFrame({"alcohol_days": ["Okänt", "Ej frågat", "-", "vet ej"],
+                             "cannabis_days": ["Okänt", "Ej frågat", "-", "Vet ej"]}))
+    out = apply_mapping(raw, m).data
+    assert out["alcohol_days"].tolist() == ["X", "", "", "X"]
+    assert out["cannabis_days"].tolist() == ["N", "Ej frågat", "", "X"]  # group of its own, global still applies
+
+
+@pytest.mark.parametrize("text,match", [
+    ("missing: {Q: [a]}\n", "X, N och empty"),
+    ("missing_groups:\n  - {areas: [alkohol], X: [a]}\n", "okända områden alkohol"),
+    ("missing_groups:\n  - {columns: [nope], X: [a]}\n", "okända kolumner nope"),
+    ("missing_groups:\n  - {X: [a]}\n", "columns eller areas"),
+])
+def test_bad_missing_groups(tmp_path, text, match):
+    p = tmp_path / "m.yaml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(AsiInputError, match=match):
+        load_mapping(p)
+
+
+def test_xn_not_allowed_says_in_words_what_is_allowed():
+    df = pd.DataFrame({"client_id": ["K1", "K2"], "municipality": ["Ale"] * 2, "unit": ["U"] * 2,
+                       "interview_date": ["2024-03-01", "2024-03-02"], "sex": ["female"] * 2,
+                       "main_substance": ["alcohol"] * 2, "rating_alcohol": ["X", "3"], "alcohol_days": ["2", "N"]})
+    _, problems = validate_frame(_raw(df), as_of="2024-12-31")
+    xn = problems[problems["rule"] == "xn_not_allowed"].set_index("column")
+    assert "varken X eller N" in xn.loc["rating_alcohol", "message_sv"]
+    assert "bara X = ej svar" in xn.loc["alcohol_days", "message_sv"]
+    assert "tillåtet: -" not in " ".join(problems["message_sv"])
+
+
+def test_mapping_saved_as_cp1252_is_read_and_a_mixed_one_refused(tmp_path):
+    p = tmp_path / "m.yaml"
+    text = "columns:\n  Kön: sex\n  Tillgång till bil: car_access\n"
+    p.write_bytes(text.encode("cp1252"))
+    assert load_mapping(p).target("tillgång till bil") == "car_access"
+    p.write_bytes(text.encode("utf-8").replace("Kön".encode("utf-8"), "Kön".encode("cp1252")))
+    with pytest.raises(AsiInputError, match="rad 2"):
+        load_mapping(p)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "ingest"))
@@ -140,3 +140,73 @@ def test_pseudonymiser_never_crashes(ids, mun):
     nonempty = s.str.strip() != ""
     assert p[nonempty].str.fullmatch(r"[0-9a-f]{64}").all()
     parse_personal_numbers(s)
+
+
+# ---------------------------------------------------------------- identity numbers in any spelling
+SPELLINGS = ["-", "\u2013", "\u2014", "\u2212", "\u2011", " ", "\u00a0", "\u202f", "", " - ", " \u2013 ", "\uff0d"]
+
+
+@pytest.mark.parametrize("sep", SPELLINGS)
+def test_every_common_separator_is_the_same_person(sep):
+    hyphen = pseudonymise_ids(pd.Series(["811218-9876"]), pd.Series(["Ale"]), KEY).iloc[0]
+    for written in (f"811218{sep}9876", f"19811218{sep}9876", f" 811218{sep}9876\u00a0"):
+        info = parse_personal_numbers(pd.Series([written]), ref_date="2024-01-01")
+        assert info["valid"].iloc[0], repr(written)
+        assert info["birth_date"].iloc[0] == pd.Timestamp("1981-12-18")
+        # independent HMAC on the documented message: the same pseudonym as the hyphen spelling
+        assert pseudonymise_ids(pd.Series([written]), pd.Series(["Bjuv"]), KEY).iloc[0] == hyphen == \
+            hmac.new(KEY, b"pnr|198112189876", hashlib.sha256).hexdigest()
+
+
+def test_coordination_number_and_plus_in_other_spellings():
+    df = parse_personal_numbers(pd.Series(["701063\u20132391", "701063\u00a02391", "\uff17\uff10\uff11\uff10\uff16\uff13-2391",
+                                           make_pnr("19200101", sep="\uff0b")]), ref_date="2024-06-01")
+    assert df["valid"].all()
+    assert df["coordination"].tolist() == [True, True, True, False]
+    assert df["birth_date"].dt.year.tolist() == [1970, 1970, 1970, 1920]  # fullwidth plus: 100 or older
+
+
+def test_wrong_check_digit_in_other_spelling_is_shaped_not_valid():
+    df = parse_personal_numbers(pd.Series(["811218\u20139875", "811218\u00a09875"]))
+    assert df["shaped"].all() and not df["valid"].any()
+
+
+def test_age_derived_from_en_dash_spelling():
+    df = pd.DataFrame({"client_id": [make_pnr("19900615", sep="\u2013"), make_pnr("19900615", sep="\u00a0")],
+                       "municipality": ["Ale"] * 2, "interview_date": pd.to_datetime(["2024-06-14", "2024-06-15"]),
+                       "age": pd.array([None, None], dtype="Int16")})
+    assert pseudonymise_frame(df, KEY, table="grund")["age"].tolist() == [33, 34]
+
+
+def test_mask_identifiers_every_spelling_and_local_numbers_untouched():
+    from asi_lib.pseudonym import mask_identifiers
+    for sep in SPELLINGS:
+        for pnr in (f"811218{sep}9876", f"19811218{sep}9876", f"811218{sep}9875"):
+            assert mask_identifiers(f"fil {pnr}.csv") == "fil ***.csv", repr(pnr)
+    assert mask_identifiers("\uff18\uff11\uff11\uff12\uff11\uff18-\uff19\uff18\uff17\uff16") == "***"
+    for keep in ("K-17", "2024-03-01", "A 1234", "tel 08-123 45", "12345678901234"):
+        assert mask_identifiers(keep) == keep
+
+
+_DIGITS = {"ascii": "0123456789", "fullwidth": "".join(chr(0xFF10 + i) for i in range(10))}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dates(min_value=pd.Timestamp("1901-01-01").date(), max_value=pd.Timestamp("2005-12-31").date()),
+       st.integers(0, 999), st.sampled_from(SPELLINGS + ["+"]), st.booleans(), st.booleans(),
+       st.sampled_from(sorted(_DIGITS)))
+def test_fuzz_spellings_give_one_pseudonym_and_are_masked(day, nnn, sep, twelve, coord, digits):
+    from asi_lib.pseudonym import mask_identifiers
+    ymd = day.strftime("%Y%m%d")
+    if coord:
+        ymd = ymd[:6] + f"{int(ymd[6:]) + 60:02d}"
+    canon = make_pnr(ymd, nnn=f"{nnn:03d}", twelve=True, sep="")
+    written = make_pnr(ymd, nnn=f"{nnn:03d}", twelve=twelve, sep=sep)
+    written = written.translate(str.maketrans("0123456789", _DIGITS[digits]))
+    if not twelve:  # 10 digits name one person only within the last 100 years ('+' = 100 or older)
+        age_days = (pd.Timestamp.today() - pd.Timestamp(day)).days
+        assume((sep == "+") == (age_days > 100 * 365.25 + 1))
+        assume(abs(age_days - 100 * 365.25) > 2)
+    p = pseudonymise_ids(pd.Series([written]), pd.Series(["Ale"]), KEY).iloc[0]
+    assert p == hmac.new(KEY, f"pnr|{canon}".encode(), hashlib.sha256).hexdigest(), repr(written)
+    assert mask_identifiers(f"x {written} y") == "x *** y"

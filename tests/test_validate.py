@@ -72,6 +72,22 @@ CASES = [
     ("grund", "rating_medical", "", "rating_missing"),
     ("insatser", "end_date", "2022-01-01", "end_before_start"),
     ("bortfall", "bortfall_reason", "u_unreachable", "bortfall_reason_form"),
+    # identity numbers in other spellings (en dash, NBSP, em dash, fullwidth digits)
+    ("grund", "comment", "ring 811218\u20139876 i morgon", "pnr_in_text"),
+    ("grund", "unit", "Enhet 811218\u00a09876", "pnr_in_text"),
+    ("grund", "comment", "19811218 \u2014 9876", "pnr_in_text"),
+    ("grund", "comment", "\uff18\uff11\uff11\uff12\uff11\uff18-9876", "pnr_in_text"),
+    ("grund", "client_id", "811218\u20139875", "id_checksum"),
+    ("grund", "client_id", "811218\u00a09875", "id_checksum"),
+    # unusable spellings are errors, never empty values (fullwidth digits, implausible dates)
+    ("grund", "alcohol_days", "\uff11\uff12", "type_number"),
+    ("grund", "income_employment", "\uff11\uff12\uff10\uff10", "type_number"),
+    ("grund", "interview_date", "\uff12\uff10\uff12\uff13-03-01", "type_date"),
+    ("grund", "interview_date", "\uff12\uff10\uff12\uff13\uff10\uff13\uff10\uff11", "type_date"),
+    ("grund", "interview_date", "\u0664\u0665\u0663\u0665\u0662", "type_date"),  # Arabic-Indic Excel serial
+    ("grund", "interview_date", "0001-01-01", "date_too_early"),
+    ("grund", "interview_date", "1989-12-31", "date_too_early"),
+    ("insatser", "start_date", "1900-01-01", "date_too_early"),
 ]
 
 
@@ -96,7 +112,9 @@ def test_every_rule_has_a_test():
     tested = {c[3] for c in CASES} | {"duplicate", "followup_without_grund", "followup_before_grund",
                                       "intox_gt_alcohol", "termination_reason_unexpected",
                                       "termination_reason_missing", "age_birth_year", "unknown_column",
-                                      "conflict_stored"}  # conflict_stored: tests/test_ingest.py
+                                      "conflict_stored",  # conflict_stored: tests/test_ingest.py
+                                      "short_row", "truncated", "formula_without_value",  # tests/test_io.py
+                                      "mapping_value_skipped"}  # tests/test_mapping.py
     assert set(RULES) == tested
 
 
@@ -264,3 +282,46 @@ def test_validator_never_crashes_on_arbitrary_strings(rows, table):
     assert len(typed) == len(df)
     assert list(problems.columns) == PROBLEM_COLUMNS
     assert set(problems["rule"]) <= set(RULES)
+
+
+def test_earliest_date_is_the_codebooks_and_1990_is_accepted():
+    assert load_codebook().raw["earliest_date"] == "1990-01-01"
+    df = valid_rows("grund", 2)
+    df["interview_date"] = ["1990-01-01", "1989-12-31"]
+    df["age"], df["birth_year"] = "", ""
+    _, problems = run("grund", df)
+    assert rules_at(problems, 2).isdisjoint({"date_too_early", "type_date"})
+    assert "date_too_early" in rules_at(problems, 3)
+
+
+_FULLWIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + i) for i in range(10)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 30), st.dates(min_value=pd.Timestamp("1990-01-01").date(),
+                                    max_value=pd.Timestamp("2024-12-31").date()),
+       st.sets(st.integers(0, 7), min_size=1))
+def test_fuzz_unicode_digits_are_errors_never_empty(days, date, where):
+    """Any ASCII digit turned fullwidth makes an integer or date cell an error, never an empty value."""
+    iso = date.isoformat()
+    d = "".join(ch.translate(_FULLWIDTH) if i in where else ch for i, ch in enumerate(iso))
+    n = "".join(ch.translate(_FULLWIDTH) if i in where else ch for i, ch in enumerate(str(days)))
+    df = valid_rows("grund", 1)
+    df["interview_date"], df["alcohol_days"], df["alcohol_intox_days"] = d, n, "0"
+    typed, problems = run("grund", df)
+    r = rules_at(problems, 2)
+    assert ("type_date" in r) == (d != iso) and ("type_number" in r) == (n != str(days))
+    if d == iso:
+        assert typed.loc[2, "interview_date"] == pd.Timestamp(iso)
+    if n == str(days):
+        assert typed.loc[2, "alcohol_days"] == days
+
+
+def test_header_holding_an_identity_number_is_masked_in_problems():
+    df = valid_rows("grund", 1)
+    df["Klient 811218\u20139876"] = "x"
+    _, problems = run("grund", df)
+    hdr = problems[problems["rule"] == "unknown_column"]
+    assert len(hdr) == 1
+    text = " ".join(hdr[["column", "value", "message_sv", "message_en"]].astype(str).to_numpy().ravel())
+    assert "9876" not in text and "***" in text
