@@ -24,7 +24,7 @@ from asi_lib.publish import publish
 from asi_lib.tables import write_excel
 
 AS_OF = "2026-06-30"
-XSS = "<img src=x onerror=alert(1)> $\\frac{}{}$ ](javascript:alert(2))"  # 57 characters (max 60)
+XSS = "<img src=x onerror=alert(1)> $\\frac{}{}$ ](javascript:x)"  # 56 characters (codebook: max 60)
 FORMULA = '=HYPERLINK("http://evil.example","klicka")'
 HABO, HABO_ASCII = "Håbo", "Habo"
 UNIT_XSS = "<script>alert(3)</script> [x](javascript:alert(4)) $\\x$"
@@ -241,3 +241,110 @@ def test_templates_have_no_formula_cells(tmp_path):
         if p.suffix == ".csv":
             df = pd.read_csv(p, dtype=str, keep_default_na=False)
             assert not df.apply(lambda s: s.str.match(r"^ *[=+@\t\r]")).any().any(), p.name
+
+
+# --------------------------------------------------------------------------- a real render of hostile names
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A region exported as a case system would (plain CSV, no neutralising), ingested, rendered."""
+    from asi_lib.ingest import ingest
+    from asi_lib.synth import generate
+
+    tmp = tmp_path_factory.mktemp("hostile")
+    region = generate(n_clients=500, seed=11)
+    export = tmp / "export"
+    export.mkdir()
+    files = []
+    for name, frame in region.to_export_frames().items():
+        frame = frame.copy()
+        is_alv = (frame["municipality"] == "Älvstad").to_numpy()
+        frame["municipality"] = frame["municipality"].replace(RENAME)
+        frame.loc[is_alv & frame["unit"].astype(str).str.endswith("Beroendeenheten").to_numpy(), "unit"] = UNIT_XSS
+        frame.loc[is_alv & frame["unit"].astype(str).str.endswith("Vuxenmottagningen").to_numpy(), "unit"] = \
+            UNIT_FORMULA
+        path = export / f"{name}.csv"
+        frame.to_csv(path, index=False, encoding="utf-8")  # the raw export: formulas and all
+        files.append(path)
+    assert '"=HYPERLINK(""http' in (export / "grund.csv").read_text(encoding="utf-8")
+    rep = ingest(files, tmp / "store", key=b"k" * 32, as_of=AS_OF)
+    from asi_lib.store import load_store
+
+    ds = load_store(tmp / "store")
+    names = set(ds.grund["municipality"].astype(str))
+    assert {XSS, FORMULA, HABO, HABO_ASCII} <= names, (names, rep.summary_sv(max_problems=5))
+    assert {UNIT_XSS, UNIT_FORMULA} <= set(ds.grund["unit"].astype(str))
+    out = tmp / "rapporter"
+    results = reports.render_reports(tmp / "store", out, municipalities=[None, XSS, HABO, HABO_ASCII],
+                                     region=True, workers=2, as_of=AS_OF, timeout=300, progress=False)
+    return tmp / "store", out, {r.municipality: r for r in results}
+
+
+def test_hostile_reports_render(hostile):
+    _, _, res = hostile
+    assert all(r.ok for r in res.values()), {m: r.error for m, r in res.items()}
+
+
+def test_no_live_element_from_data_in_any_html(hostile):
+    _, out, res = hostile
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) == 5  # four reports and the index
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        p = live(text)
+        assert not p.bad, (page.name, p.bad[:3])
+        for marker in ("<img src=x", "<script>alert"):  # the payloads are there only as escaped text
+            for m in re.finditer(re.escape(marker), text):
+                assert False, (page.name, marker, text[max(0, m.start() - 80):m.end() + 40])
+    shown = html.unescape("".join(live(res[XSS].html.read_text(encoding="utf-8")).text))
+    assert f"Kommunrapport ASI: {XSS}" in shown  # the name is shown, as written, in the heading
+    region = html.unescape("".join(live(res[None].html.read_text(encoding="utf-8")).text))
+    assert XSS in region and FORMULA in region  # "Problem per kommun": names as table text
+
+
+def test_hostile_names_get_their_own_files_and_index_rows(hostile):
+    _, out, res = hostile
+    stems = {m: reports.report_filename(m) for m in res}
+    assert len(set(stems.values())) == len(stems)
+    assert res[HABO].html != res[HABO_ASCII].html and res[HABO].excel != res[HABO_ASCII].excel
+    for m in (HABO, HABO_ASCII):
+        assert f"Kommunrapport ASI: {m}<" in res[m].html.read_text(encoding="utf-8")
+        assert openpyxl.load_workbook(res[m].excel).worksheets[0]["A1"].value.startswith(f"{m} – ")
+    index = (out / "index.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr class=\"ok\"><td>(.*?)</td><td><a href=\"(.*?)\">.*?<a href=\"(.*?)\">", index)
+    by_name = {html.unescape(n): (unquote(h), unquote(x)) for n, h, x in rows}
+    for m in (XSS, HABO, HABO_ASCII):
+        assert by_name[m] == (f"{stems[m]}.html", f"{stems[m]}.xlsx"), m
+    for f in out.iterdir():
+        assert re.fullmatch(r"(index|region|kommun_[a-z0-9_-]+_[0-9a-f]{8})\.(html|xlsx)|ipynb", f.name), f.name
+
+
+def test_no_formula_cell_in_any_report_workbook(hostile):
+    _, out, res = hostile
+    books = sorted(out.glob("*.xlsx"))
+    assert len(books) == 4
+    for book in books:
+        assert no_formula_cells(book) == [], book.name
+    ws = openpyxl.load_workbook(res[XSS].excel).worksheets[0]
+    assert ws["A1"].value == f"{XSS} – Klientgruppen" and ws["A1"].data_type == "s"
+    region = openpyxl.load_workbook(res[None].excel)["Problem per kommun"]
+    assert FORMULA in {c.value for row in region.iter_rows() for c in row}
+
+
+def test_dashboard_with_hostile_units(hostile):
+    from asi_lib.dashboard import Dashboard
+    from asi_lib.store import load_store
+
+    store, _, _ = hostile
+    d = Dashboard(load_store(store), municipality=XSS, as_of=AS_OF)
+    for view in ("profile", "compare", "change", "bortfall"):
+        res = d.compute(view=view, group="unit", area="alcohol")
+        assert d.plot_png(res)[:4] in (b"", b"\x89PNG")  # mathtext in unit names draws, never raises
+        page = d.table_html(res) + f"<div>{res.status}</div>"
+        p = live(page)
+        assert not p.bad, (view, p.bad)
+    d.set(view="compare", group="unit")
+    cur = d.current
+    assert cur["plot"] and not live(cur["table"] + cur["status"]).bad
+    assert html.escape(XSS) in d.widget().children[0].value  # the title widget: escaped text
+    labels = [lab for opts in d.options().values() for lab, _ in opts]
+    assert not any("<" in str(lab) for lab in labels)  # option labels are fixed texts and years
