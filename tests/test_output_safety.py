@@ -301,6 +301,18 @@ def test_no_live_element_from_data_in_any_html(hostile):
     assert XSS in region and FORMULA in region  # "Problem per kommun": names as table text
 
 
+def test_report_heading_is_inert(hostile):  # the heading route on its own (the old code put the name in raw)
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    from asi_lib.store import load_store
+
+    ds = load_store(hostile[0])
+    for name in (XSS, HABO):
+        out = markdown2html_mistune(reports.report_heading(ds, name, as_of=AS_OF))
+        assert not live(out).bad, out[:300]
+        assert f"Kommunrapport ASI: {name}" in html.unescape(re.sub(r"<[^>]+>", "", out))
+
+
 def test_hostile_names_get_their_own_files_and_index_rows(hostile):
     _, out, res = hostile
     stems = {m: reports.report_filename(m) for m in res}
