@@ -27,8 +27,8 @@ import unicodedata
 
 import pandas as pd
 
-__all__ = ["html_text", "markdown_text", "mpl_text", "excel_value", "excel_frame", "excel_workbook", "csv_value", "csv_frame",
-           "sheet_name", "file_stem", "FORMULA_START"]
+__all__ = ["html_text", "markdown_text", "mpl_text", "excel_value", "excel_frame", "excel_workbook", "csv_value",
+           "csv_frame", "sheet_name", "file_stem", "FORMULA_START"]
 
 #: First characters that make a spreadsheet read a field as a formula (OWASP CSV injection,
 #: ASVS 1.2.10), with their full-width forms.
@@ -103,6 +103,20 @@ def mpl_text(value) -> str:
     something else. Each ``$`` is escaped as ``\\$``, which matplotlib shows
     as a plain dollar sign.
 
+    Parameters
+    ----------
+    value : object
+        Converted with ``str``; ``None`` gives ``""``.
+
+    Returns
+    -------
+    str
+
+    References
+    ----------
+    Matplotlib, "Writing mathematical expressions" (an even number of
+    unescaped ``$`` switches to mathtext; ``\\$`` is a literal dollar sign).
+
     Examples
     --------
     >>> mpl_text("$\\\\frac{}{}$")
@@ -140,6 +154,11 @@ def csv_value(value):
     object
         ``value``, or ``"'" + value`` for text that would start a formula.
 
+    References
+    ----------
+    OWASP, "CSV Injection" (prefix fields starting with ``= + - @``, tab or
+    CR with a single quote); OWASP ASVS 5.0 requirement 1.2.10 (also NUL).
+
     Examples
     --------
     >>> csv_value('=HYPERLINK("http://x")'), csv_value("-5"), csv_value(-5), csv_value("@SUM(A1)")
@@ -154,6 +173,15 @@ def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with :func:`csv_value` applied to every text cell and column name.
 
     Numeric columns are not touched (negative numbers stay numbers).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        A shallow copy; only the text columns with a hit are replaced.
 
     Examples
     --------
@@ -194,6 +222,15 @@ def excel_frame(frame: pd.DataFrame) -> pd.DataFrame:
     openpyxl refuses control characters (``IllegalCharacterError``); they are
     replaced by ``"\\ufffd"``. Formulas are handled after writing, by
     :func:`excel_workbook`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        A shallow copy; column names are cleaned too.
 
     Examples
     --------
@@ -258,6 +295,17 @@ def sheet_name(title, taken=()) -> str:
     characters, ``History`` (reserved) is avoided, and a clash with
     ``taken`` (compared case-insensitively, as Excel does) gets `` (2)``,
     `` (3)``, ...
+
+    Parameters
+    ----------
+    title : object
+        Converted with ``str``.
+    taken : iterable of str
+        Sheet names already in the workbook.
+
+    Returns
+    -------
+    str
 
     Examples
     --------

@@ -10,10 +10,8 @@ import hashlib
 import html
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import unquote
 
-import matplotlib
 import numpy as np
 import openpyxl
 import pandas as pd
