@@ -16,6 +16,8 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asi_lib import reports, safe
 from asi_lib.publish import publish
@@ -179,6 +181,45 @@ def test_sheet_names_valid_and_unique():
         assert 0 < len(name) <= 31 and not re.search(r"[\[\]:*?/\\]", name) and not name.startswith("'")
         assert name.lower() not in {t.lower() for t in taken} and name.lower() != "history"
         taken.append(name)
+
+
+# alphabet weighted towards what Markdown, HTML, mathtext and spreadsheets read as syntax
+_SYNTAX = st.sampled_from(list("<>&\"'`*_[](){}#!|$\\=+-@:;/.~^\t\r\n ") + ["javascript:", "<img ", "onerror=",
+                                                                             "<script>", "](", "\x00", "Å"])
+_TEXT = st.lists(st.one_of(_SYNTAX, st.text(max_size=3)), max_size=25).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXT)
+def test_markdown_text_fuzz_nothing_live_and_text_kept(value):
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    out = markdown2html_mistune("# Kommunrapport ASI: " + safe.markdown_text(value))
+    p = live(out)
+    assert not p.bad
+    tags = set(re.findall(r"<([a-zA-Z0-9]+)", out))
+    assert tags <= {"h1", "a"}, (value, out)  # the heading and its anchor link only
+    shown = html.unescape(re.sub(r"<[^>]+>", "", out))
+    expected = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", value)  # control characters: spaces
+    assert " ".join(expected.split()) in " ".join(shown.split()), (value, out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_csv_value_fuzz_never_starts_a_formula(value):
+    out = safe.csv_value(value)
+    stripped = out.lstrip(" ")
+    assert out in (value, "'" + value)
+    assert not stripped or stripped[0] not in safe.FORMULA_START or re.fullmatch(r"[+-]?[\d.,]+([eE][+-]?\d+)?",
+                                                                                   out.strip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_file_stem_fuzz(value):
+    stem = safe.file_stem(value)
+    assert re.fullmatch(r"kommun_[a-z0-9_-]{1,40}_[0-9a-f]{8}", stem)
+    assert stem == safe.file_stem(value)  # stable
 
 
 # --------------------------------------------------------------------------- Excel from tables
