@@ -49,6 +49,7 @@ from .codebook import AREAS, load_codebook
 from .dataset import Dataset
 from .errors import AsiInputError
 from .publish import EMPTY, HIDDEN, TOTAL, publish
+from .safe import mpl_text
 
 __all__ = ["Dashboard", "ViewResult", "ALL", "GROUPS", "VIEWS", "allowed_municipalities",
            "municipality_from_query", "resolve_municipality", "open_dashboard", "QUERY_KEY", "REFUSAL"]
@@ -786,9 +787,9 @@ class Dashboard:
                 lo = (d["value"] - d["low"]).to_numpy(dtype=float)
                 hi = (d["high"] - d["value"]).to_numpy(dtype=float)
                 err = np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)])
-            ax.barh(y, d["value"].to_numpy(dtype=float), height=h * 0.9, xerr=err, label=s,
+            ax.barh(y, d["value"].to_numpy(dtype=float), height=h * 0.9, xerr=err, label=mpl_text(s),
                     color=colors[j % len(colors)], capsize=2)
-        ax.set_yticks(np.arange(len(labels)), [str(x)[:40] for x in labels])
+        ax.set_yticks(np.arange(len(labels)), [mpl_text(str(x)[:40]) for x in labels])  # unit names: no mathtext
         ax.invert_yaxis()
         ax.legend(loc="best", fontsize="small")
         ax.grid(axis="x", alpha=0.3)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import ingest as ingest_mod
 from .datasets import DEMO_SEED
+from .safe import csv_frame, file_stem
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "data_templates"
 
@@ -39,7 +40,7 @@ def _faulty_rows(grund_csv: Path, out: Path) -> Path:
     df.loc[5, "rating_alcohol"] = "12"                  # out of range 0–9
     df.loc[6, "sex"] = ""                               # required field empty
     path = out / "grund_med_fel.csv"
-    df.to_csv(path, index=False, sep=";", encoding="utf-8-sig")
+    csv_frame(df).to_csv(path, index=False, sep=";", encoding="utf-8-sig")
     return path
 
 
@@ -109,11 +110,6 @@ def ensure_demo_release(out="out/demo", **kw) -> Path:
     return rel
 
 
-def _slug(name: str) -> str:
-    table = str.maketrans({"å": "a", "ä": "a", "ö": "o", "Å": "A", "Ä": "A", "Ö": "O", " ": "_"})
-    return "".join(ch for ch in name.translate(table) if ch.isalnum() or ch in "_-").lower()
-
-
 def write_demo_tables(store, out, *, as_of=None) -> list[Path]:
     """Published tables for the region and for each municipality, as Excel."""
     from .store import load_store
@@ -124,7 +120,7 @@ def write_demo_tables(store, out, *, as_of=None) -> list[Path]:
     paths = [write_excel(standard_tables(ds, as_of=as_of), out / "region.xlsx", title="Hela regionen")]
     for kommun in sorted(ds.grund["municipality"].dropna().unique()):
         tabs = standard_tables(ds, municipality=kommun, as_of=as_of)
-        paths.append(write_excel(tabs, out / f"kommun_{_slug(kommun)}.xlsx", title=kommun))
+        paths.append(write_excel(tabs, out / f"{file_stem(kommun)}.xlsx", title=kommun))  # unique per exact name
     return paths
 
 

@@ -40,6 +40,7 @@ import pandas as pd
 
 from .errors import AsiInputError
 from .publish import COLUMN_LABELS, TENDENCY_NOTE, TOTAL, label_values, measure_label, publish
+from .safe import file_stem, markdown_text, mpl_text
 
 __all__ = ["REPORT_NOTEBOOK", "KERNEL_NAME", "TENDENCY_THRESHOLD", "ReportResult", "render_reports",
            "client_count", "client_counts", "overview", "overview_raw", "release_heading", "check_municipality", "show_table", "report_heading",
@@ -54,27 +55,21 @@ KERNEL_NAME = "asi-kit"
 TENDENCY_THRESHOLD = 10
 REGION_LABEL = {"sv": "Hela regionen", "en": "The whole region"}
 
-_SLUG = str.maketrans({"å": "a", "ä": "a", "ö": "o", "Å": "A", "Ä": "A", "Ö": "O", "é": "e", " ": "_"})
-
-
 def report_filename(municipality: str | None) -> str:
-    """File stem of a report: ``region`` or ``kommun_<ascii name>``.
+    """File stem of a report: ``region`` or ``kommun_<ascii name>_<hash>``.
+
+    :func:`asi_lib.safe.file_stem`: unique and stable per exact name ("Håbo"
+    and "Habo" get different files), safe for any name (``/``, ``..``, NUL,
+    long or reserved names).
 
     Examples
     --------
     >>> report_filename("Östermyra"), report_filename(None)
-    ('kommun_ostermyra', 'region')
+    ('kommun_ostermyra_22e9d3d1', 'region')
     """
     if municipality is None:
         return "region"
-    slug = "".join(ch for ch in str(municipality).translate(_SLUG) if ch.isalnum() or ch in "_-").lower()
-    return f"kommun_{slug or 'okand'}"
-
-
-def _md_text(value) -> str:
-    """Text from data made inert in Markdown and HTML (no tags, links, emphasis or math)."""
-    text = html.escape(str(value), quote=False)
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|$~])", r"\\\1", text)
+    return file_stem(municipality)
 
 
 def release_heading(rel, municipality: str | None = None, *, lang: str = "sv") -> str:
@@ -98,7 +93,7 @@ def release_heading(rel, municipality: str | None = None, *, lang: str = "sv") -
         Markdown (names from data are escaped).
     """
     f = rel.heading_facts(municipality, lang)
-    name = _md_text(f["name"])
+    name = markdown_text(f["name"])
     if lang == "sv":
         lines = [f"# Kommunrapport ASI: {name}", "",
                  f"**Klienter med ASI Grund:** {f['clients']} &nbsp;·&nbsp; **Regionens intervjuer:** {f['period']} "
@@ -397,7 +392,7 @@ def report_heading(ds, municipality: str | None = None, *, as_of=None, min_cell:
     >>> print(report_heading(read_dataset("demo"), "Östermyra", as_of="2026-01-01").splitlines()[0])
     # Kommunrapport ASI: Östermyra
     """
-    name = REGION_LABEL[lang] if municipality is None else str(municipality)
+    name = REGION_LABEL[lang] if municipality is None else markdown_text(municipality)
     own = _own(ds, municipality)
     text, tendency = client_count(ds, municipality, min_cell=min_cell)
     dates = own.grund["interview_date"].dropna()
@@ -549,9 +544,9 @@ def plot_profile(profile: pd.DataFrame, *, groups=None, measures="composite", mi
     if total_label:
         data["group"] = data["group"].replace({"Totalt": total_label, "Total": total_label})
     n_group = data.groupby("group", sort=False)["n"].max()
-    data["grupp"] = data["group"].map({g: f"{g} (n = {int(v)})" for g, v in n_group.items()})
+    data["grupp"] = data["group"].map({g: f"{mpl_text(g)} (n = {int(v)})" for g, v in n_group.items()})
     data["omrade"] = data["measure"].str.split(": ").str[-1]
-    title = title or ""
+    title, group_title = mpl_text(title or ""), group_title and mpl_text(group_title)
     if (n_group < TENDENCY_THRESHOLD).any():  # the figure says it too, not only the tables
         note = "endast tendenser" if lang == "sv" else "tendencies only"
         title = f"{title} ({note}: färre än {TENDENCY_THRESHOLD} klienter)" if lang == "sv" else \
@@ -860,6 +855,9 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         region = bool(region)
     if region and None not in todo:
         todo.insert(0, None)
+    stems = [report_filename(m) for m in todo]
+    if len(set(stems)) != len(stems):  # 32-bit hash prefix: practically never, but never silently
+        raise AsiInputError("två kommuner får samma filnamn / two municipalities share a file name")
     counts = rel.client_counts()
     by_name = {m: (n, t) for m, n, t in zip(counts["municipality"], counts["n"], counts["tendency"])}
     results = []

@@ -1094,7 +1094,9 @@ def _scores_cmd(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        res[cols].to_csv(out, index=False, float_format="%.6f", encoding="utf-8")
+        from .safe import csv_frame
+
+        csv_frame(res[cols]).to_csv(out, index=False, float_format="%.6f", encoding="utf-8")
     except OSError as exc:
         raise AsiInputError(f"kan inte skriva / cannot write: {exc.strerror}", file=str(out)) from None
     n_err = int((res["problem"] != "").sum())

@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 
 from .codebook import N_CODE, X_CODE, load_codebook
 from .errors import AsiInputError
+from .safe import csv_frame, excel_frame, excel_workbook
 
 FORMATS = ("csv", "xlsx", "parquet")
 _L = 44.0 / 6.0  # ln(USD) at which the money term of the alcohol composite reaches 1/6
@@ -378,7 +379,7 @@ class SynthRegion:
             if format == "csv":
                 for name, df in frames.items():
                     p = out / f"{name}.csv"
-                    df.to_csv(p, index=False, encoding="utf-8")
+                    csv_frame(df).to_csv(p, index=False, encoding="utf-8")  # no field starts a formula
                     written.append(p)
             else:
                 too_big = [n for n, df in frames.items() if len(df) >= 1_048_576]
@@ -388,7 +389,8 @@ class SynthRegion:
                 p = out / "region.xlsx"
                 with pd.ExcelWriter(p, engine="openpyxl") as xw:
                     for name, df in frames.items():
-                        df.to_excel(xw, sheet_name=name, index=False)
+                        excel_frame(df).to_excel(xw, sheet_name=name, index=False)
+                    excel_workbook(xw.book)  # no cell is a formula
                 written.append(p)
         p = out / "truth.json"
         p.write_text(json.dumps(self.truth, ensure_ascii=False, indent=1), encoding="utf-8")

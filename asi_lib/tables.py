@@ -18,6 +18,7 @@ import pandas as pd
 from . import bortfall, change, compare, followup, groups, insatser, monitor, scores
 from .dataset import Dataset
 from .publish import _heading, publish
+from .safe import excel_frame, excel_value, excel_workbook, sheet_name
 
 SHEET_MAX = 31  # Excel's limit on sheet names
 
@@ -215,7 +216,8 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     tables : dict of str to pandas.DataFrame
         Title → table that has passed :func:`~asi_lib.publish.publish`
         (e.g. :func:`standard_tables`); sheets in this order, named by the
-        title cut to 31 characters.
+        title cut to 31 characters (:func:`asi_lib.safe.sheet_name`: invalid
+        characters replaced, a clash numbered).
     path : str or Path
         The ``.xlsx`` file; its directory is created when missing, an
         existing file is replaced.
@@ -232,6 +234,12 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     AsiInputError
         A table has not passed ``publish()``, or there is no table; nothing
         is written then.
+
+    Notes
+    -----
+    No cell is a formula: text from data that starts with ``=`` is stored as
+    text (:func:`asi_lib.safe.excel_workbook`), and control characters Excel
+    cannot store are replaced (:func:`asi_lib.safe.excel_frame`).
 
     Examples
     --------
@@ -258,14 +266,15 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         for name, frame in tables.items():
             meta = frame.attrs.get("asi", {})
-            sheet = name[:SHEET_MAX]
-            frame.to_excel(xl, sheet_name=sheet, index=False, startrow=3)
+            sheet = sheet_name(name, taken=xl.sheets)  # valid and unique even when titles collide at 31
+            excel_frame(frame).to_excel(xl, sheet_name=sheet, index=False, startrow=3)
             ws = xl.sheets[sheet]
-            ws["A1"] = f"{title} – {name}" if title else name
-            ws["A2"] = f"Urval: {meta.get('selection', '')}. Enhet: {meta.get('unit', '')}."
-            ws.cell(row=len(frame) + 6, column=1, value=meta.get("legend", ""))
+            ws["A1"] = excel_value(f"{title} – {name}" if title else str(name))
+            ws["A2"] = excel_value(f"Urval: {meta.get('selection', '')}. Enhet: {meta.get('unit', '')}.")
+            ws.cell(row=len(frame) + 6, column=1, value=excel_value(meta.get("legend", "")))
             ws.freeze_panes = "A5"
             for i, col in enumerate(frame.columns, start=1):
                 width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)])
                 ws.column_dimensions[ws.cell(row=4, column=i).column_letter].width = min(max(10, width + 2), 60)
+        excel_workbook(xl.book)  # no cell from data may be a formula (A1 titles, labels, headings)
     return path

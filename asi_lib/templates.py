@@ -28,6 +28,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .codebook import TABLES, load_codebook
+from .safe import csv_frame, excel_workbook
 
 WORKBOOK_NAME = "asi_mall.xlsx"
 MAX_ROW = 5001  # validations cover rows 2..MAX_ROW
@@ -211,6 +212,7 @@ def build_workbook() -> Workbook:
         for i, v in enumerate(values, start=2):
             ws.cell(row=i, column=j, value=v)
     ws.sheet_state = "hidden"
+    excel_workbook(wb)  # codebook texts are written as text, never as formulas
     return wb
 
 
@@ -244,7 +246,7 @@ def write_templates(out_dir) -> list[Path]:
     for table in TABLES:
         ex = example_rows(table)[cb.column_names(table)]
         p = out / f"{table}.csv"
-        ex.to_csv(p, index=False, encoding="utf-8", lineterminator="\n")
+        csv_frame(ex).to_csv(p, index=False, encoding="utf-8", lineterminator="\n")
         paths.append(p)
     p = out / WORKBOOK_NAME
     build_workbook().save(p)
