@@ -46,7 +46,7 @@ from urllib.parse import parse_qs
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from traitlets import Integer, List, Unicode, default
+from traitlets import Integer, List, Unicode
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
@@ -191,12 +191,8 @@ class AsiVoila(Voila):
     max_sessions = Integer(6, config=True,
                            help="Pages that may hold a kernel at the same time; more get 'försök igen'.")
     municipalities = List(Unicode(), config=True,
-                          help="Municipalities this server may show; empty: every municipality in the data. "
-                               f"Default from {ENV_MUNICIPALITIES} (comma-separated).")
-
-    @default("municipalities")
-    def _municipalities_default(self):
-        return configured_municipalities() or []
+                          help="Municipalities this server may show; empty: those in "
+                               f"{ENV_MUNICIPALITIES} (comma-separated), if unset every municipality in the data.")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -204,6 +200,7 @@ class AsiVoila(Voila):
 
     def initialize(self, argv=None):
         super().initialize(argv)
+        self.municipalities = list(self.municipalities) or configured_municipalities() or []
         if self.municipalities:  # the kernels apply the same list (asi_lib.dashboard.open_dashboard)
             os.environ[ENV_MUNICIPALITIES] = ",".join(self.municipalities)
         else:
