@@ -44,6 +44,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
+import tornado.web
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import Integer, List, Unicode
@@ -165,6 +166,7 @@ class GatedVoilaHandler(TornadoVoilaHandler):
             return "busy"
         return None
 
+    @tornado.web.authenticated  # as Voilà's own handler: a configured login comes before the gate
     async def get(self, path=None):
         if self._gate() is not None:
             return
