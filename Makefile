@@ -69,11 +69,15 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 # Dashboard for managers (Voilà), one municipality per page: http://127.0.0.1:$(DASHBOARD_PORT)/?kommun=Älvstad
-# The asi-kit template (notebooks/dashboard/share) is Voilà's lab template without CDN links.
+# Settings (kernel pool, culling, max. concurrent pages, template, allowed municipalities) are in
+# notebooks/dashboard/voila.json, read from the working directory; the launcher asi_lib.dashboard_server
+# is Voilà with a gate in front (docs/dashboard.md). The demo store is built first, once, so the
+# preheated kernels do not race to build it.
 DASHBOARD_PORT ?= 8866
 dashboard: $(STAMP)
-	JUPYTER_PATH=$(CURDIR)/notebooks/dashboard/share $(VENV)/bin/voila notebooks/dashboard/oversikt.ipynb \
-		--no-browser --port=$(DASHBOARD_PORT) --strip_sources=True --show_tracebacks=False --template=asi-kit
+	@test -n "$$ASI_KIT_STORE" || $(PY) -c "from asi_lib.demo import ensure_demo_store; ensure_demo_store('out/demo')"
+	cd notebooks/dashboard && JUPYTER_PATH=$(CURDIR)/notebooks/dashboard/share \
+		$(CURDIR)/$(PY) -m asi_lib.dashboard_server oversikt.ipynb --port=$(DASHBOARD_PORT)
 
 # Chromium for the browser tests (Debian package; playwright's own download is not used)
 browser-deps:

@@ -52,7 +52,8 @@ from .publish import EMPTY, HIDDEN, TOTAL, publish
 from .safe import mpl_text
 
 __all__ = ["Dashboard", "ViewResult", "ALL", "GROUPS", "VIEWS", "allowed_municipalities",
-           "municipality_from_query", "resolve_municipality", "open_dashboard", "QUERY_KEY", "REFUSAL"]
+           "municipality_from_query", "resolve_municipality", "open_dashboard", "QUERY_KEY", "REFUSAL",
+           "ENV_MUNICIPALITIES", "configured_municipalities"]
 
 #: Grouping options: column → (Swedish, English) label.
 GROUPS: dict[str, tuple[str, str]] = {
@@ -74,6 +75,9 @@ VIEWS: dict[str, tuple[str, str]] = {
 ALL = "all"
 #: Query-string key naming the municipality (``?kommun=Älvstad``).
 QUERY_KEY = "kommun"
+#: Environment variable restricting a server instance to some municipalities (comma-separated);
+#: set by the dashboard server (``AsiVoila.municipalities`` in ``notebooks/dashboard/voila.json``).
+ENV_MUNICIPALITIES = "ASI_DASHBOARD_KOMMUNER"
 #: Shown instead of the dashboard when the municipality is missing or not allowed.
 REFUSAL = {
     "sv": ("Kommunen saknas eller finns inte i materialet. Öppna översikten med en giltig "
@@ -164,6 +168,35 @@ def municipality_from_query(query: str | None, allowed) -> str | None:
     return value if value in set(allowed) else None
 
 
+def configured_municipalities(value: str | None = None) -> list[str] | None:
+    """The municipalities this server instance may show (``ASI_DASHBOARD_KOMMUNER``).
+
+    Parameters
+    ----------
+    value : str, optional
+        The variable's value; default read from the environment.
+
+    Returns
+    -------
+    list of str or None
+        Names (comma-separated, surrounding spaces removed), or None when the
+        variable is unset or empty: no restriction beyond the data's own
+        allowlist (:func:`allowed_municipalities`).
+
+    Examples
+    --------
+    >>> configured_municipalities("Älvstad, Björkhamn")
+    ['Älvstad', 'Björkhamn']
+    >>> configured_municipalities("") is None
+    True
+    """
+    import os
+    if value is None:
+        value = os.environ.get(ENV_MUNICIPALITIES, "")
+    names = [n.strip() for n in str(value).split(",") if n.strip()]
+    return names or None
+
+
 def resolve_municipality(allowed, parameter=None, query: str | None = None) -> str | None:
     """The municipality a dashboard page is for: a fixed parameter, else the query string.
 
@@ -229,7 +262,11 @@ def open_dashboard(store=None, *, municipality=None, query: str | None = None, l
         from .demo import ensure_demo_store
         store = ensure_demo_store("out/demo")
     ds = load_store(store)
-    kommun = resolve_municipality(allowed_municipalities(ds), municipality,
+    allowed = allowed_municipalities(ds)
+    configured = configured_municipalities()
+    if configured is not None:  # this server instance shows only these (docs/dashboard.md, "Access")
+        allowed = [m for m in allowed if m in set(configured)]
+    kommun = resolve_municipality(allowed, municipality,
                                   _query_string() if query is None else query)
     if kommun is None:
         msg = w.HTML(f"<p class='asi-refusal'><b>{html.escape(REFUSAL[lang])}</b></p>")

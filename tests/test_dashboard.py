@@ -83,6 +83,22 @@ def test_open_dashboard_refuses_without_valid_query(ds, monkeypatch):
     assert "asi-dashboard" in fixed._dom_classes
 
 
+def test_server_instance_restricted_by_configured_municipalities(ds, names, monkeypatch):
+    """ASI_DASHBOARD_KOMMUNER (set by the dashboard server) narrows the allowlist, also for a fixed parameter."""
+    import asi_lib.store
+    from asi_lib.dashboard import ENV_MUNICIPALITIES, configured_municipalities
+    monkeypatch.setattr(asi_lib.store, "load_store", lambda path: ds)
+    other = next(n for n in names if n != "Älvstad")
+    monkeypatch.setenv(ENV_MUNICIPALITIES, " Älvstad ,")
+    assert configured_municipalities() == ["Älvstad"]
+    for kw in ({"query": f"kommun={other}"}, {"municipality": other, "query": ""}):
+        w = open_dashboard("unused", **kw)
+        assert "asi-refusal" in w._dom_classes and other not in w.value
+    assert "asi-dashboard" in open_dashboard("unused", query="kommun=Älvstad")._dom_classes
+    monkeypatch.setenv(ENV_MUNICIPALITIES, "")
+    assert "asi-dashboard" in open_dashboard("unused", query=f"kommun={other}")._dom_classes
+
+
 # --------------------------------------------------------------------------- numbers
 def test_profile_numbers_match_independent_computation(ds, big):
     own = add_scores(ds.grund.loc[ds.grund["municipality"] == big.municipality])

@@ -25,7 +25,10 @@ STORE = None             # None: miljövariabeln ASI_KIT_STORE, annars demolagre
 DEMO = "../../out/demo"  # demolagret (byggs om det saknas)
 LANG = "sv"
 MIN_CELL = 5""", ["parameters"]),
-("code", """import os
+("code", """# Under `make dashboard` väntande (förvärmda) kärnor kör cellen fram till att adressen läses
+# (i open_dashboard): importer, lagret och ritverktyget är då redan laddade när en sida begärs.
+import os
+import matplotlib.pyplot  # noqa: F401  (förvärms)
 from asi_lib.dashboard import open_dashboard
 from asi_lib.demo import ensure_demo_store
 

@@ -1,7 +1,8 @@
 """The Voilà dashboard in a real (headless Debian) Chromium, served by a real Voilà server.
 
-Starts ``voila notebooks/dashboard/oversikt.ipynb`` with the project's kernel and the
-offline template (``--template=asi-kit``) on a free port, opens the page for one
+Starts the dashboard server as ``make dashboard`` does (``python -m asi_lib.dashboard_server``
+in notebooks/dashboard with its ``voila.json``: the project's kernel, the offline template
+``asi-kit``, a preheated kernel pool) on a free port, opens the page for one
 municipality, changes dropdowns and checks what a manager would see: the table
 updates, Swedish headings, no count 1–4, no other municipality's name, the clear
 refusal for a disallowed query value, and that no request left localhost (outside
@@ -36,6 +37,8 @@ SMALL = {"1", "2", "3", "4"}
 EXTRA = os.environ.get("ASI_VOILA_EXTRA", "").split()
 #: Time for one page: kernel start, store load, dashboard precompute, first render.
 PAGE_TIMEOUT_MS = 90_000
+#: Loose first-view budget with a preheated kernel on a busy 2-core machine (target 3 s: benchmark).
+FIRST_VIEW_BUDGET_S = 20
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright saknas (pip install -e '.[test]')")
 if not os.path.exists(CHROMIUM):
@@ -62,6 +65,22 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise TimeoutError("voila did not start")
 
 
+def _wait_pool_warm(proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    """Until the preheated kernels have started and finished loading (their memory is steady)."""
+    import psutil
+    end = time.monotonic() + timeout
+    while "is filled with" not in log.read_text(errors="replace") and time.monotonic() < end:
+        time.sleep(0.5)
+    last: list[float] = []
+    while time.monotonic() < end:
+        kids = [k for k in psutil.Process(proc.pid).children(recursive=True)
+                if "ipykernel_launcher" in " ".join(k.cmdline())]
+        last = (last + [sum(k.memory_info().rss for k in kids)])[-4:]
+        if len(last) == 4 and max(last) - min(last) < 0.01 * max(last):
+            return
+        time.sleep(1)
+
+
 @pytest.fixture(scope="module")
 def store():
     from asi_lib.demo import ensure_demo_store
@@ -79,18 +98,20 @@ def others(store):
 
 @pytest.fixture(scope="module")
 def server(store, tmp_path_factory):
+    """The dashboard as ``make dashboard`` serves it: the launcher, run in notebooks/dashboard
+    (its voila.json: template, preheated pool, culling, gate), on a free port."""
     port = _free_port()
     log = tmp_path_factory.mktemp("voila") / "voila.log"
     env = {**os.environ, "JUPYTER_PATH": str(SHARE), "ASI_KIT_STORE": str(store),
-           "PYTHONUNBUFFERED": "1"}
-    voila = Path(sys.executable).with_name("voila")
-    cmd = [str(voila), str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-           "--strip_sources=True", "--show_tracebacks=False", "--template=asi-kit", *EXTRA]
+           "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env.pop("ASI_DASHBOARD_KOMMUNER", None)
+    cmd = [sys.executable, "-m", "asi_lib.dashboard_server", NOTEBOOK.name, f"--port={port}", *EXTRA]
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, cwd=NOTEBOOK.parent, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
         _wait_port(port, proc)
+        _wait_pool_warm(proc, log)
         yield f"http://127.0.0.1:{port}/"
     finally:
         try:
@@ -123,7 +144,19 @@ def page(browser, server):
         return r.abort()
 
     ctx.route("**/*", route)
+    # every text the loading spinner shows, from the first paint on
+    ctx.add_init_script("""
+        window.__loadingTexts = [];
+        new MutationObserver(() => {
+            const el = document.getElementById('loading_text');
+            const t = el && el.textContent.trim();
+            if (t && window.__loadingTexts[window.__loadingTexts.length - 1] !== t) window.__loadingTexts.push(t);
+        }).observe(document, {subtree: true, childList: true, characterData: true});
+    """)
     pg = ctx.new_page()
+    pg.console = []
+    pg.on("console", lambda m: pg.console.append(f"{m.type}: {m.text}") if m.type in ("warning", "error") else None)
+    pg.on("pageerror", lambda e: pg.console.append(f"pageerror: {e}"))
     pg.on("websocket", lambda ws: None if urlsplit(ws.url).hostname in ("127.0.0.1", "localhost")
           else outside.append(ws.url))
     pg.outside = outside
@@ -209,3 +242,33 @@ def test_disallowed_municipality_shows_message_only(page, server, others, query)
     assert KOMMUN not in text and not [n for n in others if n in text]
     assert "Traceback" not in text
     assert page.outside == [], f"requests left localhost: {page.outside}"
+
+
+def test_first_view_in_swedish_without_console_warnings(page, server):
+    """A preheated kernel serves the first view quickly; the loading text is Swedish; the
+    console has no warning or error (no "Unsatisfied version" of the front-end packages)."""
+    t0 = time.monotonic()
+    page.goto(server + "?kommun=" + quote(KOMMUN), wait_until="commit")
+    page.wait_for_selector(".asi-tables table", timeout=PAGE_TIMEOUT_MS)
+    first = time.monotonic() - t0
+    page.wait_for_timeout(2000)  # late warnings (widget managers, fonts)
+    texts = page.evaluate("window.__loadingTexts")
+    assert texts and set(texts) == {"Översikten laddas …"}, texts
+    assert page.console == [], page.console
+    assert page.outside == [], f"requests left localhost: {page.outside}"
+    # loose budget (the benchmark holds the real target): a preheated page, not a kernel start
+    assert first < FIRST_VIEW_BUDGET_S, f"first view {first:.1f} s"
+    print(f"\nfirst view (preheated kernel) {first:.1f} s")
+
+
+@pytest.mark.parametrize("query", ["&template=lab", "&theme=dark", "&template=classic&theme=dark"])
+def test_template_and_theme_override_refused_in_browser(page, server, query):
+    """?template= / ?theme= would make Voilà render another template (lab loads Font Awesome from
+    a CDN): the server refuses the page, and no request leaves 127.0.0.1."""
+    resp = page.goto(server + "?kommun=" + quote(KOMMUN) + query, wait_until="load")
+    assert resp.status == 400
+    assert "inte är tillåtna" in page.inner_text("body")
+    assert page.query_selector(".asi-dashboard") is None
+    page.wait_for_timeout(1000)
+    assert page.outside == [], f"requests left localhost: {page.outside}"
+    assert page.console == [] or all("400" in m for m in page.console), page.console
