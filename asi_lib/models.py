@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .change import DEFAULT_AREAS, PUBLISH_META, change_by_area
+from .change import DEFAULT_AREAS, PUBLISH_META, RTM_CAVEAT, change_by_area, estimate_rci_reference
 from .codebook import load_codebook
 from .errors import AsiInputError
 
@@ -113,7 +113,11 @@ def change_by_group(pairs: pd.DataFrame, by: str, measures=("composite", "rating
         ``municipality``, ``intervention``, ...) or ``"severity_band"``
         (the area's baseline interviewer-rating band, per area).
     measures, areas, **kw
-        As :func:`asi_lib.change.change_by_area`.
+        As :func:`asi_lib.change.change_by_area`. Without ``reliability``
+        the RCI reference (reliability and SD) is estimated once from all
+        of ``pairs`` and used in every group
+        (:func:`asi_lib.change.estimate_rci_reference`); pass a frozen
+        :class:`asi_lib.change.RciReference` in a release.
     include_total : bool, default True
         Add the all-clients row (group value ``"__total__"``).
 
@@ -139,6 +143,11 @@ def change_by_group(pairs: pd.DataFrame, by: str, measures=("composite", "rating
     area_list = list(areas) if areas is not None else [
         a for a in DEFAULT_AREAS if any(c.startswith(f"rating_{a}_") or c.startswith(f"composite_{a}_")
                                         for c in pairs.columns)]
+    if kw.get("reliability") is None:
+        # one RCI reference for every group (estimated once from all pairs of the table), so that the
+        # groups' shares improved are comparable; a frozen RciReference passed in wins
+        kw["reliability"] = estimate_rci_reference(pairs, ("composite",), areas=area_list,
+                                                   label="alla par i tabellen")
     parts = []
     for area in area_list if by == "severity_band" else [None]:
         if by == "severity_band":

@@ -194,3 +194,68 @@ def test_composite_reliability_from_items_and_unusable_alpha():
     row = change_by_area(bad, ["composite"], areas=["medical"]).iloc[0]
     assert math.isnan(row["reliability"]) and row["n_improved"] == 0
     assert "ingen RCI" in row["reliability_source"]
+
+
+# --------------------------------------------------------------------------- issue 13
+def _employment_pairs():
+    """Employment items E4, E5, E11, E12 rise together; E19–E21 run the other way (not in the composite)."""
+    lic = [0, 0, 1, 1, 1, 0, 1, 1]
+    car = [0, 0, 0, 1, 1, 0, 1, 1]
+    days = [0, 2, 10, 20, 22, 1, 15, 18]
+    inc = [0, 0, 2000, 15000, 20000, 500, 9000, 12000]
+    prob = [25, 20, 10, 2, 0, 28, 5, 3]
+    return pd.DataFrame({
+        "client_pid": list("abcdefgh"),
+        "driving_licence_0": lic, "car_access_0": car, "days_paid_work_0": days, "income_employment_0": inc,
+        "employment_problem_days_0": prob, "employment_troubled_0": [4, 4, 2, 0, 0, 4, 1, 0],
+        "employment_importance_0": [4, 3, 2, 1, 0, 4, 1, 0],
+        "composite_employment_0": [0.9, 0.85, 0.6, 0.3, 0.25, 0.88, 0.4, 0.35],
+        "composite_employment_1": [0.8, 0.85, 0.5, 0.3, 0.2, 0.7, 0.45, 0.3],
+    })
+
+
+def test_employment_reliability_uses_the_composite_items_only():
+    from asi_lib.change import composite_reliability
+
+    p = _employment_pairs()
+    # independent: the composite's own terms E4, E5, E11, ln(E12/10) (cap 9), z-standardised, alpha
+    x = np.column_stack([p["driving_licence_0"], p["car_access_0"], p["days_paid_work_0"],
+                         np.minimum(np.log(np.maximum(p["income_employment_0"] / 10.0, 1.0)), 9.0)]).astype(float)
+    z = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
+    k = z.shape[1]
+    alpha = k / (k - 1) * (1 - k / z.sum(axis=1).var(ddof=1))
+    assert alpha > 0.8
+    assert composite_reliability(p, "employment") == pytest.approx(alpha)
+    row = change_by_area(p, ["composite"], areas=["employment"]).iloc[0]
+    assert row["reliability"] == pytest.approx(alpha)
+
+
+def test_rci_reference_frozen_is_used_in_every_group():
+    from asi_lib.change import RciReference, estimate_rci_reference
+    from asi_lib.models import change_by_group
+
+    p = _employment_pairs()
+    p["municipality"] = ["A"] * 4 + ["B"] * 4
+    ref = estimate_rci_reference(p, areas=["employment"])
+    rel, sd, src, n = ref.get("composite", "employment")
+    assert sd == pytest.approx(np.std(p["composite_employment_0"], ddof=1)) and n == 8
+    assert "intern konsistens" in src
+    # groups use the whole table's reliability and SD, not their own
+    g = change_by_group(p, "municipality", ["composite"], areas=["employment"]).set_index("group")
+    assert g["reliability"].nunique() == 1 and g.loc["A", "reliability"] == pytest.approx(rel)
+    assert g.loc["A", "sd_ref"] == pytest.approx(sd) and g.loc["B", "sd_ref"] == pytest.approx(sd)
+    # a frozen reference passed in wins, for reliability and SD, and is reported beside the result
+    frozen = RciReference({("composite", "employment"): {"reliability": 0.5, "sd": 0.1, "source": "release 2026",
+                                                         "n": 1000}})
+    r = change_by_area(p.loc[p["municipality"] == "A"], ["composite"], areas=["employment"],
+                       reliability=frozen).iloc[0]
+    assert (r["reliability"], r["sd_ref"]) == (0.5, 0.1)
+    assert r["s_diff"] == pytest.approx(math.sqrt(2) * 0.1 * math.sqrt(0.5))
+    assert "release 2026" in r["reliability_source"]
+    assert RciReference.from_dict(frozen.to_dict()) == frozen
+
+
+def test_change_tables_carry_regression_to_the_mean_caveat():
+    out = change_by_area(_pairs(), areas=["alcohol"])
+    assert out["note"].str.contains("Regression mot medelvärdet").all()
+    assert "test–retest" in out.attrs["asi"]["rci_note"]
