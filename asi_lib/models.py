@@ -43,8 +43,10 @@ GROUP_VARS = ("sex", "age_band", "main_substance", "severity_band", "municipalit
 NONE_LABEL = {"sv": "ingen insats", "en": "no intervention"}
 TERM_LABELS = {
     "sv": {"baseline": "Per 0,1 högre index vid baslinjen", "Intercept": "Konstant",
+           "months": "Per månad längre tid till uppföljningen",
            "compare": "{a} jämfört med {b}"},
     "en": {"baseline": "Per 0.1 higher baseline score", "Intercept": "Intercept",
+           "months": "Per month longer to the follow-up",
            "compare": "{a} compared with {b}"},
 }
 VAR_LABELS = {"sv": {"intervention": "Insats", "sex": "Kön", "age_band": "Åldersgrupp",
@@ -238,6 +240,8 @@ def _model_frame(pairs: pd.DataFrame, area: str, terms, extra=()) -> tuple[pd.Da
             raise AsiInputError(f"kolumnen '{c}' saknas i paren / column not in pairs")
     cols = list(dict.fromkeys(["client_pid", y, x0, *terms, *extra]))
     d = pairs[[c for c in cols if c in pairs.columns]].copy()
+    if "days" in pairs.columns:
+        d["days"] = pd.to_numeric(pairs["days"], errors="coerce").astype("float64").fillna(-1.0)
     d[y] = pd.to_numeric(d[y], errors="coerce").astype("float64")
     d[x0] = pd.to_numeric(d[x0], errors="coerce").astype("float64")
     for t in (*terms, *extra):
@@ -248,6 +252,17 @@ def _model_frame(pairs: pd.DataFrame, area: str, terms, extra=()) -> tuple[pd.Da
     return d, y, x0
 
 
+#: Pseudo-level of ``reference`` when each intervention is compared with all other clients.
+REST = "__rest__"
+REST_LABEL = {"sv": "övriga insatser (alla andra par)", "en": "the other interventions (all other pairs)"}
+OTHER = "__other__"
+#: Defaults of the small-sample rules (documented in docs/methods/followup.md §3).
+MIN_PAIRS_LEVEL = 10
+MIN_PAIRS_PER_EFFECT = 10
+ESTIMATE_LABEL = {"sv": "Skillnad mot referensen vid uppföljningen (negativ = bättre)",
+                  "en": "Difference from the reference at follow-up (negative = better)"}
+
+
 def _reference(d: pd.DataFrame, term: str, reference, min_ref: int) -> str:
     if isinstance(reference, dict):
         reference = reference.get(term)
@@ -255,35 +270,82 @@ def _reference(d: pd.DataFrame, term: str, reference, min_ref: int) -> str:
         reference = None
     counts = d[term].value_counts()
     if reference is not None:
+        if str(reference) == REST and term == "intervention":
+            return REST
         if str(reference) not in counts.index:
             raise AsiInputError(f"referensen '{reference}' finns inte för {term} / reference level absent")
         return str(reference)
-    if term == "intervention" and counts.get("none", 0) >= min_ref:
-        return "none"
+    if term == "intervention":
+        # "no intervention" when enough pairs had none; else every intervention against all the others
+        # (an active treatment as reference made the null intervention look harmful: issue 13)
+        return "none" if counts.get("none", 0) >= min_ref else REST
     return str(counts.index[0])  # the most common level
 
 
-def _formula(y, x0, terms, refs) -> str:
-    rhs = [x0] + [f"C({t}, Treatment(reference={refs[t]!r}))" for t in terms]
+def _pool_sparse(d: pd.DataFrame, terms, min_level: int, keep=()) -> dict[str, list[str]]:
+    """Merge levels with fewer than ``min_level`` pairs into OTHER (no estimate is reported for them)."""
+    pooled = {}
+    for t in terms:
+        counts = d[t].value_counts()
+        small = [str(v) for v, c in counts.items() if c < min_level and str(v) not in keep]
+        if small:
+            d.loc[d[t].isin(small), t] = OTHER
+            pooled[t] = sorted(small)
+    return pooled
+
+
+def _formula(y, x0, terms, refs, extra_num=()) -> str:
+    rhs = [x0, *extra_num] + [f"C({t}, Treatment(reference={refs[t]!r}))" for t in terms]
     return f"{y} ~ " + " + ".join(rhs)
 
 
-def _tidy(params, ci, pvals, d, x0, terms, refs, lang, area) -> pd.DataFrame:
+def _choose_cov(d: pd.DataFrame, cov_type: str | None, cluster) -> str:
+    if cluster is not None and cov_type is None:
+        return "cluster" if cluster else "nonrobust"
+    cov_type = cov_type or "auto"
+    if cov_type == "auto":
+        n_cl, n = d["client_pid"].nunique(), len(d)
+        # cluster-robust only when clients really repeat and there are many clusters; else HC3
+        return "cluster" if (n_cl <= 0.8 * n and n_cl >= 50) else "HC3"
+    if cov_type not in ("HC3", "nonrobust", "cluster"):
+        raise AsiInputError(f"okänd cov_type '{cov_type}' (auto/HC3/nonrobust/cluster)")
+    return cov_type
+
+
+def _fit_ols(formula: str, d: pd.DataFrame, cov: str):
+    import statsmodels.formula.api as smf
+
+    model = smf.ols(formula, data=d)
+    if cov == "cluster":
+        return model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(d["client_pid"])[0]}, use_t=True)
+    if cov == "HC3":
+        return model.fit(cov_type="HC3", use_t=True)
+    return model.fit()
+
+
+def _tidy(params, ci, pvals, d, x0, terms, refs, lang, area, time_col=None) -> pd.DataFrame:
     rows = []
     L = TERM_LABELS[lang]
     for name in params.index:
         est, lo, hi, p = params[name], ci.loc[name, 0], ci.loc[name, 1], pvals[name]
         if name == "Intercept":
             continue
+        n_all = d["client_pid"].nunique() if "client_pid" in d else len(d)
         if name == x0:
             rows.append({"term": "baseline", "level": "", "reference": "",
                          "label": L["baseline"], "estimate": est * 0.1, "ci_low": lo * 0.1, "ci_high": hi * 0.1,
-                         "p_value": p, "n": d["client_pid"].nunique() if "client_pid" in d else len(d)})
+                         "p_value": p, "n": n_all})
+            continue
+        if time_col is not None and name == time_col:
+            rows.append({"term": "months", "level": "", "reference": "", "label": L["months"],
+                         "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p, "n": n_all})
             continue
         for t in terms:
             prefix = f"C({t}, Treatment(reference={refs[t]!r}))[T."
             if name.startswith(prefix):
                 lev = name[len(prefix):-1]
+                if lev == OTHER:
+                    continue  # pooled sparse levels: no estimate
                 sel = d[t] == lev
                 rows.append({"term": t, "level": lev, "reference": refs[t],
                              "label": L["compare"].format(a=_cap(_value_label(t, lev, lang)),
@@ -296,8 +358,22 @@ def _tidy(params, ci, pvals, d, x0, terms, refs, lang, area) -> pd.DataFrame:
     return out
 
 
+def _time_column(d: pd.DataFrame, pairs: pd.DataFrame, adjust_time: bool) -> str | None:
+    if not adjust_time or "days" not in pairs.columns:
+        return None
+    if "days" not in d.columns or (d["days"] < 0).any():
+        return None
+    m = d["days"].to_numpy(dtype="float64") / (365.25 / 12)
+    if np.nanstd(m) == 0:
+        return None
+    d["months_since_baseline"] = m - m.mean()  # centred: the other estimates are at the mean follow-up time
+    return "months_since_baseline"
+
+
 def adjusted_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "sex", "age_band"), reference=None,
-                     alpha: float = 0.05, min_reference: int = 30, cluster: bool = True,
+                     alpha: float = 0.05, min_reference: int = 30, cluster: bool | None = None,
+                     cov_type: str | None = None, min_pairs_level: int = MIN_PAIRS_LEVEL,
+                     min_pairs_per_effect: int = MIN_PAIRS_PER_EFFECT, adjust_time: bool = True,
                      lang: str = "sv") -> pd.DataFrame:
     """ANCOVA of the follow-up composite on the baseline composite and groups (OLS).
 
@@ -309,14 +385,29 @@ def adjusted_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "
     terms : sequence of str
         Categorical adjustment terms (each as treatment contrasts).
     reference : str or dict, optional
-        Reference level of ``intervention`` (or a dict per term). Default:
-        ``"none"`` (no intervention) when at least ``min_reference`` pairs
-        have none, else the most common intervention; other terms: their most
-        common level.
+        Reference level of ``intervention`` (or a dict per term);
+        ``"__rest__"`` compares each intervention with all other pairs.
+        Default: ``"none"`` (no intervention) when at least ``min_reference``
+        pairs had none, else ``"__rest__"`` (never an arbitrary active
+        treatment); other terms: their most common level.
     alpha : float, default 0.05
-    cluster : bool, default True
-        Cluster-robust standard errors by client (a client may contribute
-        several episodes); statsmodels ``cov_type="cluster"``.
+    cluster : bool, optional
+        Backward compatible: True = cluster-robust by client, False = classical.
+    cov_type : {"auto", "HC3", "nonrobust", "cluster"}, optional
+        Default ``"auto"``: cluster-robust by client (small-sample corrected,
+        t with G − 1 df) only when clients repeat (clients ≤ 0.8 · pairs) and
+        there are at least 50 clients; else HC3 with a t reference (nearly
+        every client has one pair, and the cluster correction with normal
+        intervals is far too liberal in small groups).
+    min_pairs_level : int, default 10
+        Levels with fewer pairs are pooled into one "other" level that is
+        kept in the model but gets no estimate (listed in
+        ``attrs["asi"]["pooled_levels"]``).
+    min_pairs_per_effect : int, default 10
+        At least this many pairs per estimated coefficient, else
+        :class:`~asi_lib.errors.AsiInputError`.
+    adjust_time : bool, default True
+        Adjust for months since baseline (centred) when ``days`` varies.
     lang : {"sv", "en"}
 
     Returns
@@ -325,18 +416,28 @@ def adjusted_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "
         One row per model term: ``area``, ``term``, ``level``, ``reference``,
         ``label`` (e.g. "Institutionsvård / behandlingshem (HVB) jämfört med
         ingen insats"), ``estimate`` (difference in expected follow-up score
-        at the same baseline score, 0–1 scale; negative = better), ``ci_low``,
-        ``ci_high``, ``p_value``, ``n`` (clients in that level). The
-        ``baseline`` row is per 0.1 higher baseline score.
-        ``attrs["asi"]``: formula, n, R², references, the pairing's selection
-        and bortfall share.
+        at the same baseline score, 0–1 scale; negative = better than the
+        reference), ``ci_low``, ``ci_high``, ``p_value``, ``n`` (clients in
+        that level). The ``baseline`` row is per 0.1 higher baseline score,
+        the ``months`` row per month longer to the follow-up.
+        ``attrs["asi"]``: formula, n, R², references, cov_type, pooled levels,
+        the pairing's selection and bortfall share.
 
     Notes
     -----
-    ``composite_<area>_1 ~ composite_<area>_0 + C(intervention) + C(sex) + C(age_band)``
-    fitted by ``statsmodels.formula.api.ols`` on complete cases. The
-    estimates are *conditional on the observed baseline score* and on the
-    listed terms; unmeasured differences between the groups remain.
+    ``composite_<area>_1 ~ composite_<area>_0 + months + C(intervention) + C(sex) + C(age_band)``
+    fitted by ``statsmodels.formula.api.ols`` on complete cases. CIs and p
+    from the t distribution with n − p df (HC3: MacKinnon & White 1985;
+    Long & Ervin 2000). With ``reference="__rest__"`` each intervention's
+    row comes from its own model with an indicator [insats = k] instead of
+    ``C(intervention)``. The estimates are *conditional on the observed
+    baseline score* and on the listed terms; unmeasured differences remain.
+
+    References
+    ----------
+    Long JS, Ervin LH (2000). Using heteroscedasticity consistent standard
+    errors in the linear regression model. Am Stat 54:217–224.
+    Harrell FE (2015). Regression Modeling Strategies, 2nd ed., §4.4.
 
     Examples
     --------
@@ -345,31 +446,64 @@ def adjusted_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "
     >>> t.loc[t.term == "intervention", ["label", "estimate"]].round(2).values.tolist()
     [['CRA (Community Reinforcement Approach) jämfört med ingen insats', -0.05]]
     """
-    import statsmodels.formula.api as smf
-
     d, y, x0 = _model_frame(pairs, area, terms)
     if len(d) < len(terms) + 3:
         raise AsiInputError(f"för få par för modellen ({len(d)}) / too few pairs for the model")
+    keep_ref = [str(reference)] if isinstance(reference, str) else \
+        [str(v) for v in reference.values()] if isinstance(reference, dict) else []
+    pooled = _pool_sparse(d, terms, min_pairs_level, keep=keep_ref)
     refs = {t: _reference(d, t, reference, min_reference) for t in terms}
-    formula = _formula(y, x0, terms, refs)
-    model = smf.ols(formula, data=d)
-    if cluster:
-        groups = pd.factorize(d["client_pid"])[0]
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
-    else:
-        fit = model.fit()
-    out = _tidy(fit.params, fit.conf_int(alpha), fit.pvalues, d, x0, terms, refs, lang, area)
+    if refs.get("intervention") == OTHER:
+        refs["intervention"] = REST
+    tcol = _time_column(d, pairs, adjust_time)
+    extra_num = (tcol,) if tcol else ()
+    n_params = 1 + 1 + len(extra_num) + sum(d[t].nunique() - 1 for t in terms)
+    if len(d) < min_pairs_per_effect * n_params:
+        raise AsiInputError(
+            f"för få par för modellen: {len(d)} par för {n_params} skattade effekter (minst {min_pairs_per_effect} "
+            f"par per effekt) / too few pairs per estimated effect")
+    cov = _choose_cov(d, cov_type, cluster)
+    rest = refs.get("intervention") == REST
+    main_refs = dict(refs)
+    if rest:
+        main_refs["intervention"] = str(d["intervention"].value_counts().index[0])
+    formula = _formula(y, x0, terms, main_refs, extra_num)
+    fit = _fit_ols(formula, d, cov)
+    out = _tidy(fit.params, fit.conf_int(alpha), fit.pvalues, d, x0, terms, main_refs, lang, area, tcol)
+    if rest:
+        others = [t for t in terms if t != "intervention"]
+        rows = []
+        for lev in sorted(set(d["intervention"]) - {OTHER}):
+            d["_is_level"] = (d["intervention"] == lev).astype("float64")
+            f = _formula(y, x0, others, refs, (*extra_num, "_is_level"))
+            fk = _fit_ols(f, d, cov)
+            ci = fk.conf_int(alpha)
+            sel = d["intervention"] == lev
+            rows.append({"area": area, "term": "intervention", "level": lev, "reference": REST,
+                         "label": TERM_LABELS[lang]["compare"].format(a=_cap(_value_label("intervention", lev, lang)),
+                                                                      b=REST_LABEL[lang]),
+                         "estimate": fk.params["_is_level"], "ci_low": ci.loc["_is_level", 0],
+                         "ci_high": ci.loc["_is_level", 1], "p_value": fk.pvalues["_is_level"],
+                         "n": int(d.loc[sel, "client_pid"].nunique())})
+        out = pd.concat([out[out["term"] != "intervention"], pd.DataFrame(rows)], ignore_index=True)
+        order = {t: i for i, t in enumerate(["baseline", "months", *terms])}
+        out = out.sort_values("term", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
     base = dict(pairs.attrs.get("asi", {}))
     out.attrs["asi"] = {
         "unit": "klienter", "group_cols": ["term", "level"], "additive": False, "model": "OLS (ANCOVA)",
         "label_of": {"label": None}, "drop_cols": ["level", "reference"],
-        "column_labels": {"label": ("Jämförelse", "Comparison")},
+        "column_labels": {"label": ("Jämförelse", "Comparison"), "estimate": (ESTIMATE_LABEL["sv"],
+                                                                               ESTIMATE_LABEL["en"])},
         "formula": formula, "n": int(d["client_pid"].nunique()), "n_pairs": int(len(d)),
-        "r_squared": float(fit.rsquared), "references": refs,
-        "cov_type": "cluster (klient)" if cluster else "nonrobust",
+        "r_squared": float(fit.rsquared), "references": refs, "n_params": int(n_params),
+        "cov_type": {"cluster": "cluster (klient), t med G − 1 fg", "HC3": "HC3, t-fördelning",
+                     "nonrobust": "klassisk OLS, t-fördelning"}[cov],
+        "pooled_levels": pooled, "min_pairs_level": min_pairs_level,
+        "time_adjusted": tcol is not None,
+        "sign": "uppskattning = grupp − referens vid samma index vid baslinjen; negativ = bättre",
         "selection": base.get("selection", "par baslinje–uppföljning"),
         "bortfall_share": base.get("bortfall_share", np.nan),
-        "interpretation": ("Skillnad i förväntat index vid uppföljningen mellan grupperna, för klienter med "
+        "interpretation": ("Skillnad i förväntat index vid uppföljningen mot referensen, för klienter med "
                            "samma index vid baslinjen (negativ = bättre). Justerar bara för det som mätts."),
     }
     return out
@@ -422,6 +556,8 @@ def mixed_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "sex
 
     d, y, x0 = _model_frame(pairs, area, terms, extra=(group,))
     refs = {t: _reference(d, t, reference, min_reference) for t in terms}
+    if refs.get("intervention") == REST:  # one model here: the most common intervention, stated in the labels
+        refs["intervention"] = str(d["intervention"].value_counts().index[0])
     formula = _formula(y, x0, terms, refs)
     n_groups = d[group].nunique()
     if n_groups < 2:
@@ -502,7 +638,16 @@ def naive_vs_adjusted(pairs: pd.DataFrame, area: str, *, reference=None, terms=(
     out["adjusted"] = out["intervention"].map(a["estimate"]).where(out["intervention"] != ref, 0.0)
     out["adjusted_ci_low"] = out["intervention"].map(a["ci_low"])
     out["adjusted_ci_high"] = out["intervention"].map(a["ci_high"])
-    out.attrs["asi"] = dict(adj.attrs["asi"]) | {"group_cols": ["intervention"], "reference": ref}
+    ref_label = REST_LABEL[lang] if ref == REST else _value_label("intervention", ref, lang)
+    out["reference"] = ref_label
+    out["note"] = RTM_CAVEAT[lang]
+    meta = {k: v for k, v in adj.attrs["asi"].items() if k not in ("column_labels", "label_of", "drop_cols")}
+    out.attrs["asi"] = meta | {"group_cols": ["intervention"], "reference": ref, "caveat": RTM_CAVEAT[lang],
+                               "column_labels": {
+                                   "naive_diff": ("Naiv förändring (uppföljning − baslinje; negativ = bättre)",
+                                                  "Naive change (follow-up − baseline; negative = better)"),
+                                   "adjusted": (f"Justerad skillnad mot {ref_label} (negativ = bättre)",
+                                                f"Adjusted difference from {ref_label} (negative = better)")}}
     return out
 
 

@@ -101,3 +101,60 @@ def test_mixed_effects_municipality():
     var = t[t["term"] == "variance"].set_index("level")["estimate"]
     assert var["residual"] > 0 and var["municipality"] >= 0
     assert t.attrs["asi"]["n_groups"] >= 8 and 0 <= t.attrs["asi"]["icc"] < 0.2
+
+
+# --------------------------------------------------------------------------- issue 13: small samples
+def _small_pairs(n=60, seed=3):
+    rng = np.random.default_rng(seed)
+    x0 = rng.uniform(0.1, 0.9, n)
+    iv = np.array(["cra"] * 25 + ["twelve_step"] * 25 + ["mi_counselling"] * 9 + ["none"])
+    days = rng.integers(90, 730, n)
+    x1 = 0.05 + 0.6 * x0 - 0.04 * (iv == "cra") + 0.002 * (days / (365.25 / 12)) + rng.normal(0, 0.05, n)
+    return pd.DataFrame({"client_pid": [f"k{i}" for i in range(n)], "composite_alcohol_0": x0,
+                         "composite_alcohol_1": x1, "intervention": iv, "days": days,
+                         "sex": rng.choice(["male", "female"], n)})
+
+
+def test_small_levels_get_no_estimate_and_inference_is_hc3_t():
+    import statsmodels.api as sm
+
+    p = _small_pairs()
+    t = adjusted_effects(p, "alcohol", terms=("intervention",), reference="twelve_step")
+    iv = t[t["term"] == "intervention"].set_index("level")
+    # mi_counselling (9 pairs) and none (1 pair) are below the minimum of 10: no estimate
+    assert set(iv.index) == {"cra"}
+    assert t.attrs["asi"]["pooled_levels"]["intervention"] == ["mi_counselling", "none"]
+    assert t.attrs["asi"]["cov_type"].startswith("HC3")
+    # independent: the same design by hand, OLS with HC3 and t(n − p) reference
+    months = p["days"] / (365.25 / 12)
+    X = np.column_stack([np.ones(len(p)), p["composite_alcohol_0"], months - months.mean(),
+                         (p["intervention"] == "cra"), p["intervention"].isin(["mi_counselling", "none"])])
+    fit = sm.OLS(p["composite_alcohol_1"].to_numpy(), X.astype(float)).fit(cov_type="HC3", use_t=True)
+    lo, hi = fit.conf_int()[3]
+    assert iv.loc["cra", "estimate"] == pytest.approx(fit.params[3])
+    assert (iv.loc["cra", "ci_low"], iv.loc["cra", "ci_high"]) == pytest.approx((lo, hi))
+    assert iv.loc["cra", "p_value"] == pytest.approx(fit.pvalues[3])
+    # time since baseline is adjusted for (months row)
+    m = t[t["term"] == "months"].iloc[0]
+    assert m["estimate"] == pytest.approx(fit.params[2])
+    # too few pairs per estimated effect → a clear error, not a number
+    with pytest.raises(Exception, match="per effekt"):
+        adjusted_effects(p.iloc[:25], "alcohol", terms=("intervention", "sex"), min_pairs_level=1)
+
+
+def test_default_reference_is_not_an_active_treatment():
+    p = _small_pairs()  # one pair without intervention: "none" cannot be the reference
+    t = adjusted_effects(p, "alcohol", terms=("intervention",))
+    iv = t[t["term"] == "intervention"].set_index("level")
+    assert (iv["reference"] == "__rest__").all() and t.attrs["asi"]["references"]["intervention"] == "__rest__"
+    assert iv.loc["cra", "label"].endswith("jämfört med övriga insatser (alla andra par)")
+    assert "negativ = bättre" in t.attrs["asi"]["column_labels"]["estimate"][0]
+    # independent: cra against all other pairs, adjusting for baseline and months (numpy least squares)
+    months = p["days"] / (365.25 / 12)
+    X = np.column_stack([np.ones(len(p)), p["composite_alcohol_0"], months - months.mean(),
+                         (p["intervention"] == "cra")]).astype(float)
+    beta = np.linalg.lstsq(X, p["composite_alcohol_1"].to_numpy(), rcond=None)[0]
+    assert iv.loc["cra", "estimate"] == pytest.approx(beta[3])
+    both = naive_vs_adjusted(p, "alcohol", terms=("intervention",))
+    assert "Regression mot medelvärdet" in both["note"].iloc[0]
+    assert (both["reference"] == "övriga insatser (alla andra par)").all()
