@@ -697,6 +697,21 @@ def _areas(pairs: pd.DataFrame, areas) -> list[str]:
             if any(c.endswith("_0") and a in c for c in pairs.columns)]
 
 
+#: Timing of the follow-ups behind a change row (days since baseline), reported beside the change.
+TIMING_COLUMNS = ["days_median", "days_p25", "days_p75"]
+
+
+def _timing(pairs: pd.DataFrame, ok: np.ndarray) -> dict:
+    if "days" not in pairs.columns or not ok.any():
+        return dict.fromkeys(TIMING_COLUMNS, np.nan)
+    days = pd.to_numeric(pairs["days"], errors="coerce").to_numpy(dtype="float64")[ok]
+    days = days[~np.isnan(days)]
+    if not days.size:
+        return dict.fromkeys(TIMING_COLUMNS, np.nan)
+    q = np.percentile(days, [50, 25, 75])
+    return {"days_median": float(q[0]), "days_p25": float(q[1]), "days_p75": float(q[2])}
+
+
 def _reliability_for(measure: str, area: str, pairs: pd.DataFrame, reliability,
                      cache: dict) -> tuple[float | None, float | None, str]:
     """(reliability, reference SD or None = the sample's, source) for one measure and area."""
@@ -762,7 +777,10 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
     -------
     pandas.DataFrame
         One row per (area, measure): ``area``, ``area_label``, ``measure``,
-        ``measure_label``, ``column`` and :data:`CHANGE_COLUMNS`.
+        ``measure_label``, ``column``, :data:`CHANGE_COLUMNS`, the timing of
+        the follow-ups (``days_median``, ``days_p25``, ``days_p75``: days
+        since baseline, when ``pairs`` has ``days``) and ``note`` (the
+        regression-to-the-mean caveat, :data:`RTM_CAVEAT`).
         ``attrs["asi"]`` carries the selection, the bortfall share of the
         pairing and what the reliability defaults were.
 
@@ -786,14 +804,15 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
             rel, sd_fixed, src = _reliability_for(m, area, pairs, reliability, cache)
             sdr = sd.get((m, area), sd.get(area, sd.get(m))) if isinstance(sd, dict) else sd
             sdr = sd_fixed if sdr is None else sdr
-            r = paired_change(_num(pairs[c0]), _num(pairs[c1]), alpha=alpha, zero_method=zero_method,
-                              reliability=rel, sd_ref=sdr,
+            v0, v1 = _num(pairs[c0]), _num(pairs[c1])
+            r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
                               clients=pairs["client_pid"] if "client_pid" in pairs.columns else None)
+            r.update(_timing(pairs, ~(np.isnan(v0) | np.isnan(v1))))
             r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
                      measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,
                      reliability_source=src, note=RTM_CAVEAT[lang])
             rows.append(r)
-    cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS, "note"]
+    cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS, *TIMING_COLUMNS, "note"]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_pairs", "n_improved", "n_unchanged", "n_worse"):
         out[c] = out[c].astype("int64")

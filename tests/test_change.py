@@ -259,3 +259,11 @@ def test_change_tables_carry_regression_to_the_mean_caveat():
     out = change_by_area(_pairs(), areas=["alcohol"])
     assert out["note"].str.contains("Regression mot medelvärdet").all()
     assert "test–retest" in out.attrs["asi"]["rci_note"]
+
+
+def test_change_table_reports_timing_beside_change():
+    p = _pairs()
+    p["days"] = [90, 180, 200, 365, 700, 400]
+    row = change_by_area(p, ["rating"], areas=["alcohol"]).iloc[0]
+    used = np.array([90, 180, 200, 365, 700])  # the 6th pair has no follow-up rating
+    assert (row["days_median"], row["days_p25"], row["days_p75"]) == tuple(np.percentile(used, [50, 25, 75]))
