@@ -27,8 +27,12 @@ from .errors import AsiInputError
 
 #: Grouping variables the bortfall tables can be split by.
 GROUP_COLUMNS = ("municipality", "unit", "sex", "age_band", "main_substance", "housing")
-#: |SMD| at or above this is "a difference that matters" (Austin 2009; Cohen 1988 "small").
+#: |SMD| at or above this is "a difference that matters": Cohen's (1988) "small" effect.
+#: Not Austin (2009), who calls |SMD| < 0.1 negligible (stricter: ``threshold=0.1``).
 SMD_THRESHOLD = 0.2
+#: Where the default threshold comes from (shown in attrs and the docs).
+SMD_THRESHOLD_SOURCE = ("|SMD| ≥ 0,2: Cohens (1988) \"liten\" effekt. Austin (2009) använder 0,1 "
+                        "(försumbar obalans) – strängare, ange threshold=0.1.")
 DEFAULT_WINDOW = (90, 730)
 
 
@@ -687,6 +691,13 @@ def _bias_variables(base: pd.DataFrame, lang: str) -> pd.DataFrame:
             vname = cb.column("grund", var).label(lang).split(" (")[0]
             labels[key] = f"{vname}: {lab['sv' if sv else 'en']}"
             kinds[key] = "share"
+    if "municipality" in base.columns and base["municipality"].nunique() >= 2:
+        s = base["municipality"].astype("string")
+        for code in sorted(s.dropna().unique()):
+            key = f"municipality={code}"
+            cols[key] = (s == code).astype("float64").where(s.notna())
+            labels[key] = f"{'Kommun' if sv else 'Municipality'}: {code}"
+            kinds[key] = "share"
     if "psychiatric_contact" in base.columns:
         v = pd.Series(numeric(base["psychiatric_contact"]), index=base.index)
         cols["psychiatric_contact"] = v
@@ -730,9 +741,11 @@ def attrition_bias(ds, *, pairing=None, window=DEFAULT_WINDOW, as_of=None,
     Variables: composite scores (``composite_<area>``, via
     ``scores.add_scores`` when available), interviewer ratings, age, share
     18–30, share women, housing / main substance / income levels, psychiatric
-    contact. SMD as in :func:`who_is_missing`; for shares the sd is
-    :math:`\\sqrt{p(1-p)}`. Threshold 0.2 = Cohen's "small" effect, the
-    conventional balance limit (Austin 2009; Cohen 1988).
+    contact, and the municipality (share of each municipality; in pooled
+    data the strongest selection factor). SMD as in :func:`who_is_missing`;
+    for shares the sd is :math:`\\sqrt{p(1-p)}`. Threshold 0.2 = Cohen's
+    (1988) "small" effect; Austin (2009) treats |SMD| < 0.1 as negligible,
+    a stricter rule (``threshold=0.1``).
 
     References
     ----------
@@ -800,7 +813,8 @@ def attrition_bias(ds, *, pairing=None, window=DEFAULT_WINDOW, as_of=None,
         "selection": f"grundintervjuer vars uppföljningsfönster ({window[0]}–{window[1]} dagar) passerat {as_of.date()}",
         "n_followed": n_f, "n_missed": n_m,
         "bortfall_share": n_m / (n_f + n_m) if (n_f + n_m) else np.nan,
-        "smd": "uppföljda − ej uppföljda", "threshold": threshold, "group_cols": ["variable"],
+        "smd": "uppföljda − ej uppföljda", "threshold": threshold, "threshold_source": SMD_THRESHOLD_SOURCE,
+        "group_cols": ["variable"],
         "additive": False, "row_sums": {"n": ["n_followed", "n_missed"]},
         # levels of one variable ("housing=...") add up: publish hides one more level when one is protected
         "category_sets": {"by": "variable", "counts": [["k_followed", "n_followed", None],
