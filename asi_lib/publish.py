@@ -982,6 +982,9 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     nmin = np.where(np.isnan(nmin), 0, nmin)
     tendency = (nmin < tendency_threshold) & ~empty_row & bool(meta.get("tendency", True))
     p_cols = _p_cols(stat_cols)
+    # "endast tendenser": no p-value and no confidence interval either (an interval from 7 clients
+    # reads as precision the row does not have)
+    ci_cols = {c for c in stat_cols if isinstance(c, str) and ("ci_low" in c or "ci_high" in c)}
 
     # ---- format numbers
     out = pd.DataFrame(index=frame.index)
@@ -1015,6 +1018,8 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
                 txt = _fmt(v, dec, lang)
                 if share_rows.any() and c.startswith(_SHARE_FOLLOWERS):
                     txt[share_rows] = _fmt_pct(v[share_rows], lang, points=c.startswith("diff"))
+            if c in ci_cols:
+                txt[tendency] = EMPTY
             hide = row_hide | col_hide.get(c, False)
             n_hidden_stats += int((hide & np.isfinite(v)).sum())
             txt[hide] = HIDDEN
@@ -1031,9 +1036,9 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
 
     legend = {
         "sv": f"{marker} = färre än {min_cell} klienter; {HIDDEN} = dolt för att skydda små tal; "
-              f"{EMPTY} = kan inte beräknas. {note}: inga slutsatser, inget p-värde.",
+              f"{EMPTY} = kan inte beräknas. {note}: inga slutsatser, inget p-värde eller konfidensintervall.",
         "en": f"{marker} = fewer than {min_cell} clients; {HIDDEN} = hidden to protect small numbers; "
-              f"{EMPTY} = cannot be computed. {note}: no conclusions, no p-value.",
+              f"{EMPTY} = cannot be computed. {note}: no conclusions, no p-value or confidence interval.",
     }[lang]
     out.attrs["asi"] = {
         **meta, "published": True, "lang": lang, "min_cell": min_cell,
