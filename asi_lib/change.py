@@ -47,7 +47,7 @@ from .errors import AsiInputError
 
 __all__ = ["change_by_area", "paired_change", "hodges_lehmann", "walsh_order_statistic",
            "signed_rank_critical", "dz_ci", "reliable_change", "cronbach_alpha",
-           "composite_reliability", "problem_free_change", "RciReference", "estimate_rci_reference",
+           "composite_reliability", "problem_free_change", "problem_status_change", "RciReference", "estimate_rci_reference",
            "PUBLISHED_RELIABILITY", "measure_column", "CHANGE_COLUMNS"]
 
 DEFAULT_AREAS = ("medical", "employment", "alcohol", "drugs", "legal", "family", "psychiatric")
@@ -476,7 +476,11 @@ class RciReference:
     def to_frame(self) -> pd.DataFrame:
         """One row per ``(measure, area)``: reliability, sd, source, n."""
         rows = [{"measure": m, "area": a, **v} for (m, a), v in self.values.items()]
-        return pd.DataFrame(rows, columns=["measure", "area", "reliability", "sd", "source", "n"])
+        out = pd.DataFrame(rows, columns=["measure", "area", "reliability", "sd", "source", "n"])
+        out.attrs["asi"] = {"unit": "par", "group_cols": ["measure", "area"], "count_cols": ["n"],
+                            "additive": False, "tendency": False,
+                            "selection": "RCI-referens: reliabilitet och SD, frysta för alla kommuner och perioder"}
+        return out
 
 
 def estimate_rci_reference(pairs: pd.DataFrame, measures=("composite",), *, areas=None,
@@ -890,4 +894,105 @@ def problem_free_change(pairs: pd.DataFrame, *, areas=None, problem_min: int = 4
                                       f"problemfri = skattning ≤ {free_max} vid uppföljningen; "
                                       + base.get("selection", "")),
                         "bortfall_share": base.get("bortfall_share", np.nan)}
+    return out
+
+
+def problem_status_change(pairs: pd.DataFrame, *, areas=None, problem_min: int = 4, free_max: int = 1,
+                          alpha: float = 0.05, lang: str = "sv") -> pd.DataFrame:
+    """Share problem-free at baseline and at follow-up (same clients), with McNemar's test.
+
+    Beside the conditional share of :func:`problem_free_change` (problem-free
+    at follow-up among those with a problem at baseline), which on its own
+    overstates improvement (regression to the mean), this compares the
+    *marginal* shares of the same pairs at both times.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        ``Pairing.pairs`` with ``rating_<area>_0/_1``.
+    areas : sequence of str, optional
+    problem_min, free_max : int
+        As :func:`asi_lib.scores.problem_status` (problem-free = rating ≤ 1).
+    alpha : float, default 0.05
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per area: ``n`` (clients), ``n_pairs`` (both ratings known),
+        ``n_free_0``, ``share_free_0``, ``n_free_1``, ``share_free_1``
+        (Wilson CIs ``*_ci_low/high``), ``diff`` (share_free_1 − share_free_0),
+        ``n_became_free``, ``n_became_problem`` (the discordant pairs),
+        ``p_mcnemar``, ``mcnemar_method``, and the conditional share
+        ``n_cond_pairs``, ``k_cond``, ``cond_share`` of :func:`problem_free_change`.
+
+    Notes
+    -----
+    With discordant counts :math:`b` (free → not free) and :math:`c`
+    (not free → free): exact McNemar p = two-sided binomial test of
+    :math:`c` in :math:`b + c` trials, p = 1/2 (when :math:`b+c < 25`), else
+    :math:`\\chi^2 = (|b-c|-1)^2/(b+c)` with 1 df (continuity corrected);
+    ``statsmodels.stats.contingency_tables.mcnemar`` (McNemar 1947; Agresti
+    2013 §11.1).
+
+    References
+    ----------
+    McNemar Q (1947). Note on the sampling error of the difference between
+    correlated proportions or percentages. Psychometrika 12:153–157.
+    Agresti A (2013). Categorical Data Analysis, 3rd ed. Wiley.
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"client_pid": list("abcde"), "rating_alcohol_0": [6, 5, 7, 1, 0],
+    ...                       "rating_alcohol_1": [1, 5, 0, 1, 4]})
+    >>> problem_status_change(pairs, areas=["alcohol"])[["n_free_0", "n_free_1", "n_became_free", "n_became_problem"]]
+       n_free_0  n_free_1  n_became_free  n_became_problem
+    0         2         3              2                 1
+    """
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from .stats import wilson_ci
+
+    cb = load_codebook()
+    names = list(areas) if areas is not None else [
+        a for a in DEFAULT_AREAS if f"rating_{a}_0" in pairs.columns and f"rating_{a}_1" in pairs.columns]
+    cond = problem_free_change(pairs, areas=names, problem_min=problem_min, free_max=free_max, alpha=alpha,
+                               lang=lang).set_index("area")
+    rows = []
+    for a in names:
+        r0, r1 = _num(pairs[f"rating_{a}_0"]), _num(pairs[f"rating_{a}_1"])
+        ok = ~(np.isnan(r0) | np.isnan(r1))
+        f0, f1 = (r0 <= free_max) & ok, (r1 <= free_max) & ok
+        n = int(ok.sum())
+        b, c = int((f0 & ~f1).sum()), int((~f0 & f1 & ok).sum())
+        k0, k1 = int(f0.sum()), int(f1.sum())
+        lo0, hi0 = wilson_ci(k0, n, alpha)
+        lo1, hi1 = wilson_ci(k1, n, alpha)
+        if b + c == 0:
+            p, method = (1.0 if n else np.nan), "inga diskordanta par"
+        else:
+            exact = b + c < 25
+            res = mcnemar(np.array([[0, b], [c, 0]]), exact=exact, correction=True)
+            p, method = float(res.pvalue), ("exakt (binomial)" if exact else "chi2 med kontinuitetskorrektion")
+        rows.append({"area": a, "area_label": cb.areas[a]["label_sv" if lang == "sv" else "label_en"],
+                     "n": int(pairs.loc[ok, "client_pid"].nunique()) if "client_pid" in pairs.columns else n,
+                     "n_pairs": n, "n_free_0": k0, "share_free_0": k0 / n if n else np.nan,
+                     "share_free_0_ci_low": lo0, "share_free_0_ci_high": hi0,
+                     "n_free_1": k1, "share_free_1": k1 / n if n else np.nan,
+                     "share_free_1_ci_low": lo1, "share_free_1_ci_high": hi1,
+                     "diff": (k1 - k0) / n if n else np.nan, "n_became_free": c, "n_became_problem": b,
+                     "p_mcnemar": p, "mcnemar_method": method,
+                     "n_cond_pairs": int(cond.loc[a, "n_pairs"]), "k_cond": int(cond.loc[a, "k"]),
+                     "cond_share": cond.loc[a, "share"], "note": RTM_CAVEAT[lang]})
+    out = pd.DataFrame(rows)
+    base = dict(pairs.attrs.get("asi", {}))
+    out.attrs["asi"] = {
+        "unit": "klienter", "additive": False, "group_cols": [],
+        "complements": {"n_free_0": "n_pairs", "n_free_1": "n_pairs", "n_became_free": "n_pairs",
+                        "n_became_problem": "n_pairs", "k_cond": "n_cond_pairs"},
+        "tendency_cols": ["n"],
+        "selection": (f"par med intervjuarskattning vid båda tillfällena; problemfri = skattning ≤ {free_max}; "
+                      + base.get("selection", "")),
+        "bortfall_share": base.get("bortfall_share", np.nan), "caveat": RTM_CAVEAT[lang],
+        "method": "McNemars test (statsmodels), Wilson-intervall; villkorad andel som problem_free_change"}
     return out

@@ -267,3 +267,37 @@ def test_change_table_reports_timing_beside_change():
     row = change_by_area(p, ["rating"], areas=["alcohol"]).iloc[0]
     used = np.array([90, 180, 200, 365, 700])  # the 6th pair has no follow-up rating
     assert (row["days_median"], row["days_p25"], row["days_p75"]) == tuple(np.percentile(used, [50, 25, 75]))
+
+
+def test_problem_status_change_mcnemar_against_statsmodels_and_binomial():
+    from scipy.stats import binomtest
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from asi_lib.change import problem_status_change
+
+    rng = np.random.default_rng(7)
+    r0 = rng.integers(0, 10, 80)
+    r1 = np.clip(r0 - rng.integers(-2, 6, 80), 0, 9)
+    pairs = pd.DataFrame({"client_pid": [f"c{i}" for i in range(80)], "rating_alcohol_0": r0, "rating_alcohol_1": r1})
+    row = problem_status_change(pairs, areas=["alcohol"]).iloc[0]
+    f0, f1 = r0 <= 1, r1 <= 1
+    b, c = int((f0 & ~f1).sum()), int((~f0 & f1).sum())
+    assert (row["n_free_0"], row["n_free_1"], row["n_became_free"], row["n_became_problem"]) == \
+        (f0.sum(), f1.sum(), c, b)
+    assert row["diff"] == pytest.approx((f1.sum() - f0.sum()) / 80)
+    table = np.array([[(f0 & f1).sum(), b], [c, (~f0 & ~f1).sum()]])
+    if b + c < 25:
+        assert row["p_mcnemar"] == pytest.approx(binomtest(c, b + c, 0.5).pvalue)
+    else:
+        chi2 = (abs(b - c) - 1) ** 2 / (b + c)
+        assert row["p_mcnemar"] == pytest.approx(st.chi2.sf(chi2, 1))
+        assert row["p_mcnemar"] == pytest.approx(mcnemar(table, exact=False, correction=True).pvalue)
+    # the conditional share of problem_free_change is beside it
+    cond = problem_free_change(pairs, areas=["alcohol"]).iloc[0]
+    assert (row["n_cond_pairs"], row["k_cond"]) == (cond["n_pairs"], cond["k"])
+    # small table: exact binomial
+    small = pd.DataFrame({"client_pid": list("abcdef"), "rating_alcohol_0": [6, 5, 7, 1, 0, 8],
+                          "rating_alcohol_1": [1, 0, 0, 1, 4, 1]})
+    s = problem_status_change(small, areas=["alcohol"]).iloc[0]
+    assert (s["n_became_free"], s["n_became_problem"]) == (4, 1)
+    assert s["p_mcnemar"] == pytest.approx(binomtest(4, 5, 0.5).pvalue) and s["mcnemar_method"].startswith("exakt")
