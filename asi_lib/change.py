@@ -702,7 +702,7 @@ def _areas(pairs: pd.DataFrame, areas) -> list[str]:
 
 
 #: Timing of the follow-ups behind a change row (days since baseline), reported beside the change.
-TIMING_COLUMNS = ["days_median", "days_p25", "days_p75"]
+TIMING_COLUMNS = ["days_median", "days_q1", "days_q3"]
 
 
 def _timing(pairs: pd.DataFrame, ok: np.ndarray) -> dict:
@@ -713,7 +713,7 @@ def _timing(pairs: pd.DataFrame, ok: np.ndarray) -> dict:
     if not days.size:
         return dict.fromkeys(TIMING_COLUMNS, np.nan)
     q = np.percentile(days, [50, 25, 75])
-    return {"days_median": float(q[0]), "days_p25": float(q[1]), "days_p75": float(q[2])}
+    return {"days_median": float(q[0]), "days_q1": float(q[1]), "days_q3": float(q[2])}
 
 
 def _reliability_for(measure: str, area: str, pairs: pd.DataFrame, reliability,
@@ -782,7 +782,7 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
     pandas.DataFrame
         One row per (area, measure): ``area``, ``area_label``, ``measure``,
         ``measure_label``, ``column``, :data:`CHANGE_COLUMNS`, the timing of
-        the follow-ups (``days_median``, ``days_p25``, ``days_p75``: days
+        the follow-ups (``days_median``, ``days_q1``, ``days_q3``: days
         since baseline, when ``pairs`` has ``days``) and ``note`` (the
         regression-to-the-mean caveat, :data:`RTM_CAVEAT`).
         ``attrs["asi"]`` carries the selection, the bortfall share of the

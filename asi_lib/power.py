@@ -307,7 +307,7 @@ def comparison_precision_table(pairs: pd.DataFrame, *, by: str = "municipality",
     Returns
     -------
     pandas.DataFrame
-        ``group``, ``n`` (clients), ``n_pairs``, ``n_rest`` (pairs of the
+        ``group``, ``n`` (clients), ``n_pairs``, ``n_pairs_rest`` (pairs of the
         others), ``sd`` (follow-up SD, region), ``rho`` (baseline–follow-up
         correlation, region), ``ci_halfwidth``, ``min_detectable_difference``,
         ``target_difference``, ``n_needed_equal`` (pairs per group, two equal
@@ -326,7 +326,7 @@ def comparison_precision_table(pairs: pd.DataFrame, *, by: str = "municipality",
     >>> x0 = rng.uniform(0.2, 0.6, 400)
     >>> pairs = pd.DataFrame({"client_pid": np.arange(400).astype(str), "municipality": np.repeat(list("AB"), 200),
     ...                       "composite_alcohol_0": x0, "composite_alcohol_1": 0.5 * x0 + rng.normal(0, 0.1, 400)})
-    >>> comparison_precision_table(pairs)[["group", "n_pairs", "n_rest"]].values.tolist()
+    >>> comparison_precision_table(pairs)[["group", "n_pairs", "n_pairs_rest"]].values.tolist()
     [['A', 200, 200], ['B', 200, 200]]
     """
     if by not in pairs.columns:
@@ -354,7 +354,7 @@ def comparison_precision_table(pairs: pd.DataFrame, *, by: str = "municipality",
                                        ratio=n2 / max(n1, 1)) if n2 > 0 else np.nan
         except AsiInputError:
             n_rest = np.nan
-        rows.append({"group": str(g), "area": area, "n": n_cl, "n_pairs": n1, "n_rest": n2, "sd": sd, "rho": rho,
+        rows.append({"group": str(g), "area": area, "n": n_cl, "n_pairs": n1, "n_pairs_rest": n2, "sd": sd, "rho": rho,
                      "ci_halfwidth": hw, "min_detectable_difference": mdd, "target_difference": target_difference,
                      "n_needed_equal": n_eq, "n_needed_vs_rest": n_rest,
                      "question": Q["compare"].format(g=g, o=other),
@@ -365,8 +365,8 @@ def comparison_precision_table(pairs: pd.DataFrame, *, by: str = "municipality",
             out[c] = out[c].astype("Float64").round().astype("Int64")
     base = dict(pairs.attrs.get("asi", {}))
     out.attrs["asi"] = {"unit": "klienter", "group_cols": ["group"], "additive": False, "group_var": by,
-                        "count_cols": ["n", "n_pairs", "n_rest", "n_needed_equal", "n_needed_vs_rest"],
-                        "soft_count_cols": ["n_needed_equal", "n_needed_vs_rest", "n_rest"],
+                        "count_cols": ["n", "n_pairs", "n_pairs_rest", "n_needed_equal", "n_needed_vs_rest"],
+                        "soft_count_cols": ["n_needed_equal", "n_needed_vs_rest", "n_pairs_rest"],
                         "tendency_cols": ["n"], "alpha": alpha, "power": power,
                         "selection": base.get("selection", "par baslinje–uppföljning"),
                         "bortfall_share": base.get("bortfall_share", np.nan),

@@ -266,7 +266,7 @@ def test_change_table_reports_timing_beside_change():
     p["days"] = [90, 180, 200, 365, 700, 400]
     row = change_by_area(p, ["rating"], areas=["alcohol"]).iloc[0]
     used = np.array([90, 180, 200, 365, 700])  # the 6th pair has no follow-up rating
-    assert (row["days_median"], row["days_p25"], row["days_p75"]) == tuple(np.percentile(used, [50, 25, 75]))
+    assert (row["days_median"], row["days_q1"], row["days_q3"]) == tuple(np.percentile(used, [50, 25, 75]))
 
 
 def test_problem_status_change_mcnemar_against_statsmodels_and_binomial():

@@ -158,3 +158,44 @@ def test_default_reference_is_not_an_active_treatment():
     both = naive_vs_adjusted(p, "alcohol", terms=("intervention",))
     assert "Regression mot medelvärdet" in both["note"].iloc[0]
     assert (both["reference"] == "övriga insatser (alla andra par)").all()
+
+
+def test_unit_comparison_funnel_and_shrinkage_against_independent_fits():
+    import statsmodels.api as sm
+    from scipy import stats as st
+
+    from asi_lib.models import unit_comparison
+
+    rng = np.random.default_rng(11)
+    sizes = {"A": 200, "B": 120, "C": 8, "D": 60}
+    unit = np.concatenate([[k] * v for k, v in sizes.items()])
+    n = len(unit)
+    x0 = rng.uniform(0, 1, n)
+    sex = rng.choice(["male", "female"], n)
+    x1 = 0.1 + 0.5 * x0 + 0.03 * (sex == "female") + 0.06 * (unit == "D") + rng.normal(0, 0.08, n)
+    pairs = pd.DataFrame({"client_pid": [f"p{i}" for i in range(n)], "composite_alcohol_0": x0,
+                          "composite_alcohol_1": x1, "municipality": unit, "sex": sex})
+    t = unit_comparison(pairs, "alcohol", terms=("sex",)).set_index("group")
+    # indirect standardisation by hand: OLS without the unit
+    X = np.column_stack([np.ones(n), x0, sex == "female"]).astype(float)
+    beta, *_ = np.linalg.lstsq(X, x1, rcond=None)
+    resid = x1 - X @ beta
+    sigma = np.sqrt(resid @ resid / (n - 3))
+    for u, m in sizes.items():
+        sel = unit == u
+        assert t.loc[u, "excess"] == pytest.approx(resid[sel].mean())
+        assert t.loc[u, "limit95_high"] == pytest.approx(st.norm.ppf(0.975) * sigma / np.sqrt(m))
+        assert t.loc[u, "limit998_low"] == pytest.approx(-st.norm.ppf(0.999) * sigma / np.sqrt(m))
+    assert bool(t.loc["D", "outside998"]) and not bool(t.loc["A", "outside95"])
+    assert bool(t.loc["C", "tendency"])
+    # shrinkage: BLUP = λ_j · mean residual from the mixed model's fixed part (statsmodels MixedLM, written out)
+    Xdf = pd.DataFrame(X, columns=["const", "x0", "female"])
+    mfit = sm.MixedLM(x1, Xdf, groups=unit).fit(reml=True)
+    var_u, var_e = float(mfit.cov_re.iloc[0, 0]), float(mfit.scale)
+    r = x1 - Xdf.to_numpy() @ mfit.fe_params.to_numpy()
+    for u, m in sizes.items():
+        lam = var_u / (var_u + var_e / m)
+        assert t.loc[u, "shrinkage"] == pytest.approx(lam, rel=1e-3)
+        assert t.loc[u, "shrunken"] == pytest.approx(lam * r[unit == u].mean(), abs=1e-4)
+    # the smallest unit is pulled hardest towards 0
+    assert t.loc["C", "shrinkage"] < t.loc["B", "shrinkage"] < t.loc["A", "shrinkage"]

@@ -114,7 +114,7 @@ def test_comparison_table_says_which_question_it_answers():
                           "composite_alcohol_0": x0, "composite_alcohol_1": 0.1 + 0.5 * x0 + rng.normal(0, 0.1, 300)})
     t = comparison_precision_table(pairs).set_index("group")
     rho = np.corrcoef(x0, pairs["composite_alcohol_1"])[0, 1]
-    assert t.loc["A", "rho"] == pytest.approx(rho) and (t["n_rest"] == 300 - t["n_pairs"]).all()
+    assert t.loc["A", "rho"] == pytest.approx(rho) and (t["n_pairs_rest"] == 300 - t["n_pairs"]).all()
     assert t.loc["A", "question"].startswith("Fråga: skiljer sig resultatet vid uppföljningen mellan A och övriga")
     assert t.loc["C", "text"].startswith("Färre än 10") and "±" not in t.loc["C", "text"]
     prec = precision_table(pairs, areas=["alcohol"])

@@ -120,6 +120,14 @@ Klienter i samma kommun liknar varandra (samma utbud, samma rutiner). Den blanda
 nivå (slumpintercept) per kommun. Liknar skattningarna ANCOVA-modellens ovan är resultatet robust mot
 skillnader mellan kommunerna.""", []),
 ("code", """publish(models.mixed_effects(par_region.pairs, OMRADE, group="municipality", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Kommunerna jämförda, justerat för klienterna
+
+Går det bättre eller sämre för klienterna i en kommun än vad deras utgångsläge (index vid baslinjen, kön,
+ålder, huvudpreparat, tid till uppföljningen) förutsäger i regionen? *Observerat − förväntat* under noll är
+bättre än förväntat. **Trattens gränser** visar hur stor skillnad slumpen ger vid kommunens antal par: bara
+kommuner utanför gränserna skiljer sig tydligt. Den **krympta skattningen** drar små kommuner mot regionens
+medel, så att de inte rangordnas efter slumpen.""", []),
+("code", """publish(models.unit_comparison(par_region.pairs, OMRADE, by="municipality", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Hur säkra kan vi vara? Kommunen mot den sammanslagna regionen
 
 För varje kommun och för regionen: hur brett konfidensintervallet för medelförändringen blir
