@@ -473,11 +473,13 @@ class RciReference:
         """Inverse of :meth:`to_dict`."""
         return cls({tuple(k.split(":", 1)): dict(v) for k, v in d.items()})
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per ``(measure, area)``: reliability, sd, source, n."""
+    def to_frame(self, lang: str = "sv") -> pd.DataFrame:
+        """One row per ``(measure, area)``: reliability, sd, source, n_pairs (ready for publish)."""
         rows = [{"measure": m, "area": a, **v} for (m, a), v in self.values.items()]
         out = pd.DataFrame(rows, columns=["measure", "area", "reliability", "sd", "source", "n"])
-        out.attrs["asi"] = {"unit": "par", "group_cols": ["measure", "area"], "count_cols": ["n"],
+        out = out.rename(columns={"n": "n_pairs"})
+        out.insert(1, "measure_label", [MEASURE_LABELS[lang].get(m, m) for m in out["measure"]])
+        out.attrs["asi"] = {"unit": "par", "group_cols": ["measure", "area"], "count_cols": ["n_pairs"],
                             "additive": False, "tendency": False,
                             "selection": "RCI-referens: reliabilitet och SD, frysta för alla kommuner och perioder"}
         return out

@@ -244,6 +244,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "preliminary": ("Preliminär", "Preliminary"),
     # issue 13: questions, problem status (McNemar), two-group precision, unit comparison
     "question": ("Fråga som siffrorna svarar på", "Question the figures answer"),
+    "source": ("Källa", "Source"),
     "n_free_0": ("Problemfria vid baslinjen", "Problem-free at baseline"),
     "share_free_0": ("Andel problemfria vid baslinjen", "Share problem-free at baseline"),
     "share_free_0_ci_low": ("Andel problemfria vid baslinjen, 95 % KI nedre", "Share problem-free at baseline, 95% CI lower"),

@@ -71,7 +71,7 @@ kommentaren: klienter intervjuas ofta när de mår som sämst, så en del av fö
 **Reliabiliteten för RCI är fast**: skattad en gång på hela regionens par (Cronbachs alfa för indexets
 egna frågor) och samma för alla kommuner, så att andelen förbättrade går att jämföra. Alfa är intern
 konsistens, inte test–retest-reliabilitet — läs andelarna som en fingervisning.""", []),
-("code", """publish(rci.to_frame(), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(rci.to_frame(lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("code", """publish(change.change_by_area(par.pairs, reliability=rci, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Problemfria vid uppföljningen
 
