@@ -199,3 +199,36 @@ def test_unit_comparison_funnel_and_shrinkage_against_independent_fits():
         assert t.loc[u, "shrunken"] == pytest.approx(lam * r[unit == u].mean(), abs=1e-4)
     # the smallest unit is pulled hardest towards 0
     assert t.loc["C", "shrinkage"] < t.loc["B", "shrinkage"] < t.loc["A", "shrinkage"]
+
+
+def test_propensity_overlap_against_statsmodels_logit_and_rubin_rules():
+    import statsmodels.api as sm
+
+    from asi_lib.models import propensity_overlap
+
+    rng = np.random.default_rng(5)
+    n = 300
+    x0 = rng.uniform(0, 1, n)
+    sex = rng.choice(["female", "male"], n)
+    # residential only for the most severe (poor overlap); cra and mi at random
+    iv = np.where(x0 > 0.8, "residential", rng.choice(["cra", "mi_counselling"], n))
+    pairs = pd.DataFrame({"client_pid": [f"c{i}" for i in range(n)], "composite_alcohol_0": x0,
+                          "composite_alcohol_1": x0, "intervention": iv, "sex": sex})
+    t = propensity_overlap(pairs, "alcohol", covariates=("sex",)).set_index("group")
+    assert bool(t.loc["residential", "poor_overlap"]) and "Dålig överlappning" in t.loc["residential", "note"]
+    X = np.column_stack([np.ones(n), x0, (sex == "male").astype(float)])
+    T = (iv == "cra").astype(float)
+    lin = X @ sm.Logit(T, X).fit(disp=0).params
+    l1, l0 = lin[T == 1], lin[T == 0]
+    b = (l1.mean() - l0.mean()) / np.sqrt((l1.var(ddof=1) + l0.var(ddof=1)) / 2)
+    assert t.loc["cra", "rubin_b"] == pytest.approx(b, rel=1e-5)
+    assert t.loc["cra", "rubin_r"] == pytest.approx(l1.var(ddof=1) / l0.var(ddof=1), rel=1e-5)
+    ps = 1 / (1 + np.exp(-lin))
+    assert t.loc["cra", "ps_median"] == pytest.approx(np.median(ps[T == 1]), rel=1e-5)
+    support = np.mean((ps[T == 1] >= ps[T == 0].min()) & (ps[T == 1] <= ps[T == 0].max()))
+    assert t.loc["cra", "support_share"] == pytest.approx(support)
+    r = l1.var(ddof=1) / l0.var(ddof=1)
+    assert bool(t.loc["cra", "poor_overlap"]) == bool(abs(b) > 0.5 or not 0.5 <= r <= 2 or support < 0.9)
+    # two interventions given at random to everybody overlap well
+    even = pairs.assign(intervention=rng.choice(["cra", "mi_counselling"], n))
+    assert not propensity_overlap(even, "alcohol", covariates=("sex",))["poor_overlap"].any()

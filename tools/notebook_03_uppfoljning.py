@@ -109,6 +109,10 @@ får ingen skattning. Det är fortfarande inte ett experiment — klienterna val
 insatserna — men det tar bort den största felkällan.
 
 Modellerna skattas på **hela regionens** par: en kommun har sällan tillräckligt många klienter per insats.""", []),
+("md", """**Liknar klienterna varandra?** Innan insatser jämförs: hur lika är klienterna som fått en insats dem
+som fått andra, vid baslinjen (index, kön, ålder, huvudpreparat)? *Dålig överlappning* betyder att en
+justerad jämförelse för den insatsen bygger på antaganden utanför data.""", []),
+("code", """publish(models.propensity_overlap(par_region.pairs, OMRADE, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("code", """publish(models.naive_vs_adjusted(par_region.pairs, OMRADE, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """Hela modellen med alla termer (insats, kön, åldersgrupp, månader till uppföljningen). Nästan varje
 klient har ett enda par, så standardfelen är HC3 med t-fördelning (klusterrobusta per klient bara när
