@@ -47,7 +47,8 @@ from .errors import AsiInputError
 
 __all__ = ["change_by_area", "paired_change", "hodges_lehmann", "walsh_order_statistic",
            "signed_rank_critical", "dz_ci", "reliable_change", "cronbach_alpha",
-           "composite_reliability", "problem_free_change", "problem_status_change", "RciReference", "estimate_rci_reference",
+           "composite_reliability", "problem_free_change", "problem_status_change", "clinical_significance",
+           "clinical_change_by_area", "COMPOSITE_NORMS", "RciReference", "estimate_rci_reference",
            "PUBLISHED_RELIABILITY", "measure_column", "CHANGE_COLUMNS"]
 
 DEFAULT_AREAS = ("medical", "employment", "alcohol", "drugs", "legal", "family", "psychiatric")
@@ -997,4 +998,136 @@ def problem_status_change(pairs: pd.DataFrame, *, areas=None, problem_min: int =
                       + base.get("selection", "")),
         "bortfall_share": base.get("bortfall_share", np.nan), "caveat": RTM_CAVEAT[lang],
         "method": "McNemars test (statsmodels), Wilson-intervall; villkorad andel som problem_free_change"}
+    return out
+
+
+#: Functional (non-clinical) norms per composite for Jacobson–Truax criterion c, keyed by area:
+#: ``{"mean": m, "sd": s, "source": "..."}``. Empty on purpose: no documented norm of the Swedish
+#: ASI interview composites in a general population is known to the kit; criterion a is used instead.
+COMPOSITE_NORMS: dict[str, dict] = {}
+
+
+def clinical_significance(x0, x1, *, sd_ref: float, reliability: float, norm_mean: float | None = None,
+                          norm_sd: float | None = None, clinical_mean: float | None = None,
+                          alpha: float = 0.05) -> dict:
+    """Jacobson–Truax clinically significant change: cut-off and recovered / improved / unchanged / worse.
+
+    Parameters
+    ----------
+    x0, x1 : array-like
+        Baseline and follow-up (lower = better).
+    sd_ref, reliability : float
+        SD of the clinical (baseline) population and reliability, as for the RCI
+        (use a frozen :class:`RciReference`).
+    norm_mean, norm_sd : float, optional
+        A documented functional norm; then criterion c, else criterion a.
+    clinical_mean : float, optional
+        Mean of the clinical population (default: the baseline mean of the pairs).
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    dict
+        ``criterion`` ("c" or "a"), ``cutoff``, ``n_pairs``, ``n_recovered``
+        (reliably improved and past the cut-off), ``n_improved_only``
+        (reliably improved, not past), ``n_unchanged``, ``n_worse`` and
+        their shares.
+
+    Notes
+    -----
+    Criterion c :math:`= (s_0 M_f + s_f M_0)/(s_0 + s_f)` (clinical mean and
+    SD :math:`M_0, s_0`; norm :math:`M_f, s_f`); without a norm criterion a
+    :math:`= M_0 - 2 s_0` (two SDs towards health). Recovered: RCI < −z and
+    :math:`x_1` below the cut-off (Jacobson & Truax 1991, pp. 13–14).
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). Clinical significance: a statistical approach
+    to defining meaningful change in psychotherapy research. J Consult Clin
+    Psychol 59:12–19.
+
+    Examples
+    --------
+    >>> r = clinical_significance([30, 30, 30, 30], [10, 22, 29, 40], sd_ref=7.5, reliability=0.88,
+    ...                           norm_mean=10, norm_sd=5, clinical_mean=30)
+    >>> r["criterion"], r["cutoff"], r["n_recovered"], r["n_improved_only"], r["n_unchanged"], r["n_worse"]
+    ('c', 18.0, 1, 1, 1, 1)
+    """
+    a = np.asarray(x0, dtype=np.float64)
+    b = np.asarray(x1, dtype=np.float64)
+    ok = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[ok], b[ok]
+    n = int(a.size)
+    m0 = float(a.mean()) if clinical_mean is None and n else clinical_mean
+    if norm_mean is not None and norm_sd is not None:
+        crit, cut = "c", (sd_ref * norm_mean + norm_sd * m0) / (sd_ref + norm_sd)
+    else:
+        crit, cut = "a", m0 - 2.0 * sd_ref
+    cls = reliable_change(a, b, sd=sd_ref, reliability=reliability, z=st.norm.ppf(1 - alpha / 2))
+    rec = (cls == -1) & (b < cut)
+    res = {"criterion": crit, "cutoff": float(cut), "n_pairs": n, "n_recovered": int(rec.sum()),
+           "n_improved_only": int(((cls == -1) & ~rec).sum()), "n_unchanged": int((cls == 0).sum()),
+           "n_worse": int((cls == 1).sum())}
+    for k in ("recovered", "improved_only", "unchanged", "worse"):
+        res[f"share_{k}"] = res[f"n_{k}"] / n if n else np.nan
+    return res
+
+
+def clinical_change_by_area(pairs: pd.DataFrame, reference: RciReference | None = None, *, areas=None,
+                            norms: dict | None = None, alpha: float = 0.05, lang: str = "sv") -> pd.DataFrame:
+    """Reliable and clinically significant change of the composites, per area.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        ``Pairing.pairs``.
+    reference : RciReference, optional
+        Frozen reliability and SD; default estimated from ``pairs``.
+    areas : sequence of str, optional
+    norms : dict, optional
+        ``{area: {"mean", "sd", "source"}}``; default :data:`COMPOSITE_NORMS`
+        (empty: criterion a everywhere).
+    alpha : float, default 0.05
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per area: ``area``, ``n``, the fields of :func:`clinical_significance`,
+        ``reliability``, ``sd_ref``, ``criterion_source``.
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> from asi_lib.followup import pair_followups
+    >>> t = clinical_change_by_area(pair_followups(read_dataset("demo")).pairs, areas=["alcohol"])
+    >>> t.loc[0, "criterion"], bool(t.loc[0, "n_recovered"] <= t.loc[0, "n_pairs"])
+    ('a', True)
+    """
+    cb = load_codebook()
+    norms = COMPOSITE_NORMS if norms is None else norms
+    ref = reference if reference is not None else estimate_rci_reference(pairs, areas=areas, label="detta urval")
+    rows = []
+    for area in _areas(pairs, areas):
+        c0, c1 = f"composite_{area}_0", f"composite_{area}_1"
+        rel, sd, _src, _ = ref.get("composite", area)
+        if c0 not in pairs.columns or c1 not in pairs.columns or rel is None or sd is None:
+            continue
+        x0, x1 = _num(pairs[c0]), _num(pairs[c1])
+        nm = norms.get(area, {})
+        r = clinical_significance(x0, x1, sd_ref=sd, reliability=rel, norm_mean=nm.get("mean"),
+                                  norm_sd=nm.get("sd"), alpha=alpha)
+        ok = ~(np.isnan(x0) | np.isnan(x1))
+        src = (f"kriterium c mot normen {nm.get('source', '')}" if r["criterion"] == "c" else
+               "kriterium a (2 SD från klientgruppens medel mot friskt; ingen dokumenterad norm)")
+        rows.append({"area": area, "area_label": cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
+                     "n": int(pairs.loc[ok, "client_pid"].nunique()) if "client_pid" in pairs.columns else r["n_pairs"],
+                     **r, "reliability": rel, "sd_ref": sd, "criterion_source": src})
+    out = pd.DataFrame(rows)
+    out.attrs["asi"] = {"unit": "klienter", "group_cols": [], "additive": False, **PUBLISH_META,
+                        "complements": {"n_recovered": "n_pairs", "n_improved_only": "n_pairs",
+                                        "n_unchanged": "n_pairs", "n_worse": "n_pairs"},
+                        "row_sums": {"n_pairs": ["n_recovered", "n_improved_only", "n_unchanged", "n_worse"]},
+                        "tendency_cols": ["n"], "caveat": RTM_CAVEAT[lang], "rci_note": RCI_NOTE[lang],
+                        "selection": dict(pairs.attrs.get("asi", {})).get("selection", "par baslinje–uppföljning")}
     return out

@@ -245,6 +245,13 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     # issue 13: questions, problem status (McNemar), two-group precision, unit comparison
     "question": ("Fråga som siffrorna svarar på", "Question the figures answer"),
     "source": ("Källa", "Source"),
+    "criterion": ("Kriterium (Jacobson–Truax)", "Criterion (Jacobson–Truax)"),
+    "cutoff": ("Gräns för kliniskt betydelsefull förändring", "Cut-off for clinically significant change"),
+    "n_recovered": ("Återhämtade (reliabel förbättring förbi gränsen)", "Recovered (reliable improvement past the cut-off)"),
+    "share_recovered": ("Andel återhämtade", "Share recovered"),
+    "n_improved_only": ("Förbättrade, inte förbi gränsen", "Improved, not past the cut-off"),
+    "share_improved_only": ("Andel förbättrade, inte förbi gränsen", "Share improved, not past the cut-off"),
+    "criterion_source": ("Gränsens grund", "Basis of the cut-off"),
     "ps_p05": ("Propensity, gruppen, 5:e percentil", "Propensity, group, 5th percentile"),
     "ps_median": ("Propensity, gruppen, median", "Propensity, group, median"),
     "ps_p95": ("Propensity, gruppen, 95:e percentil", "Propensity, group, 95th percentile"),

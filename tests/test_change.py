@@ -301,3 +301,26 @@ def test_problem_status_change_mcnemar_against_statsmodels_and_binomial():
     s = problem_status_change(small, areas=["alcohol"]).iloc[0]
     assert (s["n_became_free"], s["n_became_problem"]) == (4, 1)
     assert s["p_mcnemar"] == pytest.approx(binomtest(4, 5, 0.5).pvalue) and s["mcnemar_method"].startswith("exakt")
+
+
+def test_clinical_significance_criterion_c_and_a_by_hand():
+    from asi_lib.change import clinical_significance
+
+    x0 = np.array([0.6, 0.5, 0.7, 0.4, 0.55, 0.65])
+    x1 = np.array([0.1, 0.45, 0.3, 0.6, 0.2, 0.66])
+    sd, rel = 0.1, 0.8
+    z = st.norm.ppf(0.975)
+    s_diff = math.sqrt(2) * sd * math.sqrt(1 - rel)
+    rci = (x1 - x0) / s_diff
+    m0 = x0.mean()
+    # criterion c with a norm (mean 0.1, sd 0.05): (s0·Mf + sf·M0)/(s0 + sf)
+    cut_c = (sd * 0.1 + 0.05 * m0) / (sd + 0.05)
+    r = clinical_significance(x0, x1, sd_ref=sd, reliability=rel, norm_mean=0.1, norm_sd=0.05)
+    assert r["criterion"] == "c" and r["cutoff"] == pytest.approx(cut_c)
+    assert r["n_recovered"] == int(((rci < -z) & (x1 < cut_c)).sum())
+    assert r["n_improved_only"] == int(((rci < -z) & (x1 >= cut_c)).sum())
+    assert r["n_worse"] == int((rci > z).sum())
+    # no norm → criterion a: two SDs below the clinical mean
+    a = clinical_significance(x0, x1, sd_ref=sd, reliability=rel)
+    assert a["criterion"] == "a" and a["cutoff"] == pytest.approx(m0 - 2 * sd)
+    assert a["n_recovered"] == int(((rci < -z) & (x1 < m0 - 2 * sd)).sum())

@@ -53,6 +53,7 @@ def _cases(ds) -> dict:
         "change.change_by_area": lambda: change.change_by_area(pr),
         "change.problem_free_change": lambda: change.problem_free_change(pr),
         "change.problem_status_change": lambda: change.problem_status_change(pr),
+        "change.clinical_change_by_area": lambda: change.clinical_change_by_area(pr),
         "models.change_by_group": lambda: models.change_by_group(pr, "municipality", ["composite"]),
         "models.naive_change": lambda: models.naive_change(pr, "alcohol"),
         "models.unit_comparison": lambda: models.unit_comparison(pr, "alcohol"),
@@ -257,7 +258,7 @@ def _derivable(raw, pub, counts) -> list:
 def test_every_public_function_is_published(published):
     region = {k.split("/", 1)[1] for k in published if k.startswith("region/")}
     small = {k.split("/", 1)[1] for k in published if k.startswith("small/")}
-    assert len(region) == 39 and small == region - _REGION_ONLY
+    assert len(region) == 40 and small == region - _REGION_ONLY
 
 
 def test_a_no_small_count_visible(published):

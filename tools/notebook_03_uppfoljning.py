@@ -73,6 +73,10 @@ egna frågor) och samma för alla kommuner, så att andelen förbättrade går a
 konsistens, inte test–retest-reliabilitet — läs andelarna som en fingervisning.""", []),
 ("code", """publish(rci.to_frame(lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("code", """publish(change.change_by_area(par.pairs, reliability=rci, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """**Kliniskt betydelsefull förändring** (Jacobson–Truax): *återhämtade* har en reliabel förbättring och
+ligger efter uppföljningen bortom gränsen mot friskt. Det finns ingen dokumenterad svensk norm för
+indexen i befolkningen, så gränsen är två standardavvikelser från klientgruppens medelvärde (kriterium a).""", []),
+("code", """publish(change.clinical_change_by_area(par.pairs, rci, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Problemfria vid uppföljningen
 
 Bland klienter som hade ett problem vid baslinjen (intervjuarskattning 4 eller mer): hur stor andel är
