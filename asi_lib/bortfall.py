@@ -1033,7 +1033,7 @@ def ipw_change(pairing, area: str, *, covariates=("age", "sex", "main_substance"
     out = pd.DataFrame(rows)
     ess = float(w[has].sum() ** 2 / (w[has] ** 2).sum())
     out.attrs["asi"] = {
-        "unit": "klienter", "group_cols": ["analysis"], "additive": False, "label_of": {"label": "analysis"},
+        "unit": "klienter", "group_cols": ["analysis"], "additive": False, "label_of": {"label": None},
         "drop_cols": ["analysis"], "tendency_cols": ["n_followed", "n_missed"],
         "row_sums": {}, "complements": {},
         "selection": f"baslinjer vars uppföljningsfönster passerat, kompletta kovariater ({int(ok.sum())})",

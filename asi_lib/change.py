@@ -1120,6 +1120,8 @@ def clinical_change_by_area(pairs: pd.DataFrame, reference: RciReference | None 
         ok = ~(np.isnan(x0) | np.isnan(x1))
         src = (f"kriterium c mot normen {nm.get('source', '')}" if r["criterion"] == "c" else
                "kriterium a (2 SD från klientgruppens medel mot friskt; ingen dokumenterad norm)")
+        if r["cutoff"] <= 0:  # composites are 0–1: nobody can pass a cut-off at or below 0
+            src += "; gränsen ligger under 0 och kan inte passeras: en norm (kriterium c) behövs"
         rows.append({"area": area, "area_label": cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
                      "n": int(pairs.loc[ok, "client_pid"].nunique()) if "client_pid" in pairs.columns else r["n_pairs"],
                      **r, "reliability": rel, "sd_ref": sd, "criterion_source": src})

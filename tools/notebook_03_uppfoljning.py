@@ -75,7 +75,9 @@ konsistens, inte test–retest-reliabilitet — läs andelarna som en fingervisn
 ("code", """publish(change.change_by_area(par.pairs, reliability=rci, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """**Kliniskt betydelsefull förändring** (Jacobson–Truax): *återhämtade* har en reliabel förbättring och
 ligger efter uppföljningen bortom gränsen mot friskt. Det finns ingen dokumenterad svensk norm för
-indexen i befolkningen, så gränsen är två standardavvikelser från klientgruppens medelvärde (kriterium a).""", []),
+indexen i befolkningen, så gränsen är två standardavvikelser från klientgruppens medelvärde (kriterium a).
+Den gränsen hamnar ofta under 0 och kan då inte passeras — tabellen säger det; med en dokumenterad norm
+används kriterium c.""", []),
 ("code", """publish(change.clinical_change_by_area(par.pairs, rci, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Problemfria vid uppföljningen
 
