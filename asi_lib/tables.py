@@ -31,7 +31,7 @@ def _rows(published: pd.DataFrame, mask=None, *, drop=(), lang: str = "sv") -> p
 
 
 def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang: str = "sv",
-                    min_cell: int = 5, window=(90, 730)) -> dict[str, pd.DataFrame]:
+                    min_cell: int = 5, window=(90, 730), rci=None) -> dict[str, pd.DataFrame]:
     """Published tables of one ISU cycle, in reading order.
 
     Parameters
@@ -46,6 +46,10 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
     lang : {"sv", "en"}
     min_cell : int
         Small-number threshold passed to :func:`~asi_lib.publish.publish`.
+    rci : asi_lib.change.RciReference, optional
+        Frozen RCI reliability and SD (a release passes its own). Default:
+        estimated from the whole region's pairs, so that a municipality's
+        shares improved use the same reference as every other municipality.
 
     Returns
     -------
@@ -63,6 +67,10 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
     pub = {"min_cell": min_cell, "lang": lang}
     grund = scores.add_scores(own.grund)
     pairing = followup.pair_followups(own, window=window, as_of=as_of)
+    if rci is None:
+        region_pairs = pairing.pairs if municipality is None else \
+            followup.pair_followups(ds, window=window, as_of=as_of).pairs
+        rci = change.estimate_rci_reference(region_pairs, ("composite",), label="hela regionen")
     out: dict[str, pd.DataFrame] = {}
     t1 = groups.table1(grund)
     # protected as one table (one n per group), shown as two: categories, then means
@@ -90,7 +98,7 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
     out["ASI-användning"] = publish(monitor.asi_use(own, freq="auto", as_of=as_of), **pub)
     out["Uppföljning och bortfall"] = publish(pairing.summary(lang=lang), **pub)
     out["Förändring per område"] = publish(
-        change.change_by_area(pairing.pairs, measures=("composite", "rating"), lang=lang), **pub)
+        change.change_by_area(pairing.pairs, measures=("composite", "rating"), reliability=rci, lang=lang), **pub)
     out["Bortfall Grund"] = publish(bortfall.grund_bortfall(own, by="sex"), **pub)
     out["Bortfallsorsaker Grund"] = publish(bortfall.bortfall_reasons(own, "grund", lang=lang), **pub)
     out["Bortfallsorsaker uppföljning"] = publish(bortfall.bortfall_reasons(own, "uppfoljning", lang=lang), **pub)
