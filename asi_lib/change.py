@@ -891,6 +891,7 @@ def problem_free_change(pairs: pd.DataFrame, *, areas=None, problem_min: int = 4
                      "n": n, "n_pairs": int(sel.sum()), "k": k,
                      "share": k / sel.sum() if sel.sum() else np.nan, "ci_low": lo, "ci_high": hi})
     out = pd.DataFrame(rows, columns=["area", "area_label", "n", "n_pairs", "k", "share", "ci_low", "ci_high"])
+    out["note"] = RTM_CAVEAT[lang]  # selected for a problem at baseline: regression to the mean at its strongest
     base = dict(pairs.attrs.get("asi", {}))
     out.attrs["asi"] = {"unit": "klienter", "additive": False, "group_cols": [],
                         "selection": (f"klienter med problem vid baslinjen (skattning ≥ {problem_min}); "

@@ -225,6 +225,7 @@ def naive_change(pairs: pd.DataFrame, area: str, by: str = "intervention", *, al
             "ci_high", "sd_diff", "p_value"]
     out = t[keep].copy()
     out["group_label"] = [_value_label(by, g, lang) for g in out["group"]]
+    out["note"] = RTM_CAVEAT[lang]
     meta = {k: v for k, v in t.attrs["asi"].items() if k not in PUBLISH_META}
     out.attrs["asi"] = meta | {
         "method": "naiv före–efter: medelvärde av (uppföljning − baslinje), parat t-intervall",
@@ -512,13 +513,15 @@ def adjusted_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "
 
 def mixed_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "sex", "age_band"),
                   group: str = "municipality", reference=None, alpha: float = 0.05, min_reference: int = 30,
-                  lang: str = "sv") -> pd.DataFrame:
+                  adjust_time: bool = True, lang: str = "sv") -> pd.DataFrame:
     """ANCOVA with a random intercept per municipality (statsmodels MixedLM).
 
     Parameters
     ----------
     group : str, default "municipality"
         Column of the random intercept (pooled regional data).
+    adjust_time : bool, default True
+        Adjust for months since baseline (centred), as :func:`adjusted_effects`.
     Other parameters as :func:`adjusted_effects`.
 
     Returns
@@ -559,7 +562,8 @@ def mixed_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "sex
     refs = {t: _reference(d, t, reference, min_reference) for t in terms}
     if refs.get("intervention") == REST:  # one model here: the most common intervention, stated in the labels
         refs["intervention"] = str(d["intervention"].value_counts().index[0])
-    formula = _formula(y, x0, terms, refs)
+    tcol = _time_column(d, pairs, adjust_time)
+    formula = _formula(y, x0, terms, refs, (tcol,) if tcol else ())
     n_groups = d[group].nunique()
     if n_groups < 2:
         raise AsiInputError("minst två grupper behövs för en blandad modell / need at least two groups")
@@ -568,7 +572,7 @@ def mixed_effects(pairs: pd.DataFrame, area: str, *, terms=("intervention", "sex
         fit = smf.mixedlm(formula, data=d, groups=d[group]).fit(reml=True)
     fe = fit.fe_params
     ci = fit.conf_int(alpha).loc[fe.index]
-    out = _tidy(fe, ci, fit.pvalues.loc[fe.index], d, x0, terms, refs, lang, area)
+    out = _tidy(fe, ci, fit.pvalues.loc[fe.index], d, x0, terms, refs, lang, area, tcol)
     var_u = float(fit.cov_re.iloc[0, 0])
     var_e = float(fit.scale)
     lab = {"sv": ("Varians mellan kommuner (slumpintercept)", "Residualvarians"),

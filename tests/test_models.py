@@ -232,3 +232,13 @@ def test_propensity_overlap_against_statsmodels_logit_and_rubin_rules():
     # two interventions given at random to everybody overlap well
     even = pairs.assign(intervention=rng.choice(["cra", "mi_counselling"], n))
     assert not propensity_overlap(even, "alcohol", covariates=("sex",))["poor_overlap"].any()
+
+
+def test_mixed_model_adjusts_for_time_and_naive_tables_carry_the_caveat():
+    p = _small_pairs(seed=8)
+    p["intervention"] = np.where(np.arange(60) % 2 == 0, "cra", "twelve_step")
+    p["municipality"] = np.repeat(list("ABCDE"), 12)
+    t = mixed_effects(p, "alcohol", terms=("intervention",), reference="twelve_step")
+    months = t[t["term"] == "months"]
+    assert len(months) == 1 and months.iloc[0]["ci_low"] <= 0.002 <= months.iloc[0]["ci_high"]
+    assert naive_change(p, "alcohol")["note"].str.startswith("Regression mot medelvärdet").all()
