@@ -492,9 +492,10 @@ def estimate_rci_reference(pairs: pd.DataFrame, measures=("composite",), *, area
 
     Parameters
     ----------
-    pairs : pandas.DataFrame
+    pairs : pandas.DataFrame or Dataset
         ``Pairing.pairs`` of the **whole** store (all municipalities, all
-        periods) — not of the subgroup to be reported.
+        periods) — not of the subgroup to be reported; a ``Dataset`` is
+        paired first with the default rules (:func:`asi_lib.followup.pair_followups`).
     measures : sequence of str, default ("composite",)
         Only composites have an internal consistency; other measures get a
         reference only from ``published``.
@@ -526,6 +527,10 @@ def estimate_rci_reference(pairs: pd.DataFrame, measures=("composite",), *, area
     >>> 0 < r < 1 and sd > 0 and "hela databasen" in src
     True
     """
+    if hasattr(pairs, "grund") and hasattr(pairs, "uppfoljning"):  # a Dataset (whole store): pair it first
+        from .followup import pair_followups
+
+        pairs = pair_followups(pairs).pairs
     published = PUBLISHED_RELIABILITY if published is None else published
     vals = {}
     for area in _areas(pairs, areas):

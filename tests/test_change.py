@@ -324,3 +324,14 @@ def test_clinical_significance_criterion_c_and_a_by_hand():
     a = clinical_significance(x0, x1, sd_ref=sd, reliability=rel)
     assert a["criterion"] == "a" and a["cutoff"] == pytest.approx(m0 - 2 * sd)
     assert a["n_recovered"] == int(((rci < -z) & (x1 < m0 - 2 * sd)).sum())
+
+
+def test_rci_reference_from_a_whole_store_dataset_equals_from_its_pairs():
+    from asi_lib.change import estimate_rci_reference
+    from asi_lib.datasets import read_dataset
+    from asi_lib.followup import pair_followups
+
+    ds = read_dataset("demo")
+    a = estimate_rci_reference(ds)
+    b = estimate_rci_reference(pair_followups(ds).pairs)
+    assert a == b and a.get("composite", "employment")[0] == pytest.approx(0.73, abs=0.02)
