@@ -35,6 +35,7 @@ References
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,9 @@ from .errors import AsiInputError
 
 __all__ = ["change_by_area", "paired_change", "hodges_lehmann", "walsh_order_statistic",
            "signed_rank_critical", "dz_ci", "reliable_change", "cronbach_alpha",
-           "composite_reliability", "problem_free_change", "measure_column", "CHANGE_COLUMNS"]
+           "composite_reliability", "problem_free_change", "problem_status_change", "clinical_significance",
+           "clinical_change_by_area", "COMPOSITE_NORMS", "RciReference", "estimate_rci_reference",
+           "PUBLISHED_RELIABILITY", "measure_column", "CHANGE_COLUMNS"]
 
 DEFAULT_AREAS = ("medical", "employment", "alcohol", "drugs", "legal", "family", "psychiatric")
 MEASURE_LABELS = {
@@ -61,6 +64,24 @@ MEASURE_LABELS = {
 CHANGE_COLUMNS = ["n", "n_pairs", "mean_0", "mean_1", "diff", "ci_low", "ci_high", "sd_diff", "p_value", "p_wilcoxon", "wilcoxon_method", "hl_estimate", "hl_ci_low", "hl_ci_high",
                   "dz", "dz_ci_low", "dz_ci_high", "reliability", "reliability_source", "sd_ref", "s_diff",
                   "n_improved", "n_unchanged", "n_worse", "share_improved", "share_unchanged", "share_worse"]
+
+
+#: Short, specific caveat carried by every published change figure (regression to the mean).
+RTM_CAVEAT = {
+    "sv": ("Regression mot medelvärdet: klienter intervjuas ofta när de mår som sämst, så en del av "
+           "förbättringen hade kommit ändå. Förändringen visar inte vad insatsen gjorde; jämför insatser "
+           "med den justerade analysen (models.naive_vs_adjusted)."),
+    "en": ("Regression to the mean: clients are often interviewed at their worst, so part of the improvement "
+           "would have come anyway. The change does not show what the intervention did; compare interventions "
+           "with the adjusted analysis (models.naive_vs_adjusted)."),
+}
+#: What the RCI reliability is (and is not).
+RCI_NOTE = {
+    "sv": ("Reliabiliteten för RCI är intern konsistens (Cronbachs alfa), inte test–retest; den ska vara "
+           "fryst (samma värde för alla kommuner och perioder) för att andelar ska gå att jämföra."),
+    "en": ("The RCI reliability is internal consistency (Cronbach's alpha), not test–retest; it should be frozen "
+           "(one value for all municipalities and periods) for shares to be comparable."),
+}
 
 
 #: How publish should read a change table: the RCI class counts are parts of n_pairs
@@ -333,28 +354,42 @@ def cronbach_alpha(items) -> float:
     return float(k / (k - 1) * (1 - item_var / tot_var)) if tot_var > 0 else np.nan
 
 
-def composite_reliability(pairs: pd.DataFrame, area: str) -> float:
-    """Standardised Cronbach's alpha of an area's composite items at baseline.
+def composite_reliability(pairs: pd.DataFrame, area: str, *, suffix: str = "_0") -> float:
+    """Standardised Cronbach's alpha of an area composite's own items at baseline.
 
-    Items = the codebook columns of the area that carry an ASI-5 code (the
-    composite's items), as ``<item>_0`` in ``pairs``; N → 0, X/empty →
-    missing (complete cases), money items as ln(1 + SEK). Items are
+    Items = exactly the composite's terms in ``composite_spec.yaml`` (e.g.
+    employment E4, E5, E11, E12 — not the problem days, troubled and
+    importance items E19–E21, which are not in the composite and run the other
+    way), with the composite's own transforms (X/N rules, recodes, money as
+    capped ln), taken by :func:`asi_lib.scores.composite_items` from the
+    ``<item>_0`` columns of ``pairs``. Complete cases. Items are
     z-standardised first (they have very different scales), which is the
     reliability of an equally weighted sum — an approximation to the
     reliability of the weighted composite. Items without variance are
     dropped. NaN when fewer than two items remain.
 
+    This is **internal consistency**, not test–retest reliability; the RCI
+    formally wants the latter (Jacobson & Truax 1991). No published
+    test–retest value for the Swedish ASI composites is used (see
+    ``docs/methods/followup.md``).
+
     Parameters
     ----------
     pairs : pandas.DataFrame
-        :attr:`asi_lib.followup.Pairing.pairs` (baseline columns ``<item>_0``).
+        :attr:`asi_lib.followup.Pairing.pairs` (baseline columns ``<item>_0``),
+        or interviews with ``suffix=""``.
     area : str
-        One of the seven areas or gambling.
+        One of the seven areas.
+    suffix : str, default "_0"
 
     Returns
     -------
     float
         Standardised alpha, NaN when it cannot be estimated.
+
+    Notes
+    -----
+    :math:`\\alpha = \\frac{k}{k-1}(1 - k/s^2_{\\sum z})` for k standardised items.
 
     References
     ----------
@@ -365,21 +400,18 @@ def composite_reliability(pairs: pd.DataFrame, area: str) -> float:
     --------
     >>> from asi_lib.datasets import read_dataset
     >>> from asi_lib.followup import pair_followups
-    >>> a = composite_reliability(pair_followups(read_dataset("demo")).pairs, "alcohol")
-    >>> 0 < a < 1
-    True
+    >>> pairs = pair_followups(read_dataset("demo")).pairs
+    >>> 0 < composite_reliability(pairs, "alcohol") < 1, 0 < composite_reliability(pairs, "employment") < 1
+    (True, True)
     """
-    cb = load_codebook()
-    cols = [c for c in cb.area_columns(area, "grund") if c.asi5_code and f"{c.name}_0" in pairs.columns]
-    mats = []
-    for c in cols:
-        v = numeric(pairs[f"{c.name}_0"], n_as=0.0)
-        if c.is_money:
-            v = np.log1p(np.clip(v, 0, None))
-        mats.append(v)
-    if len(mats) < 2:
+    from .scores import composite_items
+
+    try:
+        x = composite_items(pairs, area, suffix=suffix).to_numpy(dtype=np.float64)
+    except (AsiInputError, KeyError):
         return np.nan
-    x = np.column_stack(mats)
+    if x.shape[1] < 2:
+        return np.nan
     x = x[~np.isnan(x).any(axis=1)]
     sd = x.std(axis=0, ddof=1) if len(x) > 2 else np.zeros(x.shape[1])
     keep = sd > 0
@@ -387,6 +419,143 @@ def composite_reliability(pairs: pd.DataFrame, area: str) -> float:
         return np.nan
     z = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
     return cronbach_alpha(z)
+
+
+#: Published test–retest reliabilities to use for the RCI, keyed by ``(measure, area)``,
+#: each with its source. Empty on purpose: no published value for the Swedish ASI composites
+#: is specific enough to use (Mäkelä 2004 finds them to vary between studies and areas); a
+#: region that adopts one adds it here or passes it in an :class:`RciReference`.
+PUBLISHED_RELIABILITY: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+@dataclass(frozen=True)
+class RciReference:
+    """Fixed reliability and reference SD per ``(measure, area)`` for the reliable change index.
+
+    Estimated once (:func:`estimate_rci_reference`) from the whole store, or
+    taken from a publication, and then *frozen* (e.g. in a release) so that
+    "share improved" is comparable between municipalities and periods.
+    Passed as ``reliability=`` to :func:`change_by_area` (and through
+    ``models.change_by_group``).
+
+    Attributes
+    ----------
+    values : dict
+        ``{(measure, area): {"reliability": r, "sd": s, "source": str, "n": n}}``.
+
+    Examples
+    --------
+    >>> ref = RciReference({("composite", "alcohol"): {"reliability": 0.8, "sd": 0.2, "source": "test", "n": 50}})
+    >>> ref.get("composite", "alcohol")[:2], ref.get("rating", "alcohol")[:2]
+    ((0.8, 0.2), (None, None))
+    >>> RciReference.from_dict(ref.to_dict()) == ref
+    True
+    """
+
+    values: dict = field(default_factory=dict)
+
+    def get(self, measure: str, area: str) -> tuple[float | None, float | None, str, int | None]:
+        """``(reliability, sd, source, n)`` for one measure and area (Nones when absent)."""
+        v = self.values.get((measure, area))
+        if v is None:
+            return (None, None, "", None)
+        rel = v.get("reliability")
+        rel = float(rel) if rel is not None and np.isfinite(rel) else None
+        sd = v.get("sd")
+        sd = float(sd) if sd is not None and np.isfinite(sd) else None
+        return (rel, sd, str(v.get("source", "")), v.get("n"))
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form (keys ``"measure:area"``), for freezing in a release."""
+        return {f"{m}:{a}": dict(v) for (m, a), v in self.values.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RciReference:
+        """Inverse of :meth:`to_dict`."""
+        return cls({tuple(k.split(":", 1)): dict(v) for k, v in d.items()})
+
+    def to_frame(self, lang: str = "sv") -> pd.DataFrame:
+        """One row per ``(measure, area)``: reliability, sd, source, n_pairs (ready for publish)."""
+        rows = [{"measure": m, "area": a, **v} for (m, a), v in self.values.items()]
+        out = pd.DataFrame(rows, columns=["measure", "area", "reliability", "sd", "source", "n"])
+        out = out.rename(columns={"n": "n_pairs"})
+        out.insert(1, "measure_label", [MEASURE_LABELS[lang].get(m, m) for m in out["measure"]])
+        out.attrs["asi"] = {"unit": "par", "group_cols": ["measure", "area"], "count_cols": ["n_pairs"],
+                            "additive": False, "tendency": False,
+                            "selection": "RCI-referens: reliabilitet och SD, frysta för alla kommuner och perioder"}
+        return out
+
+
+def estimate_rci_reference(pairs: pd.DataFrame, measures=("composite",), *, areas=None,
+                           published: dict | None = None, label: str = "hela databasen") -> RciReference:
+    """Estimate the RCI reliability and SD once, from the whole store's pairs.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame or Dataset
+        ``Pairing.pairs`` of the **whole** store (all municipalities, all
+        periods) — not of the subgroup to be reported; a ``Dataset`` is
+        paired first with the default rules (:func:`asi_lib.followup.pair_followups`).
+    measures : sequence of str, default ("composite",)
+        Only composites have an internal consistency; other measures get a
+        reference only from ``published``.
+    areas : sequence of str, optional
+    published : dict, optional
+        ``{(measure, area): (reliability, source)}``; default
+        :data:`PUBLISHED_RELIABILITY`. A published value wins over the estimate.
+    label : str
+        Names the data the estimate comes from in ``source``.
+
+    Returns
+    -------
+    RciReference
+
+    Notes
+    -----
+    Reliability: :func:`composite_reliability` (standardised alpha of the
+    composite's own items at baseline; internal consistency, not test–retest).
+    SD: the baseline SD of the measure over all complete pairs,
+    :math:`s_0 = \\sqrt{\\sum (x_{0i}-\\bar x_0)^2/(n-1)}`. An estimate outside
+    (0, 1) gives no reliability (and so no RCI).
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> from asi_lib.followup import pair_followups
+    >>> ref = estimate_rci_reference(pair_followups(read_dataset("demo")).pairs, areas=["alcohol"])
+    >>> r, sd, src, n = ref.get("composite", "alcohol")
+    >>> 0 < r < 1 and sd > 0 and "hela databasen" in src
+    True
+    """
+    if hasattr(pairs, "grund") and hasattr(pairs, "uppfoljning"):  # a Dataset (whole store): pair it first
+        from .followup import pair_followups
+
+        pairs = pair_followups(pairs).pairs
+    published = PUBLISHED_RELIABILITY if published is None else published
+    vals = {}
+    for area in _areas(pairs, areas):
+        for m in measures:
+            col = measure_column(m, area)
+            if f"{col}_0" not in pairs.columns or f"{col}_1" not in pairs.columns:
+                continue
+            x0, x1 = _num(pairs[f"{col}_0"]), _num(pairs[f"{col}_1"])
+            ok = ~(np.isnan(x0) | np.isnan(x1))
+            n = int(ok.sum())
+            sd = float(x0[ok].std(ddof=1)) if n >= 2 else np.nan
+            if (m, area) in published:
+                rel, src = published[(m, area)]
+                src = f"publicerad: {src} / published"
+            elif m == "composite":
+                rel = composite_reliability(pairs.loc[ok], area)
+                src = (f"Cronbachs alfa (standardiserad) för indexets egna frågor vid baslinjen, {label} "
+                       f"({n} par); intern konsistens, inte test–retest")
+                if not (np.isfinite(rel) and 0 < rel < 1):
+                    src = f"alfa ur {label} ogiltig ({rel:.2f}): ingen RCI / estimated alpha not usable"
+                    rel = np.nan
+            else:
+                continue
+            vals[(m, area)] = {"reliability": float(rel), "sd": sd, "source": src, "n": n}
+    return RciReference(vals)
 
 
 def reliable_change(x0, x1, *, sd: float, reliability: float, z: float = 1.96) -> np.ndarray:
@@ -540,22 +709,48 @@ def _areas(pairs: pd.DataFrame, areas) -> list[str]:
             if any(c.endswith("_0") and a in c for c in pairs.columns)]
 
 
-def _reliability_for(measure: str, area: str, pairs: pd.DataFrame, reliability) -> tuple[float | None, str]:
+#: Timing of the follow-ups behind a change row (days since baseline), reported beside the change.
+TIMING_COLUMNS = ["days_median", "days_q1", "days_q3"]
+
+
+def _timing(pairs: pd.DataFrame, ok: np.ndarray) -> dict:
+    if "days" not in pairs.columns or not ok.any():
+        return dict.fromkeys(TIMING_COLUMNS, np.nan)
+    days = pd.to_numeric(pairs["days"], errors="coerce").to_numpy(dtype="float64")[ok]
+    days = days[~np.isnan(days)]
+    if not days.size:
+        return dict.fromkeys(TIMING_COLUMNS, np.nan)
+    q = np.percentile(days, [50, 25, 75])
+    return {"days_median": float(q[0]), "days_q1": float(q[1]), "days_q3": float(q[2])}
+
+
+def _reliability_for(measure: str, area: str, pairs: pd.DataFrame, reliability,
+                     cache: dict) -> tuple[float | None, float | None, str]:
+    """(reliability, reference SD or None = the sample's, source) for one measure and area."""
+    if isinstance(reliability, RciReference):
+        rel, sd, src, _ = reliability.get(measure, area)
+        if rel is None:
+            return None, None, (src or "saknas i den fasta referensen: ingen RCI / not in the frozen reference")
+        return rel, sd, f"fast referens: {src} / frozen reference"
     if isinstance(reliability, dict):
         val = reliability.get((measure, area), reliability.get(area, reliability.get(measure)))
         if val is not None:
-            return float(val), "angiven av användaren / given by the user"
+            return float(val), None, "angiven av användaren / given by the user"
     elif reliability is not None:
-        return float(reliability), "angiven av användaren / given by the user"
+        return float(reliability), None, "angiven av användaren / given by the user"
+    if (measure, area) in PUBLISHED_RELIABILITY:
+        rel, src = PUBLISHED_RELIABILITY[(measure, area)]
+        return float(rel), None, f"publicerad: {src} / published"
     if measure == "composite":
-        alpha = composite_reliability(pairs, area)
-        if not (np.isfinite(alpha) and 0 < alpha < 1):
-            return None, (f"alfa ur data ogiltig ({alpha:.2f}): ingen RCI, ange reliability / "
-                          "estimated alpha not usable: no RCI")
-        low = " (låg, < 0,6: tolka RCI försiktigt)" if alpha < 0.6 else ""
-        return alpha, ("Cronbachs alfa (standardiserad) för indexets frågor vid baslinjen, skattad ur data"
-                       f"{low} / estimated from data")
-    return None, "saknas: ange reliability för RCI / none: pass reliability for the RCI"
+        # estimated once from the pairs given (change_by_group passes the total's estimate to every group)
+        if "ref" not in cache:
+            cache["ref"] = estimate_rci_reference(pairs, ("composite",), label="detta urval")
+        rel, sd, src, _ = cache["ref"].get(measure, area)
+        if rel is None:
+            return None, None, src or "alfa kan inte skattas: ingen RCI / no RCI"
+        low = " (låg, < 0,6: tolka RCI försiktigt)" if rel < 0.6 else ""
+        return rel, sd, src + low + "; inte fryst: jämför inte andelar mellan urval / not frozen"
+    return None, None, "saknas: ange reliability för RCI / none: pass reliability for the RCI"
 
 
 def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_days"), *, areas=None,
@@ -575,20 +770,29 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
     alpha : float, default 0.05
     zero_method : str, default "pratt"
         Passed to ``scipy.stats.wilcoxon``.
-    reliability : float or dict, optional
-        r_xx for the RCI: one value, or a dict keyed by ``(measure, area)``,
-        ``area`` or ``measure``. Default: for composites the standardised
-        Cronbach's alpha of the composite's items at baseline
-        (:func:`composite_reliability`); other measures get no RCI unless given.
+    reliability : RciReference, float or dict, optional
+        r_xx for the RCI. Recommended: a frozen :class:`RciReference`
+        (:func:`estimate_rci_reference` on the whole store, or published
+        values), which fixes both reliability and SD, so that shares improved
+        are comparable between municipalities and periods. Also: one value,
+        or a dict keyed by ``(measure, area)``, ``area`` or ``measure``.
+        Default: :data:`PUBLISHED_RELIABILITY`, else for composites the
+        standardised alpha of the composite's own items estimated once from
+        ``pairs`` as given (not frozen; the source column says so); other
+        measures get no RCI unless given.
     sd : float or dict, optional
-        Reference SD for the RCI (same keys); default the baseline SD.
+        Reference SD for the RCI (same keys); default the reference's SD,
+        else the baseline SD of ``pairs``.
     lang : {"sv", "en"}
 
     Returns
     -------
     pandas.DataFrame
         One row per (area, measure): ``area``, ``area_label``, ``measure``,
-        ``measure_label``, ``column`` and :data:`CHANGE_COLUMNS`.
+        ``measure_label``, ``column``, :data:`CHANGE_COLUMNS`, the timing of
+        the follow-ups (``days_median``, ``days_q1``, ``days_q3``: days
+        since baseline, when ``pairs`` has ``days``) and ``note`` (the
+        regression-to-the-mean caveat, :data:`RTM_CAVEAT`).
         ``attrs["asi"]`` carries the selection, the bortfall share of the
         pairing and what the reliability defaults were.
 
@@ -602,22 +806,25 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
     """
     cb = load_codebook()
     rows = []
+    cache: dict = {}
     for area in _areas(pairs, areas):
         for m in measures:
             col = measure_column(m, area)
             c0, c1 = f"{col}_0", f"{col}_1"
             if c0 not in pairs.columns or c1 not in pairs.columns:
                 continue
-            rel, src = _reliability_for(m, area, pairs, reliability)
+            rel, sd_fixed, src = _reliability_for(m, area, pairs, reliability, cache)
             sdr = sd.get((m, area), sd.get(area, sd.get(m))) if isinstance(sd, dict) else sd
-            r = paired_change(_num(pairs[c0]), _num(pairs[c1]), alpha=alpha, zero_method=zero_method,
-                              reliability=rel, sd_ref=sdr,
+            sdr = sd_fixed if sdr is None else sdr
+            v0, v1 = _num(pairs[c0]), _num(pairs[c1])
+            r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
                               clients=pairs["client_pid"] if "client_pid" in pairs.columns else None)
+            r.update(_timing(pairs, ~(np.isnan(v0) | np.isnan(v1))))
             r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
                      measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,
-                     reliability_source=src)
+                     reliability_source=src, note=RTM_CAVEAT[lang])
             rows.append(r)
-    cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS]
+    cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS, *TIMING_COLUMNS, "note"]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_pairs", "n_improved", "n_unchanged", "n_worse"):
         out[c] = out[c].astype("int64")
@@ -628,8 +835,13 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
         "rule": base.get("rule"), "group_cols": [], "additive": False, **PUBLISH_META,
         "diff": "uppföljning − baslinje (negativ = förbättring)",
         "wilcoxon": f"zero_method={zero_method}",
-        "reliability": "composite: standardiserad Cronbachs alfa ur data (baslinjen) om inget anges",
-        "rci_sd": "baslinjens SD i urvalet" if sd is None else "angiven",
+        "reliability": ("fast referens (RciReference)" if isinstance(reliability, RciReference) else
+                        "composite: standardiserad Cronbachs alfa för indexets egna frågor, skattad i detta urval"
+                        if reliability is None else "angiven"),
+        "rci_sd": ("fast referens" if isinstance(reliability, RciReference) and sd is None
+                   else "baslinjens SD i urvalet" if sd is None else "angiven"),
+        "rci_note": RCI_NOTE[lang],
+        "caveat": RTM_CAVEAT[lang],
     }
     return out
 
@@ -684,10 +896,246 @@ def problem_free_change(pairs: pd.DataFrame, *, areas=None, problem_min: int = 4
                      "n": n, "n_pairs": int(sel.sum()), "k": k,
                      "share": k / sel.sum() if sel.sum() else np.nan, "ci_low": lo, "ci_high": hi})
     out = pd.DataFrame(rows, columns=["area", "area_label", "n", "n_pairs", "k", "share", "ci_low", "ci_high"])
+    out["note"] = RTM_CAVEAT[lang]  # selected for a problem at baseline: regression to the mean at its strongest
     base = dict(pairs.attrs.get("asi", {}))
     out.attrs["asi"] = {"unit": "klienter", "additive": False, "group_cols": [],
                         "selection": (f"klienter med problem vid baslinjen (skattning ≥ {problem_min}); "
                                       f"problemfri = skattning ≤ {free_max} vid uppföljningen; "
                                       + base.get("selection", "")),
                         "bortfall_share": base.get("bortfall_share", np.nan)}
+    return out
+
+
+def problem_status_change(pairs: pd.DataFrame, *, areas=None, problem_min: int = 4, free_max: int = 1,
+                          alpha: float = 0.05, lang: str = "sv") -> pd.DataFrame:
+    """Share problem-free at baseline and at follow-up (same clients), with McNemar's test.
+
+    Beside the conditional share of :func:`problem_free_change` (problem-free
+    at follow-up among those with a problem at baseline), which on its own
+    overstates improvement (regression to the mean), this compares the
+    *marginal* shares of the same pairs at both times.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        ``Pairing.pairs`` with ``rating_<area>_0/_1``.
+    areas : sequence of str, optional
+    problem_min, free_max : int
+        As :func:`asi_lib.scores.problem_status` (problem-free = rating ≤ 1).
+    alpha : float, default 0.05
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per area: ``n`` (clients), ``n_pairs`` (both ratings known),
+        ``n_free_0``, ``share_free_0``, ``n_free_1``, ``share_free_1``
+        (Wilson CIs ``*_ci_low/high``), ``diff`` (share_free_1 − share_free_0),
+        ``n_became_free``, ``n_became_problem`` (the discordant pairs),
+        ``p_mcnemar``, ``mcnemar_method``, and the conditional share
+        ``n_cond_pairs``, ``k_cond``, ``cond_share`` of :func:`problem_free_change`.
+
+    Notes
+    -----
+    With discordant counts :math:`b` (free → not free) and :math:`c`
+    (not free → free): exact McNemar p = two-sided binomial test of
+    :math:`c` in :math:`b + c` trials, p = 1/2 (when :math:`b+c < 25`), else
+    :math:`\\chi^2 = (|b-c|-1)^2/(b+c)` with 1 df (continuity corrected);
+    ``statsmodels.stats.contingency_tables.mcnemar`` (McNemar 1947; Agresti
+    2013 §11.1).
+
+    References
+    ----------
+    McNemar Q (1947). Note on the sampling error of the difference between
+    correlated proportions or percentages. Psychometrika 12:153–157.
+    Agresti A (2013). Categorical Data Analysis, 3rd ed. Wiley.
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"client_pid": list("abcde"), "rating_alcohol_0": [6, 5, 7, 1, 0],
+    ...                       "rating_alcohol_1": [1, 5, 0, 1, 4]})
+    >>> problem_status_change(pairs, areas=["alcohol"])[["n_free_0", "n_free_1", "n_became_free", "n_became_problem"]]
+       n_free_0  n_free_1  n_became_free  n_became_problem
+    0         2         3              2                 1
+    """
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from .stats import wilson_ci
+
+    cb = load_codebook()
+    names = list(areas) if areas is not None else [
+        a for a in DEFAULT_AREAS if f"rating_{a}_0" in pairs.columns and f"rating_{a}_1" in pairs.columns]
+    cond = problem_free_change(pairs, areas=names, problem_min=problem_min, free_max=free_max, alpha=alpha,
+                               lang=lang).set_index("area")
+    rows = []
+    for a in names:
+        r0, r1 = _num(pairs[f"rating_{a}_0"]), _num(pairs[f"rating_{a}_1"])
+        ok = ~(np.isnan(r0) | np.isnan(r1))
+        f0, f1 = (r0 <= free_max) & ok, (r1 <= free_max) & ok
+        n = int(ok.sum())
+        b, c = int((f0 & ~f1).sum()), int((~f0 & f1 & ok).sum())
+        k0, k1 = int(f0.sum()), int(f1.sum())
+        lo0, hi0 = wilson_ci(k0, n, alpha)
+        lo1, hi1 = wilson_ci(k1, n, alpha)
+        if b + c == 0:
+            p, method = (1.0 if n else np.nan), "inga diskordanta par"
+        else:
+            exact = b + c < 25
+            res = mcnemar(np.array([[0, b], [c, 0]]), exact=exact, correction=True)
+            p, method = float(res.pvalue), ("exakt (binomial)" if exact else "chi2 med kontinuitetskorrektion")
+        rows.append({"area": a, "area_label": cb.areas[a]["label_sv" if lang == "sv" else "label_en"],
+                     "n": int(pairs.loc[ok, "client_pid"].nunique()) if "client_pid" in pairs.columns else n,
+                     "n_pairs": n, "n_free_0": k0, "share_free_0": k0 / n if n else np.nan,
+                     "share_free_0_ci_low": lo0, "share_free_0_ci_high": hi0,
+                     "n_free_1": k1, "share_free_1": k1 / n if n else np.nan,
+                     "share_free_1_ci_low": lo1, "share_free_1_ci_high": hi1,
+                     "diff": (k1 - k0) / n if n else np.nan, "n_became_free": c, "n_became_problem": b,
+                     "p_mcnemar": p, "mcnemar_method": method,
+                     "n_cond_pairs": int(cond.loc[a, "n_pairs"]), "k_cond": int(cond.loc[a, "k"]),
+                     "cond_share": cond.loc[a, "share"], "note": RTM_CAVEAT[lang]})
+    out = pd.DataFrame(rows)
+    base = dict(pairs.attrs.get("asi", {}))
+    out.attrs["asi"] = {
+        "unit": "klienter", "additive": False, "group_cols": [],
+        "complements": {"n_free_0": "n_pairs", "n_free_1": "n_pairs", "n_became_free": "n_pairs",
+                        "n_became_problem": "n_pairs", "k_cond": "n_cond_pairs"},
+        "tendency_cols": ["n"],
+        "selection": (f"par med intervjuarskattning vid båda tillfällena; problemfri = skattning ≤ {free_max}; "
+                      + base.get("selection", "")),
+        "bortfall_share": base.get("bortfall_share", np.nan), "caveat": RTM_CAVEAT[lang],
+        "method": "McNemars test (statsmodels), Wilson-intervall; villkorad andel som problem_free_change"}
+    return out
+
+
+#: Functional (non-clinical) norms per composite for Jacobson–Truax criterion c, keyed by area:
+#: ``{"mean": m, "sd": s, "source": "..."}``. Empty on purpose: no documented norm of the Swedish
+#: ASI interview composites in a general population is known to the kit; criterion a is used instead.
+COMPOSITE_NORMS: dict[str, dict] = {}
+
+
+def clinical_significance(x0, x1, *, sd_ref: float, reliability: float, norm_mean: float | None = None,
+                          norm_sd: float | None = None, clinical_mean: float | None = None,
+                          alpha: float = 0.05) -> dict:
+    """Jacobson–Truax clinically significant change: cut-off and recovered / improved / unchanged / worse.
+
+    Parameters
+    ----------
+    x0, x1 : array-like
+        Baseline and follow-up (lower = better).
+    sd_ref, reliability : float
+        SD of the clinical (baseline) population and reliability, as for the RCI
+        (use a frozen :class:`RciReference`).
+    norm_mean, norm_sd : float, optional
+        A documented functional norm; then criterion c, else criterion a.
+    clinical_mean : float, optional
+        Mean of the clinical population (default: the baseline mean of the pairs).
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    dict
+        ``criterion`` ("c" or "a"), ``cutoff``, ``n_pairs``, ``n_recovered``
+        (reliably improved and past the cut-off), ``n_improved_only``
+        (reliably improved, not past), ``n_unchanged``, ``n_worse`` and
+        their shares.
+
+    Notes
+    -----
+    Criterion c :math:`= (s_0 M_f + s_f M_0)/(s_0 + s_f)` (clinical mean and
+    SD :math:`M_0, s_0`; norm :math:`M_f, s_f`); without a norm criterion a
+    :math:`= M_0 - 2 s_0` (two SDs towards health). Recovered: RCI < −z and
+    :math:`x_1` below the cut-off (Jacobson & Truax 1991, pp. 13–14).
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). Clinical significance: a statistical approach
+    to defining meaningful change in psychotherapy research. J Consult Clin
+    Psychol 59:12–19.
+
+    Examples
+    --------
+    >>> r = clinical_significance([30, 30, 30, 30], [10, 22, 29, 40], sd_ref=7.5, reliability=0.88,
+    ...                           norm_mean=10, norm_sd=5, clinical_mean=30)
+    >>> r["criterion"], r["cutoff"], r["n_recovered"], r["n_improved_only"], r["n_unchanged"], r["n_worse"]
+    ('c', 18.0, 1, 1, 1, 1)
+    """
+    a = np.asarray(x0, dtype=np.float64)
+    b = np.asarray(x1, dtype=np.float64)
+    ok = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[ok], b[ok]
+    n = int(a.size)
+    m0 = float(a.mean()) if clinical_mean is None and n else clinical_mean
+    if norm_mean is not None and norm_sd is not None:
+        crit, cut = "c", (sd_ref * norm_mean + norm_sd * m0) / (sd_ref + norm_sd)
+    else:
+        crit, cut = "a", m0 - 2.0 * sd_ref
+    cls = reliable_change(a, b, sd=sd_ref, reliability=reliability, z=st.norm.ppf(1 - alpha / 2))
+    rec = (cls == -1) & (b < cut)
+    res = {"criterion": crit, "cutoff": float(cut), "n_pairs": n, "n_recovered": int(rec.sum()),
+           "n_improved_only": int(((cls == -1) & ~rec).sum()), "n_unchanged": int((cls == 0).sum()),
+           "n_worse": int((cls == 1).sum())}
+    for k in ("recovered", "improved_only", "unchanged", "worse"):
+        res[f"share_{k}"] = res[f"n_{k}"] / n if n else np.nan
+    return res
+
+
+def clinical_change_by_area(pairs: pd.DataFrame, reference: RciReference | None = None, *, areas=None,
+                            norms: dict | None = None, alpha: float = 0.05, lang: str = "sv") -> pd.DataFrame:
+    """Reliable and clinically significant change of the composites, per area.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        ``Pairing.pairs``.
+    reference : RciReference, optional
+        Frozen reliability and SD; default estimated from ``pairs``.
+    areas : sequence of str, optional
+    norms : dict, optional
+        ``{area: {"mean", "sd", "source"}}``; default :data:`COMPOSITE_NORMS`
+        (empty: criterion a everywhere).
+    alpha : float, default 0.05
+    lang : {"sv", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per area: ``area``, ``n``, the fields of :func:`clinical_significance`,
+        ``reliability``, ``sd_ref``, ``criterion_source``.
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> from asi_lib.followup import pair_followups
+    >>> t = clinical_change_by_area(pair_followups(read_dataset("demo")).pairs, areas=["alcohol"])
+    >>> t.loc[0, "criterion"], bool(t.loc[0, "n_recovered"] <= t.loc[0, "n_pairs"])
+    ('a', True)
+    """
+    cb = load_codebook()
+    norms = COMPOSITE_NORMS if norms is None else norms
+    ref = reference if reference is not None else estimate_rci_reference(pairs, areas=areas, label="detta urval")
+    rows = []
+    for area in _areas(pairs, areas):
+        c0, c1 = f"composite_{area}_0", f"composite_{area}_1"
+        rel, sd, _src, _ = ref.get("composite", area)
+        if c0 not in pairs.columns or c1 not in pairs.columns or rel is None or sd is None:
+            continue
+        x0, x1 = _num(pairs[c0]), _num(pairs[c1])
+        nm = norms.get(area, {})
+        r = clinical_significance(x0, x1, sd_ref=sd, reliability=rel, norm_mean=nm.get("mean"),
+                                  norm_sd=nm.get("sd"), alpha=alpha)
+        ok = ~(np.isnan(x0) | np.isnan(x1))
+        src = (f"kriterium c mot normen {nm.get('source', '')}" if r["criterion"] == "c" else
+               "kriterium a (2 SD från klientgruppens medel mot friskt; ingen dokumenterad norm)")
+        if r["cutoff"] <= 0:  # composites are 0–1: nobody can pass a cut-off at or below 0
+            src += "; gränsen ligger under 0 och kan inte passeras: en norm (kriterium c) behövs"
+        rows.append({"area": area, "area_label": cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
+                     "n": int(pairs.loc[ok, "client_pid"].nunique()) if "client_pid" in pairs.columns else r["n_pairs"],
+                     **r, "reliability": rel, "sd_ref": sd, "criterion_source": src})
+    out = pd.DataFrame(rows)
+    out.attrs["asi"] = {"unit": "klienter", "group_cols": [], "additive": False, **PUBLISH_META,
+                        "complements": {"n_recovered": "n_pairs", "n_improved_only": "n_pairs",
+                                        "n_unchanged": "n_pairs", "n_worse": "n_pairs"},
+                        "row_sums": {"n_pairs": ["n_recovered", "n_improved_only", "n_unchanged", "n_worse"]},
+                        "tendency_cols": ["n"], "caveat": RTM_CAVEAT[lang], "rci_note": RCI_NOTE[lang],
+                        "selection": dict(pairs.attrs.get("asi", {})).get("selection", "par baslinje–uppföljning")}
     return out

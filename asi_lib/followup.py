@@ -15,7 +15,8 @@ explicit, configurable and documented (``docs/methods/followup.md``):
 * A follow-up is an outcome of its baseline when ``window[0] <= days <=
   window[1]`` (both ends inclusive, default 90–730 days). Of several
   follow-ups in the window ``rule="last"`` (default) keeps the last,
-  ``rule="first"`` the first.
+  ``rule="first"`` the first, ``rule="target"`` the one closest to
+  ``target_days`` (e.g. 182 or 365).
 * A baseline's status on ``as_of``: ``followed_up`` (paired), ``missed``
   (the window has closed by ``as_of``, or a later baseline of the same
   client superseded it, without a follow-up) or ``not_yet_due`` (window still
@@ -246,7 +247,7 @@ def _as_dt(s: pd.Series) -> pd.Series:
 
 def pair_followups(ds: Dataset, *, window: tuple[int, int] = (90, 730), rule: str = "last",
                    as_of=None, add_scores: bool | None = None,
-                   intervention_lead_days: int = 30) -> Pairing:
+                   intervention_lead_days: int = 30, target_days: int = 182) -> Pairing:
     """Pair each baseline with its follow-up interview.
 
     Parameters
@@ -256,8 +257,14 @@ def pair_followups(ds: Dataset, *, window: tuple[int, int] = (90, 730), rule: st
     window : (int, int), default (90, 730)
         Days after the baseline in which a follow-up counts as its outcome;
         both ends inclusive.
-    rule : {"last", "first"}, default "last"
+    rule : {"last", "first", "target"}, default "last"
         Which follow-up in the window is the outcome when there are several.
+        ``"target"``: the one closest to ``target_days`` after the baseline
+        (ties → the earlier), so that outcomes refer to one time point
+        (e.g. 6 or 12 months) rather than mixing 3-month and 2-year ones;
+        narrow the ``window`` around the target as well.
+    target_days : int, default 182
+        Target time of ``rule="target"`` (182 ≈ 6 months, 365 = 12 months).
     as_of : date-like, optional
         Reference date for baseline status. Default: the latest interview date
         in Grund and Uppföljning (the extract date is unknown to the kit).
@@ -308,8 +315,8 @@ def pair_followups(ds: Dataset, *, window: tuple[int, int] = (90, 730), rule: st
     >>> p.baselines["status"].tolist()
     ['followed_up', 'missed']
     """
-    if rule not in ("last", "first"):
-        raise AsiInputError(f"okänd regel '{rule}' (last/first) / unknown rule")
+    if rule not in ("last", "first", "target"):
+        raise AsiInputError(f"okänd regel '{rule}' (last/first/target) / unknown rule")
     lo, hi = int(window[0]), int(window[1])
     if lo < 1 or hi < lo:
         raise AsiInputError(f"ogiltigt fönster {window} / invalid window (need 1 <= start <= end)")
@@ -393,6 +400,9 @@ def pair_followups(ds: Dataset, *, window: tuple[int, int] = (90, 730), rule: st
     reason[has_b & (link["days"] > hi)] = "too_late"
     inwin = has_b & link["days"].between(lo, hi)
     cand = link.loc[inwin].sort_values(["baseline_id", "interview_date", "_fu_id"], kind="stable")
+    if rule == "target":
+        cand = cand.assign(_dist=(cand["days"] - int(target_days)).abs()).sort_values(
+            ["baseline_id", "_dist", "interview_date", "_fu_id"], kind="stable").drop(columns="_dist")
     chosen = cand.groupby("baseline_id", sort=False).tail(1) if rule == "last" \
         else cand.groupby("baseline_id", sort=False).head(1)
     reason[inwin & ~link.index.isin(chosen.index)] = "not_selected"
@@ -443,9 +453,13 @@ def pair_followups(ds: Dataset, *, window: tuple[int, int] = (90, 730), rule: st
     un["reason"] = pd.Categorical(un["reason"], categories=list(UNPAIRED_REASONS))
     un = un.drop(columns="_fu_id").sort_values(["followup_date", "client_pid"], kind="stable").reset_index(drop=True)
 
+    which = {"last": "senaste", "first": "första",
+             "target": f"närmast {int(target_days)} dagar"}[rule]
     selection = (f"Baslinje = Grund eller återaktualisering; uppföljning {lo}–{hi} dagar efter "
-                 f"({'senaste' if rule == 'last' else 'första'} i fönstret); status per {as_of.date()}")
+                 f"({which} i fönstret); status per {as_of.date()}")
     params = {"window": (lo, hi), "rule": rule, "as_of": as_of, "selection": selection}
+    if rule == "target":
+        params["target_days"] = int(target_days)
     result = Pairing(pairs=pairs, baselines=bl, unpaired=un, params=params)
     share = result.bortfall_share()
     for name, frame, unit in (("pairs", pairs, "klienter (par baslinje–uppföljning)"),

@@ -475,7 +475,8 @@ def _paired_change(pairs: pd.DataFrame, measures, areas, by: list[str]) -> pd.Da
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
-def change_by_intervention(pairing, *, measures=("composite",), areas=None, lang: str = "sv") -> pd.DataFrame:
+def change_by_intervention(pairing, *, measures=("composite",), areas=None, reliability=None,
+                           lang: str = "sv") -> pd.DataFrame:
     """Naive before/after change per intervention (with the baseline caveat).
 
     Parameters
@@ -487,6 +488,10 @@ def change_by_intervention(pairing, *, measures=("composite",), areas=None, lang
         ``composite`` and/or ``rating`` (columns ``<measure>_<area>_0/_1``).
     areas : list of str, optional
         Default: every area with data.
+    reliability : asi_lib.change.RciReference, optional
+        Frozen RCI reference (reliability and SD). Default: estimated once
+        from all pairs and used for every intervention, so that the shares
+        improved are comparable between interventions.
     lang : {"sv", "en"}
 
     Returns
@@ -518,13 +523,15 @@ def change_by_intervention(pairing, *, measures=("composite",), areas=None, lang
         areas = [a for a in cb.areas if any(f"{m}_{a}_0" in pairs.columns for m in measures)]
     res = None
     try:
-        from .change import change_by_area
+        from .change import change_by_area, estimate_rci_reference
     except ImportError:
         change_by_area = None
     if change_by_area is not None:
         parts = []
+        if reliability is None:
+            reliability = estimate_rci_reference(pairs, ("composite",), areas=list(areas), label="alla par")
         for iv, sub in pairs.groupby(pairs["intervention"].astype("string"), sort=True):  # ~10 types
-            r = change_by_area(sub, measures=tuple(measures), areas=list(areas), lang=lang)
+            r = change_by_area(sub, measures=tuple(measures), areas=list(areas), reliability=reliability, lang=lang)
             parts.append(r.assign(intervention=iv))
         res = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         res = res[["intervention"] + [c for c in res.columns if c != "intervention"]]

@@ -242,6 +242,61 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "days_q1": ("Dagar efter Grund, nedre kvartil", "Days after baseline, lower quartile"),
     "days_q3": ("Dagar efter Grund, övre kvartil", "Days after baseline, upper quartile"),
     "preliminary": ("Preliminär", "Preliminary"),
+    # issue 13: questions, problem status (McNemar), two-group precision, unit comparison
+    "question": ("Fråga som siffrorna svarar på", "Question the figures answer"),
+    "source": ("Källa", "Source"),
+    "criterion": ("Kriterium (Jacobson–Truax)", "Criterion (Jacobson–Truax)"),
+    "cutoff": ("Gräns för kliniskt betydelsefull förändring", "Cut-off for clinically significant change"),
+    "n_recovered": ("Återhämtade (reliabel förbättring förbi gränsen)", "Recovered (reliable improvement past the cut-off)"),
+    "share_recovered": ("Andel återhämtade", "Share recovered"),
+    "n_improved_only": ("Förbättrade, inte förbi gränsen", "Improved, not past the cut-off"),
+    "share_improved_only": ("Andel förbättrade, inte förbi gränsen", "Share improved, not past the cut-off"),
+    "criterion_source": ("Gränsens grund", "Basis of the cut-off"),
+    "ps_p05": ("Propensity, gruppen, 5:e percentil", "Propensity, group, 5th percentile"),
+    "ps_median": ("Propensity, gruppen, median", "Propensity, group, median"),
+    "ps_p95": ("Propensity, gruppen, 95:e percentil", "Propensity, group, 95th percentile"),
+    "rest_p05": ("Propensity, övriga, 5:e percentil", "Propensity, others, 5th percentile"),
+    "rest_median": ("Propensity, övriga, median", "Propensity, others, median"),
+    "rest_p95": ("Propensity, övriga, 95:e percentil", "Propensity, others, 95th percentile"),
+    "support_share": ("Andel inom övrigas spann (gemensamt stöd)", "Share within the others' range (common support)"),
+    "rubin_b": ("Rubins B (standardiserad skillnad)", "Rubin's B (standardised difference)"),
+    "rubin_r": ("Rubins R (varianskvot)", "Rubin's R (variance ratio)"),
+    "poor_overlap": ("Dålig överlappning", "Poor overlap"),
+    "n_free_0": ("Problemfria vid baslinjen", "Problem-free at baseline"),
+    "share_free_0": ("Andel problemfria vid baslinjen", "Share problem-free at baseline"),
+    "share_free_0_ci_low": ("Andel problemfria vid baslinjen, 95 % KI nedre", "Share problem-free at baseline, 95% CI lower"),
+    "share_free_0_ci_high": ("Andel problemfria vid baslinjen, 95 % KI övre", "Share problem-free at baseline, 95% CI upper"),
+    "n_free_1": ("Problemfria vid uppföljningen", "Problem-free at follow-up"),
+    "share_free_1": ("Andel problemfria vid uppföljningen", "Share problem-free at follow-up"),
+    "share_free_1_ci_low": ("Andel problemfria vid uppföljningen, 95 % KI nedre",
+                            "Share problem-free at follow-up, 95% CI lower"),
+    "share_free_1_ci_high": ("Andel problemfria vid uppföljningen, 95 % KI övre",
+                             "Share problem-free at follow-up, 95% CI upper"),
+    "n_became_free": ("Blev problemfria", "Became problem-free"),
+    "n_became_problem": ("Fick problem", "Developed a problem"),
+    "p_mcnemar": ("p-värde (McNemar)", "p-value (McNemar)"),
+    "mcnemar_method": ("McNemar, metod", "McNemar, method"),
+    "n_cond_pairs": ("Med problem vid baslinjen", "With a problem at baseline"),
+    "k_cond": ("Av dem problemfria vid uppföljningen", "Of them problem-free at follow-up"),
+    "cond_share": ("Andel av dem problemfria vid uppföljningen", "Share of them problem-free at follow-up"),
+    "rho": ("Korrelation baslinje–uppföljning", "Baseline–follow-up correlation"),
+    "min_detectable_difference": ("Minsta upptäckbara skillnad", "Minimum detectable difference"),
+    "target_difference": ("Skillnad att upptäcka", "Difference to detect"),
+    "n_pairs_rest": ("Antal par hos övriga", "Pairs of the others"),
+    "n_needed_equal": ("Par per grupp som behövs (två lika stora grupper)", "Pairs per group needed (two equal groups)"),
+    "n_needed_vs_rest": ("Par som behövs mot övriga", "Pairs needed against the others"),
+    "observed": ("Observerat vid uppföljningen", "Observed at follow-up"),
+    "expected": ("Förväntat utifrån klienterna", "Expected from the case mix"),
+    "excess": ("Observerat − förväntat (negativ = bättre)", "Observed − expected (negative = better)"),
+    "limit95_low": ("Trattens 95 %-gräns, nedre", "Funnel 95% limit, lower"),
+    "limit95_high": ("Trattens 95 %-gräns, övre", "Funnel 95% limit, upper"),
+    "limit998_low": ("Trattens 99,8 %-gräns, nedre", "Funnel 99.8% limit, lower"),
+    "limit998_high": ("Trattens 99,8 %-gräns, övre", "Funnel 99.8% limit, upper"),
+    "outside95": ("Utanför 95 %-gränsen", "Outside the 95% limit"),
+    "outside998": ("Utanför 99,8 %-gränsen", "Outside the 99.8% limit"),
+    "shrunken": ("Krympt skattning (negativ = bättre)", "Shrunken estimate (negative = better)"),
+    "shrinkage": ("Krympningsvikt", "Shrinkage weight"),
+    "se": ("Standardfel", "Standard error"),
     "month": ("Månad", "Month"),
     "tendency": ("Endast tendens", "Tendency only"),
     "n_clients": ("Antal klienter (unika)", "Clients (distinct)"),
@@ -1061,6 +1116,9 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     nmin = np.where(np.isnan(nmin), 0, nmin)
     tendency = (nmin < tendency_threshold) & ~empty_row & bool(meta.get("tendency", True))
     p_cols = _p_cols(stat_cols)
+    # "endast tendenser": no p-value and no confidence interval either (an interval from 7 clients
+    # reads as precision the row does not have)
+    ci_cols = {c for c in stat_cols if isinstance(c, str) and ("ci_low" in c or "ci_high" in c)}
 
     # ---- format numbers
     out = pd.DataFrame(index=frame.index)
@@ -1094,6 +1152,8 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
                 txt = _fmt(v, dec, lang)
                 if share_rows.any() and c.startswith(_SHARE_FOLLOWERS):
                     txt[share_rows] = _fmt_pct(v[share_rows], lang, points=c.startswith("diff"))
+            if c in ci_cols:
+                txt[tendency] = EMPTY
             hide = row_hide | col_hide.get(c, False)
             n_hidden_stats += int((hide & np.isfinite(v)).sum())
             txt[hide] = HIDDEN
@@ -1115,9 +1175,9 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
               f"{EMPTY} = cannot be computed. {note}: no conclusions, no p-value.",
     }[lang] if one_marker else {
         "sv": f"{marker} = färre än {min_cell} klienter; {HIDDEN} = dolt för att skydda små tal; "
-              f"{EMPTY} = kan inte beräknas. {note}: inga slutsatser, inget p-värde.",
+              f"{EMPTY} = kan inte beräknas. {note}: inga slutsatser, inget p-värde eller konfidensintervall.",
         "en": f"{marker} = fewer than {min_cell} clients; {HIDDEN} = hidden to protect small numbers; "
-              f"{EMPTY} = cannot be computed. {note}: no conclusions, no p-value.",
+              f"{EMPTY} = cannot be computed. {note}: no conclusions, no p-value or confidence interval.",
     }[lang]
     out.attrs["asi"] = {
         **meta, "published": True, "lang": lang, "min_cell": min_cell,

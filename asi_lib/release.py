@@ -126,7 +126,7 @@ def client_count_table(ds) -> pd.DataFrame:
     return raw
 
 
-def _raw_tables(ds, units, *, as_of, lang, window) -> list[_Table]:
+def _raw_tables(ds, units, *, as_of, lang, window, rci=None) -> list[_Table]:
     from . import reports, scores
     from .tables import raw_tables
 
@@ -137,7 +137,7 @@ def _raw_tables(ds, units, *, as_of, lang, window) -> list[_Table]:
         out.append(_Table(unit, "overview", reports.overview_raw(ds, m, as_of=as_of, lang=lang, window=window),
                           [("Materialet i korthet", None, ())]))
         for spec in raw_tables(ds, municipality=m, as_of=as_of, lang=lang, window=window,
-                               region_grund=region_grund):
+                               region_grund=region_grund, rci=rci):
             out.append(_Table(unit, spec.key, spec.raw, spec.parts))
     return out
 
@@ -570,6 +570,11 @@ def _fingerprint_frames(frames) -> str:
     return h.hexdigest()[:16]
 
 
+def _jsonable(obj):
+    """Plain JSON types (numpy scalars, tuples and NaN made JSON-safe)."""
+    return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
 def _file_sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
@@ -688,7 +693,14 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
             raise AsiInputError(f"okänd kommun {', '.join(map(repr, unknown))} (finns: {', '.join(known)}) "
                                 "/ unknown municipality")
     units = [REGION, *munis]
-    tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window)
+    # the reliable-change reference is estimated once from the whole store and frozen in the release,
+    # so "share improved" means the same in every municipality
+    from .change import estimate_rci_reference
+    from .followup import pair_followups
+
+    rci = estimate_rci_reference(pair_followups(ds, window=window, as_of=ref).pairs, ("composite",),
+                                 label="hela lagret")
+    tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci)
     t_compute = time.perf_counter() - t0
     jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
     published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
@@ -727,6 +739,7 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
         "codebook_fingerprint": hashlib.sha256(
             resources.files("asi_lib").joinpath("data/codebook.yaml").read_bytes()).hexdigest()[:16],
         "units": unit_rows,
+        "rci_reference": _jsonable(rci.to_dict()),
         "protection": {**jp.stats, "compute_seconds": round(t_compute, 2)},
     }
     return Release(manifest=manifest, published=published)

@@ -447,8 +447,9 @@ def profile_plot_data(profile: pd.DataFrame, *, groups=None, measures="composite
     DataFrame
         ``group``, ``measure`` (labels), ``n``, ``mean``, ``ci_low``,
         ``ci_high`` as numbers parsed back from the published strings. A row
-        whose mean, CI or n is hidden (``<5``, ``..``) or cannot be computed is
-        omitted, so the plot can never reveal a suppressed cell.
+        whose mean or n is hidden (``<5``, ``..``) or cannot be computed is
+        omitted, so the plot can never reveal a suppressed cell; "endast
+        tendenser" rows have no CI (NaN) and are drawn without an interval.
 
     Examples
     --------
@@ -503,7 +504,8 @@ def profile_plot_data(profile: pd.DataFrame, *, groups=None, measures="composite
                 lab = label_values(pd.Series([g]), str(meta.get("group_cols", [None])[0]), lang)
                 names.add(str(lab.iloc[0]))
         keep = keep & out["group"].isin(names).fillna(False).to_numpy()
-    keep = keep & out[["n", "mean", "ci_low", "ci_high"]].notna().all(axis=1).to_numpy()
+    # a tendency row (under ten clients) has no published CI: its point is drawn without an interval
+    keep = keep & out[["n", "mean"]].notna().all(axis=1).to_numpy()
     return out[keep].reset_index(drop=True)
 
 

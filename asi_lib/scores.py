@@ -7,7 +7,7 @@ rules, and one generic interpreter turns that table into a weight matrix. No
 area has code of its own. See ``docs/methods/scores.md`` for formulas,
 defaults and sources.
 
-Vectorised design: each item column becomes a compact ``float32`` row of a
+Vectorised design: each item column becomes a ``float64`` row of a
 reusable chunk buffer (small-range items through a 65,536-entry lookup table
 indexed by the stored ``int16`` code, which applies X/N rules, recodes and
 range checks in one ``take``; money items through a few array operations),
@@ -36,13 +36,18 @@ from .errors import AsiInputError
 
 __all__ = [
     "CompositeSpec", "AreaSpec", "ItemTerm", "load_spec", "composite_scores", "add_scores",
-    "score_columns", "RATING_BANDS", "rating_band", "self_ratings", "problem_status",
+    "composite_items", "score_columns", "RATING_BANDS", "rating_band", "self_ratings", "problem_status",
     "completeness", "completeness_items", "score_file", "register_cli",
 ]
 
 _TABLES_WITH_ITEMS = ("grund", "uppfoljning")
 _LUT_SIZE = 1 << 16
 _TOL = 1e-6
+#: Working dtype of the composite computation. float64: float32 made scores that are equal in
+#: exact arithmetic distinct (and shifted rank tests); results are also rounded to
+#: ``_DECIMALS`` so that equal sums of different items compare equal.
+_FLOAT = np.float64
+_DECIMALS = 12
 
 
 # --------------------------------------------------------------------------- spec
@@ -331,8 +336,8 @@ class _Plan:
     areas: list[str]
     terms: list[ItemTerm]
     blocks: dict[str, slice]
-    weights: np.ndarray          # (k,) float32, 1/divisor per row
-    wmax: np.ndarray             # (k,) float32, weight * max_value per row
+    weights: np.ndarray          # (k,) float64, 1/divisor per row
+    wmax: np.ndarray             # (k,) float64, weight * max_value per row
     luts: list[np.ndarray | None]
     totals: dict[str, float]
     reverse: dict[str, bool]
@@ -340,7 +345,7 @@ class _Plan:
 
 def _lut(term: ItemTerm) -> np.ndarray:
     """65,536-entry table: stored int16 code (as uint16) → transformed value (NaN = missing)."""
-    lut = np.full(_LUT_SIZE, np.nan, dtype=np.float32)
+    lut = np.full(_LUT_SIZE, np.nan, dtype=_FLOAT)
     lo, hi = int(math.ceil(term.lo)), int(math.floor(term.hi))
     codes = np.arange(max(lo, -32768), min(hi, 32767) + 1, dtype=np.int64)
     if term.transform == "recode":
@@ -348,7 +353,7 @@ def _lut(term: ItemTerm) -> np.ndarray:
             if lo <= k <= hi:
                 lut[np.uint16(np.int16(k))] = v
     else:
-        lut[codes.astype(np.int16).view(np.uint16)] = codes.astype(np.float32)
+        lut[codes.astype(np.int16).view(np.uint16)] = codes.astype(_FLOAT)
     lut[np.int16(X_CODE).view(np.uint16)] = 0.0 if term.x == "zero" else np.nan
     lut[np.int16(N_CODE).view(np.uint16)] = 0.0 if term.n == "zero" else np.nan
     return lut
@@ -367,8 +372,8 @@ def _plan(spec: CompositeSpec, areas: tuple[str, ...]) -> _Plan:
         blocks[a] = slice(start, len(terms))
     plan = _Plan(
         areas=list(areas), terms=terms, blocks=blocks,
-        weights=np.array([t.weight for t in terms], dtype=np.float32),
-        wmax=np.array([t.max_contribution for t in terms], dtype=np.float32),
+        weights=np.array([t.weight for t in terms], dtype=_FLOAT),
+        wmax=np.array([t.max_contribution for t in terms], dtype=_FLOAT),
         luts=[None if t.transform == "ln_money" else _lut(t) for t in terms],
         totals={a: spec.areas[a].max_total for a in areas},
         reverse={a: spec.areas[a].reverse for a in areas},
@@ -446,7 +451,7 @@ def _check_columns(frame: pd.DataFrame, plan: _Plan) -> None:
 
 
 def _item_matrix_chunks(frame: pd.DataFrame, plan: _Plan, sek_per_unit: float, chunk_rows: int):
-    """Yield (start, stop, buffer) with one float32 row per plan term (NaN = missing)."""
+    """Yield (start, stop, buffer) with one float64 row per plan term (NaN = missing)."""
     n = len(frame)
     sources: dict[tuple[str, bool], _Source] = {}
     for t in plan.terms:
@@ -454,7 +459,7 @@ def _item_matrix_chunks(frame: pd.DataFrame, plan: _Plan, sek_per_unit: float, c
         if key not in sources:
             sources[key] = _money_source(frame[t.column]) if key[1] else _int16_source(frame[t.column])
     k = len(plan.terms)
-    buf = np.empty((k, min(chunk_rows, max(n, 1))), dtype=np.float32)
+    buf = np.empty((k, min(chunk_rows, max(n, 1))), dtype=_FLOAT)
     for start in range(0, n, chunk_rows):
         stop = min(n, start + chunk_rows)
         b = buf[:, : stop - start]
@@ -465,7 +470,7 @@ def _item_matrix_chunks(frame: pd.DataFrame, plan: _Plan, sek_per_unit: float, c
             else:
                 np.take(plan.luts[r], src.data[start:stop].view(np.uint16), out=b[r])
             if src.mask is not None:
-                np.copyto(b[r], np.float32(np.nan), where=src.mask[start:stop])
+                np.copyto(b[r], _FLOAT(np.nan), where=src.mask[start:stop])
         yield start, stop, b
 
 
@@ -564,7 +569,7 @@ def composite_scores(frame: pd.DataFrame, *, spec: CompositeSpec | None = None, 
     _check_columns(frame, plan)
     shares = _area_min_shares(spec, areas, min_share)
     n = len(frame)
-    out = np.empty((len(areas), n), dtype=np.float32)
+    out = np.empty((len(areas), n), dtype=_FLOAT)
     for start, stop, b in _item_matrix_chunks(frame, plan, spec.sek_per_unit, chunk_rows):
         for j, a in enumerate(areas):
             sl = plan.blocks[a]
@@ -575,21 +580,72 @@ def composite_scores(frame: pd.DataFrame, *, spec: CompositeSpec | None = None, 
                 np.dot(plan.weights[sl], block, out=dest)          # NaN propagates: any missing → NaN
             else:
                 present = ~np.isnan(block)
-                s = plan.weights[sl] @ np.where(present, block, np.float32(0))
-                p = plan.wmax[sl] @ present.astype(np.float32)
-                total = np.float32(plan.totals[a])
+                s = plan.weights[sl] @ np.where(present, block, _FLOAT(0))
+                p = plan.wmax[sl] @ present.astype(_FLOAT)
+                total = _FLOAT(plan.totals[a])
                 with np.errstate(divide="ignore", invalid="ignore"):
                     scaled = s * (total / p)
-                ok = p >= np.float32(share) * total - np.float32(_TOL)
-                dest[...] = np.where(ok, scaled, np.float32(np.nan))
+                ok = p >= _FLOAT(share) * total - _FLOAT(_TOL)
+                dest[...] = np.where(ok, scaled, _FLOAT(np.nan))
             if plan.reverse[a]:
-                np.subtract(np.float32(1.0), dest, out=dest)
+                np.subtract(_FLOAT(1.0), dest, out=dest)
     np.clip(out, 0.0, 1.0, out=out)
-    res = pd.DataFrame(out.T.astype(np.float64), index=frame.index,
+    np.round(out, _DECIMALS, out=out)  # equal in exact arithmetic → equal stored value (ties for rank tests)
+    res = pd.DataFrame(out.T, index=frame.index,
                        columns=[f"composite_{a}" for a in areas], copy=False)
     res.attrs["asi"] = {"unit": "intervjuer", "measure": "composite score 0–1",
                         "spec": spec.path, "min_share": {a: shares[a] for a in areas}}
     return res
+
+
+def composite_items(frame: pd.DataFrame, area: str, *, spec: CompositeSpec | None = None,
+                    suffix: str = "") -> pd.DataFrame:
+    """The transformed item values of one area's composite (its own items only).
+
+    Exactly the values the composite is built from: the area's spec terms
+    (ASI-5 codes, e.g. employment E4, E5, E11, E12) after the X/N rules,
+    recodes and the money transform, before weighting. Used for the internal
+    consistency of the composite (:func:`asi_lib.change.composite_reliability`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Interviews, or pairs when ``suffix`` is given.
+    area : str
+    spec : CompositeSpec, optional
+        Default :func:`load_spec`.
+    suffix : str, default ""
+        Column suffix, e.g. ``"_0"`` for the baseline columns of ``Pairing.pairs``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One float64 column per term, named by its ASI-5 code (NaN = missing).
+
+    Notes
+    -----
+    Term value :math:`t(x)` with :math:`t` = identity, recode or
+    :math:`\\min(\\ln\\max(x/\\text{sek\\_per\\unit}, 1), \\text{ln\\_cap})`;
+    the composite is :math:`\\sum_i t(x_i)/\\text{divisor}_i` (reversed for employment).
+    Source of the items: ``composite_spec.yaml`` (McLellan et al. 1992).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"medical_problem_days": [30, 9], "medical_troubled": [4, 0],
+    ...                    "medical_importance": [4, 3]})
+    >>> composite_items(df, "medical").columns.tolist()
+    ['M6', 'M7', 'M8']
+    """
+    spec = spec or load_spec()
+    if area not in spec.areas:
+        raise AsiInputError(f"okänt område / unknown area: {area}")
+    plan = _plan(spec, (area,))
+    view = frame[[f"{t.column}{suffix}" for t in plan.terms if f"{t.column}{suffix}" in frame.columns]]
+    view = view.rename(columns=lambda c: c[: len(c) - len(suffix)] if suffix else c)
+    _check_columns(view, plan)
+    vals = np.concatenate([b.copy() for _, _, b in _item_matrix_chunks(view, plan, spec.sek_per_unit, 100_000)],
+                          axis=1) if len(view) else np.empty((len(plan.terms), 0))
+    return pd.DataFrame(vals.T, index=frame.index, columns=[t.code for t in plan.terms])
 
 
 def add_scores(frame: pd.DataFrame, **kw) -> pd.DataFrame:

@@ -47,7 +47,7 @@ class TableSpec:
 
 
 def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang: str = "sv",
-               window=(90, 730), region_grund: pd.DataFrame | None = None) -> list[TableSpec]:
+               window=(90, 730), region_grund: pd.DataFrame | None = None, rci=None) -> list[TableSpec]:
     """The raw (unprotected) tables of one ISU cycle, in reading order.
 
     What :func:`standard_tables` publishes table by table and what a release
@@ -67,6 +67,10 @@ def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang
     region_grund : DataFrame, optional
         ``scores.add_scores(ds.grund)`` computed once by the caller (a
         release builds many units from one region).
+    rci : asi_lib.change.RciReference, optional
+        Fixed reliability and SD for the reliable-change index; default the
+        whole region's estimate (:func:`asi_lib.change.estimate_rci_reference`),
+        so that "share improved" means the same in every municipality.
 
     Returns
     -------
@@ -82,6 +86,10 @@ def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang
     own = ds if municipality is None else ds.filter(municipality=municipality)
     grund = scores.add_scores(own.grund)
     pairing = followup.pair_followups(own, window=window, as_of=as_of)
+    if rci is None:
+        region_pairs = pairing.pairs if municipality is None else \
+            followup.pair_followups(ds, window=window, as_of=as_of).pairs
+        rci = change.estimate_rci_reference(region_pairs, ("composite",), label="hela regionen")
     out: list[TableSpec] = []
     t1 = groups.table1(grund)
     # protected as one table (one n per group), shown as two: categories, then means
@@ -111,7 +119,7 @@ def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang
     out.append(TableSpec("asi_use", monitor.asi_use(own, freq="auto", as_of=as_of), [("ASI-användning", None, ())]))
     out.append(TableSpec("followup", pairing.summary(lang=lang), [("Uppföljning och bortfall", None, ())]))
     out.append(TableSpec("change", _no_rci_as_missing(
-        change.change_by_area(pairing.pairs, measures=("composite", "rating"), lang=lang)),
+        change.change_by_area(pairing.pairs, measures=("composite", "rating"), reliability=rci, lang=lang)),
         [("Förändring per område", None, ())]))
     out.append(TableSpec("bortfall_grund", bortfall.grund_bortfall(own, by="sex"), [("Bortfall Grund", None, ())]))
     out.append(TableSpec("bortfall_reasons_grund", bortfall.bortfall_reasons(own, "grund", lang=lang),
@@ -166,7 +174,7 @@ def publish_parts(spec: TableSpec, published: pd.DataFrame, *, lang: str = "sv")
 
 
 def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang: str = "sv",
-                    min_cell: int = 5, window=(90, 730)) -> dict[str, pd.DataFrame]:
+                    min_cell: int = 5, window=(90, 730), rci=None) -> dict[str, pd.DataFrame]:
     """Published tables of one ISU cycle, in reading order, each protected on its own.
 
     For analysts in JupyterLab. What people outside the analysts' room see
@@ -185,6 +193,10 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
     lang : {"sv", "en"}
     min_cell : int
         Small-number threshold passed to :func:`~asi_lib.publish.publish`.
+    rci : asi_lib.change.RciReference, optional
+        Frozen RCI reliability and SD (a release passes its own). Default:
+        estimated from the whole region's pairs, so that a municipality's
+        shares improved use the same reference as every other municipality.
 
     Returns
     -------
@@ -199,7 +211,7 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
     True
     """
     out: dict[str, pd.DataFrame] = {}
-    for spec in raw_tables(ds, municipality=municipality, as_of=as_of, lang=lang, window=window):
+    for spec in raw_tables(ds, municipality=municipality, as_of=as_of, lang=lang, window=window, rci=rci):
         out.update(publish_parts(spec, publish(spec.raw, min_cell=min_cell, lang=lang), lang=lang))
     return out
 

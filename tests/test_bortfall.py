@@ -283,3 +283,56 @@ def test_followup_bortfall_publish_cannot_recover_registered_from_missed():
     assert ks[0] == "12" and ks[2] == "<5"
     # of "missed" (10) and "missed_unregistered" (8) at least one is hidden
     assert "10" not in ks or "8" not in ks, ks
+
+
+def test_attrition_bias_includes_municipality_and_cites_the_threshold_right():
+    import math
+
+    from asi_lib import bortfall
+    from asi_lib.dataset import Dataset
+
+    g = pd.DataFrame({"client_pid": list("abcdefgh"), "interview_date": pd.to_datetime(["2022-01-01"] * 8),
+                      "municipality": ["A"] * 4 + ["B"] * 4})
+    # all of A followed up, one of B
+    u = pd.DataFrame({"client_pid": list("abcde"), "interview_date": pd.to_datetime(["2022-07-01"] * 5)})
+    b = pd.DataFrame(columns=["client_pid", "form", "bortfall_date", "bortfall_reason"])
+    r = bortfall.attrition_bias(Dataset(g, u, b, pd.DataFrame()), as_of="2025-01-01", min_cell=1)
+    row = r.set_index("variable").loc["municipality=B"]
+    p1, p0 = 1 / 5, 3 / 3
+    assert (row["value_followed"], row["value_missed"]) == pytest.approx((p1, p0))
+    assert row["smd"] == pytest.approx((p1 - p0) / math.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2))
+    assert row["label"] == "Kommun: B" and bool(row["flag"])
+    # the 0.2 default is Cohen's "small"; Austin (2009) uses 0.1
+    src = r.attrs["asi"]["threshold_source"]
+    assert "Cohen" in src and "Austin (2009) använder 0,1" in src
+    doc = bortfall.attrition_bias.__doc__
+    assert "conventional balance limit (Austin 2009" not in doc
+
+
+def test_ipw_change_against_statsmodels_logit_and_bounds_by_hand():
+    import statsmodels.api as sm
+
+    from asi_lib.bortfall import ipw_change
+    from asi_lib.datasets import read_dataset
+    from asi_lib.followup import pair_followups
+
+    p = pair_followups(read_dataset("demo"))
+    t = ipw_change(p, "alcohol", covariates=("sex",)).set_index("analysis")
+    bl = p.baselines[p.baselines["status"].isin(["followed_up", "missed"])]
+    x0 = pd.to_numeric(bl["composite_alcohol_0"], errors="coerce")
+    sex = bl["sex"].astype("string")
+    ok = (x0.notna() & sex.notna()).to_numpy()
+    X = np.column_stack([np.ones(ok.sum()), x0[ok], (sex[ok] == "male").astype(float)])
+    R = (bl["status"] == "followed_up").to_numpy()[ok].astype(float)
+    fit = sm.Logit(R, X).fit(disp=0)
+    w = R.mean() / np.maximum(fit.predict(X), 0.05)
+    pr = p.pairs.set_index("baseline_id")
+    d = (pr["composite_alcohol_1"] - pr["composite_alcohol_0"]).reindex(bl["baseline_id"].to_numpy()).to_numpy()[ok]
+    has = (R == 1) & ~np.isnan(d)
+    assert t.loc["complete_case", "diff"] == pytest.approx(d[has].mean())
+    assert t.loc["ipw", "diff"] == pytest.approx(np.sum(w[has] * d[has]) / np.sum(w[has]))
+    n_m = int((R == 0).sum())
+    assert t.loc["missing_unchanged", "diff"] == pytest.approx(d[has].sum() / (has.sum() + n_m))
+    assert t.loc["bound_low", "diff"] == pytest.approx((d[has].sum() + n_m * d[has].min()) / (has.sum() + n_m))
+    assert t.loc["bound_high", "diff"] == pytest.approx((d[has].sum() + n_m * d[has].max()) / (has.sum() + n_m))
+    assert t.loc["ipw", "ci_low"] < t.loc["ipw", "diff"] < t.loc["ipw", "ci_high"]

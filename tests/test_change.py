@@ -194,3 +194,144 @@ def test_composite_reliability_from_items_and_unusable_alpha():
     row = change_by_area(bad, ["composite"], areas=["medical"]).iloc[0]
     assert math.isnan(row["reliability"]) and row["n_improved"] == 0
     assert "ingen RCI" in row["reliability_source"]
+
+
+# --------------------------------------------------------------------------- issue 13
+def _employment_pairs():
+    """Employment items E4, E5, E11, E12 rise together; E19–E21 run the other way (not in the composite)."""
+    lic = [0, 0, 1, 1, 1, 0, 1, 1]
+    car = [0, 0, 0, 1, 1, 0, 1, 1]
+    days = [0, 2, 10, 20, 22, 1, 15, 18]
+    inc = [0, 0, 2000, 15000, 20000, 500, 9000, 12000]
+    prob = [25, 20, 10, 2, 0, 28, 5, 3]
+    return pd.DataFrame({
+        "client_pid": list("abcdefgh"),
+        "driving_licence_0": lic, "car_access_0": car, "days_paid_work_0": days, "income_employment_0": inc,
+        "employment_problem_days_0": prob, "employment_troubled_0": [4, 4, 2, 0, 0, 4, 1, 0],
+        "employment_importance_0": [4, 3, 2, 1, 0, 4, 1, 0],
+        "composite_employment_0": [0.9, 0.85, 0.6, 0.3, 0.25, 0.88, 0.4, 0.35],
+        "composite_employment_1": [0.8, 0.85, 0.5, 0.3, 0.2, 0.7, 0.45, 0.3],
+    })
+
+
+def test_employment_reliability_uses_the_composite_items_only():
+    from asi_lib.change import composite_reliability
+
+    p = _employment_pairs()
+    # independent: the composite's own terms E4, E5, E11, ln(E12/10) (cap 9), z-standardised, alpha
+    x = np.column_stack([p["driving_licence_0"], p["car_access_0"], p["days_paid_work_0"],
+                         np.minimum(np.log(np.maximum(p["income_employment_0"] / 10.0, 1.0)), 9.0)]).astype(float)
+    z = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
+    k = z.shape[1]
+    alpha = k / (k - 1) * (1 - k / z.sum(axis=1).var(ddof=1))
+    assert alpha > 0.8
+    assert composite_reliability(p, "employment") == pytest.approx(alpha)
+    row = change_by_area(p, ["composite"], areas=["employment"]).iloc[0]
+    assert row["reliability"] == pytest.approx(alpha)
+
+
+def test_rci_reference_frozen_is_used_in_every_group():
+    from asi_lib.change import RciReference, estimate_rci_reference
+    from asi_lib.models import change_by_group
+
+    p = _employment_pairs()
+    p["municipality"] = ["A"] * 4 + ["B"] * 4
+    ref = estimate_rci_reference(p, areas=["employment"])
+    rel, sd, src, n = ref.get("composite", "employment")
+    assert sd == pytest.approx(np.std(p["composite_employment_0"], ddof=1)) and n == 8
+    assert "intern konsistens" in src
+    # groups use the whole table's reliability and SD, not their own
+    g = change_by_group(p, "municipality", ["composite"], areas=["employment"]).set_index("group")
+    assert g["reliability"].nunique() == 1 and g.loc["A", "reliability"] == pytest.approx(rel)
+    assert g.loc["A", "sd_ref"] == pytest.approx(sd) and g.loc["B", "sd_ref"] == pytest.approx(sd)
+    # a frozen reference passed in wins, for reliability and SD, and is reported beside the result
+    frozen = RciReference({("composite", "employment"): {"reliability": 0.5, "sd": 0.1, "source": "release 2026",
+                                                         "n": 1000}})
+    r = change_by_area(p.loc[p["municipality"] == "A"], ["composite"], areas=["employment"],
+                       reliability=frozen).iloc[0]
+    assert (r["reliability"], r["sd_ref"]) == (0.5, 0.1)
+    assert r["s_diff"] == pytest.approx(math.sqrt(2) * 0.1 * math.sqrt(0.5))
+    assert "release 2026" in r["reliability_source"]
+    assert RciReference.from_dict(frozen.to_dict()) == frozen
+
+
+def test_change_tables_carry_regression_to_the_mean_caveat():
+    out = change_by_area(_pairs(), areas=["alcohol"])
+    assert out["note"].str.contains("Regression mot medelvärdet").all()
+    assert "test–retest" in out.attrs["asi"]["rci_note"]
+
+
+def test_change_table_reports_timing_beside_change():
+    p = _pairs()
+    p["days"] = [90, 180, 200, 365, 700, 400]
+    row = change_by_area(p, ["rating"], areas=["alcohol"]).iloc[0]
+    used = np.array([90, 180, 200, 365, 700])  # the 6th pair has no follow-up rating
+    assert (row["days_median"], row["days_q1"], row["days_q3"]) == tuple(np.percentile(used, [50, 25, 75]))
+
+
+def test_problem_status_change_mcnemar_against_statsmodels_and_binomial():
+    from scipy.stats import binomtest
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    from asi_lib.change import problem_status_change
+
+    rng = np.random.default_rng(7)
+    r0 = rng.integers(0, 10, 80)
+    r1 = np.clip(r0 - rng.integers(-2, 6, 80), 0, 9)
+    pairs = pd.DataFrame({"client_pid": [f"c{i}" for i in range(80)], "rating_alcohol_0": r0, "rating_alcohol_1": r1})
+    row = problem_status_change(pairs, areas=["alcohol"]).iloc[0]
+    f0, f1 = r0 <= 1, r1 <= 1
+    b, c = int((f0 & ~f1).sum()), int((~f0 & f1).sum())
+    assert (row["n_free_0"], row["n_free_1"], row["n_became_free"], row["n_became_problem"]) == \
+        (f0.sum(), f1.sum(), c, b)
+    assert row["diff"] == pytest.approx((f1.sum() - f0.sum()) / 80)
+    table = np.array([[(f0 & f1).sum(), b], [c, (~f0 & ~f1).sum()]])
+    if b + c < 25:
+        assert row["p_mcnemar"] == pytest.approx(binomtest(c, b + c, 0.5).pvalue)
+    else:
+        chi2 = (abs(b - c) - 1) ** 2 / (b + c)
+        assert row["p_mcnemar"] == pytest.approx(st.chi2.sf(chi2, 1))
+        assert row["p_mcnemar"] == pytest.approx(mcnemar(table, exact=False, correction=True).pvalue)
+    # the conditional share of problem_free_change is beside it
+    cond = problem_free_change(pairs, areas=["alcohol"]).iloc[0]
+    assert (row["n_cond_pairs"], row["k_cond"]) == (cond["n_pairs"], cond["k"])
+    # small table: exact binomial
+    small = pd.DataFrame({"client_pid": list("abcdef"), "rating_alcohol_0": [6, 5, 7, 1, 0, 8],
+                          "rating_alcohol_1": [1, 0, 0, 1, 4, 1]})
+    s = problem_status_change(small, areas=["alcohol"]).iloc[0]
+    assert (s["n_became_free"], s["n_became_problem"]) == (4, 1)
+    assert s["p_mcnemar"] == pytest.approx(binomtest(4, 5, 0.5).pvalue) and s["mcnemar_method"].startswith("exakt")
+
+
+def test_clinical_significance_criterion_c_and_a_by_hand():
+    from asi_lib.change import clinical_significance
+
+    x0 = np.array([0.6, 0.5, 0.7, 0.4, 0.55, 0.65])
+    x1 = np.array([0.1, 0.45, 0.3, 0.6, 0.2, 0.66])
+    sd, rel = 0.1, 0.8
+    z = st.norm.ppf(0.975)
+    s_diff = math.sqrt(2) * sd * math.sqrt(1 - rel)
+    rci = (x1 - x0) / s_diff
+    m0 = x0.mean()
+    # criterion c with a norm (mean 0.1, sd 0.05): (s0·Mf + sf·M0)/(s0 + sf)
+    cut_c = (sd * 0.1 + 0.05 * m0) / (sd + 0.05)
+    r = clinical_significance(x0, x1, sd_ref=sd, reliability=rel, norm_mean=0.1, norm_sd=0.05)
+    assert r["criterion"] == "c" and r["cutoff"] == pytest.approx(cut_c)
+    assert r["n_recovered"] == int(((rci < -z) & (x1 < cut_c)).sum())
+    assert r["n_improved_only"] == int(((rci < -z) & (x1 >= cut_c)).sum())
+    assert r["n_worse"] == int((rci > z).sum())
+    # no norm → criterion a: two SDs below the clinical mean
+    a = clinical_significance(x0, x1, sd_ref=sd, reliability=rel)
+    assert a["criterion"] == "a" and a["cutoff"] == pytest.approx(m0 - 2 * sd)
+    assert a["n_recovered"] == int(((rci < -z) & (x1 < m0 - 2 * sd)).sum())
+
+
+def test_rci_reference_from_a_whole_store_dataset_equals_from_its_pairs():
+    from asi_lib.change import estimate_rci_reference
+    from asi_lib.datasets import read_dataset
+    from asi_lib.followup import pair_followups
+
+    ds = read_dataset("demo")
+    a = estimate_rci_reference(ds)
+    b = estimate_rci_reference(pair_followups(ds).pairs)
+    assert a == b and a.get("composite", "employment")[0] == pytest.approx(0.73, abs=0.02)

@@ -225,3 +225,20 @@ def test_published_summary_keeps_the_baseline_accounting_visible():
             assert pub.loc[row, "n"] == str(n[row]), (m, row, pub.loc[row, "n"])
         checked += 1
     assert checked >= 1
+
+
+def test_target_rule_picks_the_follow_up_closest_to_the_target():
+    from asi_lib.dataset import Dataset
+
+    g = pd.DataFrame({"client_pid": ["a"], "interview_date": pd.to_datetime(["2024-01-01"])})
+    u = pd.DataFrame({"client_pid": ["a", "a", "a"],
+                      "interview_date": pd.to_datetime(["2024-04-01", "2024-07-05", "2025-12-01"])})
+    b = pd.DataFrame(columns=["client_pid", "form", "bortfall_date", "bortfall_reason"])
+    ds = Dataset(g, u, b, pd.DataFrame())
+    days = {r: pair_followups(ds, rule=r, as_of="2026-06-01", add_scores=False).pairs["days"].tolist()
+            for r in ("last", "first")}
+    assert days == {"last": [700], "first": [91]}
+    p6 = pair_followups(ds, rule="target", target_days=182, as_of="2026-06-01", add_scores=False)
+    assert p6.pairs["days"].tolist() == [186] and "närmast 182 dagar" in p6.params["selection"]
+    p12 = pair_followups(ds, rule="target", target_days=365, as_of="2026-06-01", add_scores=False)
+    assert p12.pairs["days"].tolist() == [186]  # |186 − 365| < |700 − 365|

@@ -170,3 +170,17 @@ def test_demo_insatser(demo):
     assert set(nv["area"]) >= {"alcohol", "drugs"}
     ch = ins.change_by_intervention(pair_followups(demo), measures=("composite",), areas=["alcohol", "drugs"])
     assert ch["n"].gt(0).all() and ch["bortfall_share"].between(0, 1).all()
+
+
+def test_change_by_intervention_uses_one_rci_reference_for_all_interventions():
+    # issue 13: reliability and SD re-estimated per intervention made shares improved incomparable
+    from asi_lib.change import estimate_rci_reference
+    from asi_lib.datasets import read_dataset
+    from asi_lib.followup import pair_followups
+
+    p = pair_followups(read_dataset("demo"))
+    r = ins.change_by_intervention(p, areas=["alcohol"])
+    ref = estimate_rci_reference(p.pairs, areas=["alcohol"])
+    rel, sd, _, _ = ref.get("composite", "alcohol")
+    assert r["reliability"].dropna().nunique() == 1 and r["reliability"].iloc[0] == pytest.approx(rel)
+    assert r["sd_ref"].dropna().nunique() == 1 and r["sd_ref"].iloc[0] == pytest.approx(sd)

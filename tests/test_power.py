@@ -74,3 +74,48 @@ def test_precision_table_small_group_uses_region_sd():
     assert t.loc["__total__", "n_needed"] == required_n(dz=dz)
     assert t.loc["Liten", "text"].startswith("Färre än 10") and "6" not in t.loc["Liten", "text"]
     assert t.loc["Stor", "text"].startswith("Med 60 uppföljda klienter")
+
+
+# --------------------------------------------------------------------------- issue 13: comparing two groups
+def test_ancova_power_and_n_against_noncentral_t_and_statsmodels():
+    from statsmodels.stats.power import TTestIndPower
+
+    from asi_lib.power import ancova_detectable_difference, ancova_power, ancova_required_n
+
+    sd, rho, delta = 0.2, 0.6, 0.05
+    sd_e = sd * np.sqrt(1 - rho ** 2)
+    # exact power written out: noncentral t with n1 + n2 − 3 df
+    n = np.arange(2, 400)
+    df = 2 * n - 3
+    lam = delta / (sd_e * np.sqrt(2 / n))
+    crit = st.t.ppf(0.975, df)
+    pw = st.nct.sf(crit, df, lam) + st.nct.cdf(-crit, df, lam)
+    assert ancova_power(delta, 100, sd=sd, rho=rho) == pytest.approx(pw[n == 100][0])
+    n_needed = int(n[np.argmax(pw >= 0.8)])
+    assert ancova_required_n(delta, sd=sd, rho=rho) == n_needed
+    # statsmodels' two-sample t on the residual-SD effect size (df 2n − 2) agrees within one pair
+    sm_n = TTestIndPower().solve_power(effect_size=delta / sd_e, alpha=0.05, power=0.8, ratio=1.0)
+    assert abs(n_needed - math.ceil(sm_n)) <= 1
+    # ANCOVA needs (1 − rho²) of the pairs of a t-test on follow-up scores (Borm et al. 2007)
+    n_t = TTestIndPower().solve_power(effect_size=delta / sd, alpha=0.05, power=0.8)
+    assert n_needed == pytest.approx((1 - rho ** 2) * n_t, abs=2)
+    hw, mdd = ancova_detectable_difference(50, 200, sd=sd, rho=rho)
+    assert hw == pytest.approx(st.t.ppf(0.975, 247) * sd_e * np.sqrt(1 / 50 + 1 / 200))
+    assert ancova_power(mdd, 50, 200, sd=sd, rho=rho) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_comparison_table_says_which_question_it_answers():
+    from asi_lib.power import comparison_precision_table
+
+    rng = np.random.default_rng(4)
+    x0 = rng.uniform(0.2, 0.7, 300)
+    pairs = pd.DataFrame({"client_pid": np.arange(300).astype(str),
+                          "municipality": ["A"] * 40 + ["B"] * 255 + ["C"] * 5,
+                          "composite_alcohol_0": x0, "composite_alcohol_1": 0.1 + 0.5 * x0 + rng.normal(0, 0.1, 300)})
+    t = comparison_precision_table(pairs).set_index("group")
+    rho = np.corrcoef(x0, pairs["composite_alcohol_1"])[0, 1]
+    assert t.loc["A", "rho"] == pytest.approx(rho) and (t["n_pairs_rest"] == 300 - t["n_pairs"]).all()
+    assert t.loc["A", "question"].startswith("Fråga: skiljer sig resultatet vid uppföljningen mellan A och övriga")
+    assert t.loc["C", "text"].startswith("Färre än 10") and "±" not in t.loc["C", "text"]
+    prec = precision_table(pairs, areas=["alcohol"])
+    assert prec["question"].str.contains("Svarar inte på om insatsen hjälpte").all()

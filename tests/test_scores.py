@@ -469,3 +469,17 @@ def test_cli_follow_up_file_exit_0_and_unusable_input_exit_2(tmp_path):
     res = subprocess.run([sys.executable, "-m", "asi_lib", "scores", str(src), "--out", str(out),
                           "--key", str(tmp_path / "missing.key")], capture_output=True, text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_composites_equal_in_exact_arithmetic_are_stored_equal():
+    # issue 13: float32 made equal medical scores distinct (e.g. 30/90 + 3/12 vs 3/12 + 4/12 = 105/180)
+    from fractions import Fraction
+
+    rows = [(d, t, i) for d in range(31) for t in range(5) for i in range(5)]
+    df = pd.DataFrame(rows, columns=["medical_problem_days", "medical_troubled", "medical_importance"])
+    c = composite_scores(df, areas=["medical"])["composite_medical"]
+    assert c.dtype == np.float64
+    exact = [Fraction(d, 90) + Fraction(t, 12) + Fraction(i, 12) for d, t, i in rows]
+    by_exact = pd.Series(c.to_numpy()).groupby([float(e) for e in exact]).nunique()
+    assert (by_exact == 1).all()
+    assert np.allclose(c.to_numpy(), [float(e) for e in exact], atol=1e-12, rtol=0)

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as st
 from statsmodels.stats.multitest import multipletests
@@ -102,3 +103,17 @@ def test_bh_adjust_nan_safe():
     # hand-worked: m=4; sorted .01,.03,.04,.2 → .04,.06,.0533,.2 → cummin from top: .04,.0533,.0533,.2
     np.testing.assert_allclose(q[[0, 3, 2, 4]], [0.04, 0.16 / 3, 0.16 / 3, 0.2])
     assert np.isnan(stats.bh_adjust([np.nan, np.nan])).all()
+
+
+def test_tendency_rows_get_no_confidence_interval():
+    # issue 13: "Fjällbo gambling 0.00 (0.00–0.00)" from 7 clients: no CI on an "endast tendenser" row
+    from asi_lib.publish import publish
+
+    f = pd.DataFrame({"group": ["Fjällbo", "Stor"], "n": [7, 40], "mean": [0.0, 0.2], "ci_low": [0.0, 0.15],
+                      "ci_high": [0.0, 0.25], "p_value": [0.5, 0.01]})
+    f.attrs["asi"] = {"group_cols": ["group"], "unit": "klienter"}
+    out = publish(f, labels=False).set_index("group")
+    assert out.loc["Fjällbo", "ci_low"] == out.loc["Fjällbo", "ci_high"] == out.loc["Fjällbo", "p_value"]
+    assert out.loc["Fjällbo", "ci_low"] not in ("0.00", "0,00")
+    assert out.loc["Stor", "ci_low"] in ("0,15", "0.15")
+    assert out.loc["Fjällbo", "tendens"] and not out.loc["Stor", "tendens"]

@@ -45,6 +45,7 @@ kommun = ds.filter(municipality=KOMMUN)
 as_of = monitor.as_of_date(ds)        # regionens senaste datum: samma status för alla kommuner
 par = pair_followups(kommun, as_of=as_of)        # kommunens par
 par_region = pair_followups(ds, as_of=as_of)     # hela regionens par (för modellerna)
+rci = change.estimate_rci_reference(par_region.pairs)  # en fast RCI-referens för alla kommuner
 SMALL = list(map(str, range(1, MIN_CELL)))   # antal som aldrig får synas""", []),
 ("md", """## Parningen och bortfallet
 
@@ -61,8 +62,23 @@ följdes upp. Notebook 04 visar *vilka* som saknas och om de skiljer sig redan v
 
 Medelvärde vid baslinjen (`mean_0`) och uppföljningen (`mean_1`), skillnaden med 95 % KI och p-värde
 (parat t-test; Wilcoxon som robust kontroll). *Förbättrade / Oförändrade / Försämrade* är reliabel
-förändring enligt Jacobson–Truax, där reliabiliteten finns (sammanvägda index).""", []),
-("code", """publish(change.change_by_area(par.pairs, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+förändring enligt Jacobson–Truax, där reliabiliteten finns (sammanvägda index).
+
+**Tid till uppföljningen** står bredvid varje rad (median och kvartiler i dagar): med fönstret 90–730
+dagar blandas uppföljningar efter tre månader och två år. **Regression mot medelvärdet** står i
+kommentaren: klienter intervjuas ofta när de mår som sämst, så en del av förbättringen hade kommit ändå.
+
+**Reliabiliteten för RCI är fast**: skattad en gång på hela regionens par (Cronbachs alfa för indexets
+egna frågor) och samma för alla kommuner, så att andelen förbättrade går att jämföra. Alfa är intern
+konsistens, inte test–retest-reliabilitet — läs andelarna som en fingervisning.""", []),
+("code", """publish(rci.to_frame(lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(change.change_by_area(par.pairs, reliability=rci, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """**Kliniskt betydelsefull förändring** (Jacobson–Truax): *återhämtade* har en reliabel förbättring och
+ligger efter uppföljningen bortom gränsen mot friskt. Det finns ingen dokumenterad svensk norm för
+indexen i befolkningen, så gränsen är två standardavvikelser från klientgruppens medelvärde (kriterium a).
+Den gränsen hamnar ofta under 0 och kan då inte passeras — tabellen säger det; med en dokumenterad norm
+används kriterium c.""", []),
+("code", """publish(change.clinical_change_by_area(par.pairs, rci, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Problemfria vid uppföljningen
 
 Bland klienter som hade ett problem vid baslinjen (intervjuarskattning 4 eller mer): hur stor andel är
@@ -71,14 +87,20 @@ problemfria (skattning 0–1) vid uppföljningen?""", []),
 pub_fri""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
 print("små antal synliga:", bool(pub_fri.isin(SMALL).any().any()))""", []),
+("md", """Andelen ovan väljer ut dem som hade problem vid baslinjen, och de förbättras delvis av sig själva
+(regression mot medelvärdet). Jämför därför också **samma klienters** andel problemfria vid baslinjen och
+vid uppföljningen, med McNemars test för parade andelar (*blev problemfria* mot *fick problem*):""", []),
+("code", """publish(change.problem_status_change(par.pairs, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Förändring per grupp
 
 Skiljer sig förändringen mellan kvinnor och män, åldersgrupper och huvudpreparat? (Sammanvägda index.)
 Grupperna kan ha olika svåra problem från början — jämför därför också baslinjen (`mean_0`).""", []),
-("code", """publish(models.change_by_group(par.pairs, by="sex", measures=("composite",), lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
-("code", """publish(models.change_by_group(par.pairs, by="age_band", measures=("composite",), lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
-("code", """publish(models.change_by_group(par.pairs, by="main_substance", measures=("composite",), areas=[OMRADE], lang=LANG),
+("code", """publish(models.change_by_group(par.pairs, by="sex", measures=("composite",), reliability=rci, lang=LANG),
         min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(models.change_by_group(par.pairs, by="age_band", measures=("composite",), reliability=rci, lang=LANG),
+        min_cell=MIN_CELL, lang=LANG)""", []),
+("code", """publish(models.change_by_group(par.pairs, by="main_substance", measures=("composite",), areas=[OMRADE],
+                               reliability=rci, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Vilka insatser verkar fungera? Naivt mot justerat
 
 **Regression mot medelvärdet.** Klienter som söker hjälp när det är som värst förbättras ofta ändå, och
@@ -86,13 +108,21 @@ de med högst värden vid baslinjen förbättras mest — även utan insats. Ins
 sjuka (t.ex. institutionsvård) ser därför ut att "fungera bäst" om man bara jämför före och efter.
 
 **Den justerade modellen** (ANCOVA) jämför i stället uppföljningsvärdet hos klienter med *samma*
-baslinjevärde, kön och åldersgrupp. Skattningen är skillnaden mot en referensinsats (negativ = bättre än
-referensen). Det är fortfarande inte ett experiment — klienterna valdes inte slumpmässigt till
+baslinjevärde, kön, åldersgrupp och tid till uppföljningen. Skattningen är skillnaden mot referensen, som
+står i tabellen (negativ = bättre än referensen): *ingen insats* när minst 30 par saknade insats, annars
+*övriga insatser* (alla andra par) — aldrig en godtycklig aktiv behandling. Insatser med färre än 10 par
+får ingen skattning. Det är fortfarande inte ett experiment — klienterna valdes inte slumpmässigt till
 insatserna — men det tar bort den största felkällan.
 
 Modellerna skattas på **hela regionens** par: en kommun har sällan tillräckligt många klienter per insats.""", []),
+("md", """**Liknar klienterna varandra?** Innan insatser jämförs: hur lika är klienterna som fått en insats dem
+som fått andra, vid baslinjen (index, kön, ålder, huvudpreparat)? *Dålig överlappning* betyder att en
+justerad jämförelse för den insatsen bygger på antaganden utanför data.""", []),
+("code", """publish(models.propensity_overlap(par_region.pairs, OMRADE, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("code", """publish(models.naive_vs_adjusted(par_region.pairs, OMRADE, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
-("md", """Hela modellen med alla termer (insats, kön, åldersgrupp), med klusterrobusta standardfel per klient (en klient kan ha flera episoder):""", []),
+("md", """Hela modellen med alla termer (insats, kön, åldersgrupp, månader till uppföljningen). Nästan varje
+klient har ett enda par, så standardfelen är HC3 med t-fördelning (klusterrobusta per klient bara när
+klienterna verkligen har flera par); för få par per skattad effekt ger ingen modell alls:""", []),
 ("code", """publish(models.adjusted_effects(par_region.pairs, OMRADE, lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Blandad modell: kommunerna som kluster
 
@@ -100,6 +130,14 @@ Klienter i samma kommun liknar varandra (samma utbud, samma rutiner). Den blanda
 nivå (slumpintercept) per kommun. Liknar skattningarna ANCOVA-modellens ovan är resultatet robust mot
 skillnader mellan kommunerna.""", []),
 ("code", """publish(models.mixed_effects(par_region.pairs, OMRADE, group="municipality", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
+("md", """## Kommunerna jämförda, justerat för klienterna
+
+Går det bättre eller sämre för klienterna i en kommun än vad deras utgångsläge (index vid baslinjen, kön,
+ålder, huvudpreparat, tid till uppföljningen) förutsäger i regionen? *Observerat − förväntat* under noll är
+bättre än förväntat. **Trattens gränser** visar hur stor skillnad slumpen ger vid kommunens antal par: bara
+kommuner utanför gränserna skiljer sig tydligt. Den **krympta skattningen** drar små kommuner mot regionens
+medel, så att de inte rangordnas efter slumpen.""", []),
+("code", """publish(models.unit_comparison(par_region.pairs, OMRADE, by="municipality", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Hur säkra kan vi vara? Kommunen mot den sammanslagna regionen
 
 För varje kommun och för regionen: hur brett konfidensintervallet för medelförändringen blir
@@ -111,6 +149,16 @@ det är skälet att slå samman data regionalt.""", []),
 pub_prec""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
 print("små antal synliga:", bool(pub_prec.isin(SMALL).any().any()))""", []),
+("md", """Tabellen ovan svarar på frågan **"har klienternas situation förändrats?"** — och den frågan besvarar
+regression mot medelvärdet till stor del av sig själv. Frågan **"går det bättre för klienterna i en kommun
+(eller med en insats) än för övriga, vid samma utgångsläge?"** kräver betydligt fler par: tabellen nedan
+visar hur säkert varje kommun kan jämföras med övriga i regionen (ANCOVA, justerat för baslinjen), och hur
+många par per grupp som behövs för att upptäcka en skillnad på 0,05.""", []),
+("code", """pub_jmf = publish(power.comparison_precision_table(par_region.pairs, by="municipality", area=OMRADE, lang=LANG),
+                  min_cell=MIN_CELL, lang=LANG)
+pub_jmf""", []),
+("code", """# NBVAL_CHECK_OUTPUT
+print("små antal synliga:", bool(pub_jmf.isin(SMALL).any().any()))""", []),
 ("md", """## Att tänka på
 
 * Förändring före–efter är inte samma sak som effekt av insatsen.

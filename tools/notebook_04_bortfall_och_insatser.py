@@ -42,6 +42,7 @@ ds = load_store(ensure_demo_store(OUT))
 kommun = ds.filter(municipality=KOMMUN)
 as_of = monitor.as_of_date(ds)        # regionens senaste datum: samma status för alla kommuner
 par = pair_followups(kommun, as_of=as_of)
+par_region = pair_followups(ds, as_of=as_of)   # hela regionen (för bortfallsmodellen)
 SMALL = list(map(str, range(1, MIN_CELL)))   # antal som aldrig får synas""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
 print(KOMMUN, kommun)""", []),
@@ -81,6 +82,14 @@ publish(snedhet, min_cell=MIN_CELL, lang=LANG)""", []),
 ("code", """# NBVAL_CHECK_OUTPUT
 print(bortfall.attrition_warning(snedhet, lang=LANG)
       or "Ingen varning: ingen visad skillnad är 0,2 standardavvikelser eller större.")""", []),
+("md", """### Hur mycket ändrar bortfallet förändringen?
+
+Förändringen i alkoholindex för de uppföljda (*komplett fall*) bredvid samma förändring **viktad för
+bortfallet** (klienter som liknar dem som inte nåddes räknas tyngre; bygger bara på det som mätts vid
+baslinjen), och två känslighetsanalyser: om de som inte följdes upp var *oförändrade*, och gränserna om alla
+de som inte följdes upp hade haft den största förbättringen respektive försämringen som observerats.
+Hela regionens baslinjer används: en kommun har för få för modellen.""", []),
+("code", """publish(bortfall.ipw_change(par_region, "alcohol", lang=LANG), min_cell=MIN_CELL, lang=LANG)""", []),
 ("md", """## Insatser (UBÅT): vilka grupper får vilka insatser?
 
 Andel av klienterna med en insats som fått respektive insatstyp, per kön och per åldersgrupp. En klient
