@@ -407,6 +407,33 @@ def _within_sheet(m, f, sh, Nf, t1f, t1mf, files, N, t1miss, region_file):
             m.eq("change_rci", [(m.c(f, s, r, "Antal par (Grund–uppföljning)"), 1),
                                 (m.c(f, s, r, "Förbättrade"), -1), (m.c(f, s, r, "Oförändrade"), -1),
                                 (m.c(f, s, r, "Försämrade"), -1)])
+    if s == "ASI-användning":
+        # Σ over the periods of a municipality = its interviews in Kompletthet (each interview has one period)
+        kompl = files[f].get("Kompletthet")
+        if kompl is not None:
+            krow = {kompl.labels[r]: r for r in range(len(kompl.rows))}
+            for kommun in {sh.key(r, "Kommun") for r in rows}:
+                mine = [r for r in rows if sh.key(r, "Kommun") == kommun]
+                for col, form, target in (("Grundintervjuer", "Grund", "Antal intervjuer"),
+                                          ("Uppföljningar", "Uppföljning", "Antal intervjuer")):
+                    if f != region_file and f"{form} | Fysisk hälsa" in krow:
+                        m.eq(f"use_total:{col}", [(m.c(f, s, r, col), 1) for r in mine]
+                             + [(m.c(f, kompl.name, krow[f"{form} | Fysisk hälsa"], target), -1)])
+                rg = files[f].get("Bortfallsorsaker Grund")
+                if rg is not None and rg.rows and f != region_file:
+                    m.eq("use_total:Bortfall (Grund)", [(m.c(f, s, r, "Bortfall (Grund)"), 1) for r in mine]
+                         + [(m.c(f, rg.name, 0, N_COL), -1)])
+    if s == "Förändring per område":
+        fu = files[f].get("Uppföljning och bortfall")
+        lab = {fu.labels[r]: r for r in range(len(fu.rows))} if fu is not None else {}
+        for r in rows:  # a client has at least one pair; pairs ≤ the followed-up baselines
+            m.between("change_le", [(m.c(f, s, r, "Antal par (Grund–uppföljning)"), 1),
+                                    (m.c(f, s, r, N_COL), -1)], 0, np.inf)
+            if "Uppföljd" in lab and len(fu.count_cols) >= 2:
+                m.between("change_le", [(m.c(f, fu.name, lab["Uppföljd"], fu.count_cols[0]), 1),
+                                        (m.c(f, s, r, "Antal par (Grund–uppföljning)"), -1)], 0, np.inf)
+                m.between("change_le", [(m.c(f, fu.name, lab["Uppföljd"], fu.count_cols[1]), 1),
+                                        (m.c(f, s, r, N_COL), -1)], 0, np.inf)
     if s.startswith("Bortfallsorsaker"):
         for r in range(1, len(sh.rows)):
             m.eq("reasons", [(m.c(f, s, r, N_COL), 1), (m.c(f, s, 0, N_COL), -1)])
