@@ -232,7 +232,7 @@ class JointProtection:
 
 
 def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True,
-                    max_rounds: int = 200) -> JointProtection:
+                    max_rounds: int = 200, exact: bool | None = None) -> JointProtection:
     """Decide the hidden count cells of many tables together.
 
     Parameters
@@ -246,6 +246,9 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
         (:func:`audit`) and hide more until none is determined exactly.
     max_rounds : int
         Safety bound on suppression rounds.
+    exact : bool, optional
+        The rank check of :func:`asi_lib.publish._secondary` (default: only
+        without the audit, which is stronger and faster on large systems).
 
     Returns
     -------
@@ -318,6 +321,9 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     primary = np.asarray(primary_l, dtype=bool)
     forced = np.asarray(forced_l, dtype=bool)
     penalty = np.asarray(penalty_l, dtype=float)
+    # a unit's number of clients is the one figure every reader needs: hidden only as a last resort
+    is_total = np.array([len(k) == 5 and k[0] == _LG and k[2:] == ("*", "*", "n") for k in keys], dtype=bool)
+    penalty[is_total] = np.maximum(penalty[is_total], 1e6)
 
     # ---- equations
     raw_sets = []
@@ -365,6 +371,15 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             seen.add(key)
             sets.append((u, coef))
 
+    # a cell equal to a penalised cell (an equation with just these two non-zero cells, e.g. the
+    # valid values of a measure that nobody skipped = the unit's clients) shares its penalty:
+    # hiding it would take the client count with it
+    for _ in range(2):
+        for m, _sg in sets:
+            nz = m[values[m] != 0]
+            if len(nz) == 2 and penalty[nz].max() >= 1e6:
+                penalty[nz] = penalty[nz].max()
+
     # ---- suppression until stable
     links = []
     for c, g in zip(cells, gid_of):
@@ -374,7 +389,7 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     rounds, audited, audit_seconds = 0, 0, 0.0
     last_audited, det = None, np.zeros(0, dtype=int)   # audit everything first, then what changed
     for rounds in range(1, max_rounds + 1):
-        hidden |= _secondary(values, hidden, sets, penalty, exact=not audit_cells)
+        hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact)
         for a, b in links:
             both = hidden[a] | hidden[b]
             hidden[a[both & (values[a] > 0)]] = True
@@ -408,8 +423,10 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
 def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
     """Hide the cheapest visible non-zero cell near each determined cell.
 
-    Near: in an equation with the cell; when all of those are hidden, in an
-    equation with one of their hidden cells (and so on, three steps out).
+    Near: in an equation with the cell; when all of those are hidden or
+    protected by a penalty (a unit's client count), in an equation with one of
+    their hidden cells (and so on, four steps out); a penalised cell only when
+    nothing else is found.
     """
     cost = values + penalty
     member: dict[int, list[int]] = {}
@@ -418,19 +435,28 @@ def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
             member.setdefault(int(c), []).append(i)
     added = False
     for target in det:
-        frontier, seen_sets = {int(target)}, set()
-        for _ in range(3):
+        if not hidden[target]:
+            continue
+        frontier, seen_sets, fallback = {int(target)}, set(), None
+        for _ in range(4):
             ids = {i for c in frontier for i in member.get(c, ()) if i not in seen_sets}
             if not ids:
                 break
             seen_sets |= ids
             cand = np.unique(np.concatenate([sets[i][0] for i in ids]))
             vis = cand[~hidden[cand] & (values[cand] > 0)]
-            if vis.size:
-                hidden[vis[np.argmin(cost[vis])]] = True
+            cheap = vis[penalty[vis] < 1e6]
+            if cheap.size:
+                hidden[cheap[np.argmin(cost[cheap])]] = True
                 added = True
+                fallback = None
                 break
-            frontier = {int(c) for c in cand}
+            if vis.size and fallback is None:
+                fallback = vis[np.argmin(cost[vis])]
+            frontier = {int(c) for c in cand[hidden[cand]]}     # out through the hidden cells only
+        if fallback is not None:
+            hidden[fallback] = True
+            added = True
     return added
 
 
