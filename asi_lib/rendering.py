@@ -85,6 +85,9 @@ class ReportTask:
         HTML page title.
     timeout : float
         Seconds the whole report may take.
+    notebook : str, optional
+        Another notebook to execute (default: the worker's, normally
+        :data:`asi_lib.reports.REPORT_NOTEBOOK`).
     """
 
     municipality: str | None
@@ -93,6 +96,7 @@ class ReportTask:
     parameters: dict = field(default_factory=dict)
     title: str = ""
     timeout: float = 600.0
+    notebook: str | None = None
 
 
 class KernelWorker:
@@ -202,7 +206,7 @@ class KernelWorker:
             self._ready()
             self._used += 1
             nb = pm.execute_notebook(
-                str(self.notebook), str(nb_path), parameters={**task.parameters, "EXCEL": str(xlsx)},
+                str(task.notebook or self.notebook), str(nb_path), parameters={**task.parameters, "EXCEL": str(xlsx)},
                 kernel_name=self.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
                 km=self.km, kc=self.kc,
                 timeout_func=lambda cell: max(1, int(deadline - time.perf_counter() + 0.999)))
@@ -333,7 +337,7 @@ def render_task_remote(task: ReportTask, kernel_name: str) -> tuple[ReportResult
 
 
 def run_dask(tasks: list[ReportTask], out_dir, *, scheduler, kernel_name: str, on_done=None,
-             connect_timeout: float = 30) -> list[ReportResult]:
+             connect_timeout: float = 10) -> list[ReportResult]:
     """Render ``tasks`` on a Dask cluster: one task per municipality.
 
     Parameters
@@ -346,7 +350,7 @@ def run_dask(tasks: list[ReportTask], out_dir, *, scheduler, kernel_name: str, o
     kernel_name : str
         Kernelspec the workers start (registered there if missing).
     on_done : callable, optional
-    connect_timeout : float, default 30
+    connect_timeout : float, default 10
 
     Returns
     -------
