@@ -99,6 +99,52 @@ class ReportTask:
     notebook: str | None = None
 
 
+def _trim_imports() -> None:
+    """Keep ``rfc3987_syntax`` from being imported by jsonschema (via nbformat/papermill) in this process.
+
+    jsonschema imports it, when installed, only for its optional ``iri``
+    format checker, and building its grammar costs 1.5–2 s per process on a
+    quiet machine (STACK_NOTES pitfall 1; 16 s measured under load). Notebook
+    validation uses no ``iri`` format. Done only when nothing imported it yet;
+    the kernels are not affected (they do not import jsonschema).
+    """
+    import sys
+
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # "import rfc3987_syntax" now raises ImportError
+
+
+def _warm_engine() -> str:
+    """Register (once) and name a papermill engine that executes in a given running kernel.
+
+    papermill's own ``nbclient`` engine passes ``km`` on (a running kernel is
+    then reused and not shut down) but nbclient takes no ``kc`` argument and
+    would open a new kernel client per notebook; this engine hands it the
+    worker's client. Everything else is papermill's ``PapermillNotebookClient``.
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    if "asi-warm" not in papermill_engines._engines:
+        class WarmEngine(NBClientEngine):
+            @classmethod
+            def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                         stderr_file=None, start_timeout=60, execution_timeout=None, *, km, kc,
+                                         timeout_func=None, **kwargs):
+                import logging
+
+                from papermill.clientwrap import PapermillNotebookClient
+
+                client = PapermillNotebookClient(
+                    nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout,
+                    kernel_name=kernel_name, log=logging.getLogger("papermill"), log_output=log_output,
+                    stdout_file=stdout_file, stderr_file=stderr_file, timeout_func=timeout_func)
+                client.kc = kc
+                return client.execute()
+
+        papermill_engines.register("asi-warm", WarmEngine)
+    return "asi-warm"
+
+
 class KernelWorker:
     """A warm kernel that executes the report notebook for one municipality after another.
 
@@ -179,8 +225,10 @@ class KernelWorker:
             return
         # through nbclient, like the report itself (same event loop for the kernel client)
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_RESET)])
+        client = NotebookClient(nb, km=self.km, kernel_name=self.kernel_name, timeout=60)
+        client.kc = self.kc  # not a constructor argument; set, it is used instead of a new client
         try:
-            NotebookClient(nb, km=self.km, kc=self.kc, kernel_name=self.kernel_name, timeout=60).execute()
+            client.execute()
         except Exception:  # noqa: BLE001 - a kernel that cannot even reset is replaced
             self.stop()
             self._start()
@@ -208,7 +256,7 @@ class KernelWorker:
             nb = pm.execute_notebook(
                 str(task.notebook or self.notebook), str(nb_path), parameters={**task.parameters, "EXCEL": str(xlsx)},
                 kernel_name=self.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
-                km=self.km, kc=self.kc,
+                engine_name=_warm_engine(), km=self.km, kc=self.kc,
                 timeout_func=lambda cell: max(1, int(deadline - time.perf_counter() + 0.999)))
             kernel_ok = True
             res.notebook = nb_path
@@ -250,6 +298,7 @@ def run_local(tasks: list[ReportTask], out_dir, *, kernel_name: str, workers: in
     list of ReportResult
         In the order of ``tasks``.
     """
+    _trim_imports()
     todo: queue.Queue = queue.Queue()
     for i, t in enumerate(tasks):
         todo.put((i, t))
@@ -319,6 +368,7 @@ def render_task_remote(task: ReportTask, kernel_name: str) -> tuple[ReportResult
     """
     from .reports import ensure_kernel
 
+    _trim_imports()
     ensure_kernel(kernel_name)
     tmp = Path(tempfile.mkdtemp(prefix="asi-report-"))
     try:

@@ -1,0 +1,189 @@
+"""Benchmark: the national set end to end — generate, ingest, (release), every report — against plain papermill.
+
+Usage::
+
+    python benchmarks/bench_national.py                 # 290 municipalities, ~350,000 clients (tens of minutes)
+    python benchmarks/bench_national.py --scale 0.05    # 15 municipalities, 17,500 clients (a few minutes)
+    python benchmarks/bench_national.py --scheduler tcp://host:8786   # render on a Dask cluster
+
+``make bench-national`` runs the full scale (``SCALE=0.05 make bench-national``
+for a quick run). In one run it:
+
+1. generates the national region (``asi_lib.synth.generate(municipalities=K)``,
+   K = 290 × scale, clients = 350,000 × scale) and writes the four CSV files;
+2. ingests them into a fresh store (``asi-kit ingest`` in a child process, so
+   its peak resident memory is measured alone);
+3. builds the release — a hook (:func:`build_release`) that does nothing until
+   the release command exists; the reports then read the store;
+4. renders every report, municipalities and the region
+   (``asi_lib.reports.render_reports``: warm kernels, local threads or Dask);
+5. renders a sample of the same municipalities (smallest, middle, largest)
+   one after another with the plain command line, ``papermill`` and then
+   ``jupyter nbconvert --to html --no-input``, and extrapolates to all reports;
+
+and prints the figures and the ratio side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from asi_lib import reports, synth
+
+FULL_MUNICIPALITIES = 290
+FULL_CLIENTS = 350_000
+
+
+def build_release(store: Path, out: Path) -> Path | None:
+    """HOOK for the release (issue 9): build it here and return its folder.
+
+    When ``asi-kit release`` exists, call it on ``store`` into ``out`` and
+    return ``out``; the reports then get ``RELEASE`` as a parameter and the
+    time of this step is printed beside the others. Today: no release (None),
+    the reports compute from the store.
+    """
+    return None
+
+
+def run(cmd: list[str], **kw) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    return time.perf_counter() - t0
+
+
+def sample_of(sizes: dict, k: int) -> list[str]:
+    """k municipalities spread over the sizes: smallest, ..., largest."""
+    names = sorted(sizes, key=lambda m: (sizes[m], m))
+    if k >= len(names):
+        return names
+    idx = sorted({round(i * (len(names) - 1) / max(1, k - 1)) for i in range(k)})
+    return [names[i] for i in idx]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the national set (default 1.0)")
+    ap.add_argument("--workers", type=int, default=2, help="local report workers (default 2)")
+    ap.add_argument("--sample", type=int, default=3, help="reports in the papermill CLI baseline (default 3)")
+    ap.add_argument("--scheduler", default=None, help="Dask scheduler address (default: local threads)")
+    ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--out", default=None, help="keep everything here (default: a temporary folder)")
+    args = ap.parse_args(argv)
+
+    k = max(3, round(FULL_MUNICIPALITIES * args.scale))
+    n = max(20 * k, round(FULL_CLIENTS * args.scale))
+    work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="asi-national-"))
+    work.mkdir(parents=True, exist_ok=True)
+    bindir = Path(sys.executable).parent
+    fig: dict = {"scale": args.scale, "municipalities": k, "clients": n, "workers": args.workers,
+                 "scheduler": args.scheduler or "local", "load_before": os.getloadavg()[0]}
+    print(f"National set x{args.scale}: {k} municipalities, {n:,} clients -> {work}", flush=True)
+
+    # 1. generate + CSV
+    t0 = time.perf_counter()
+    region = synth.generate(n_clients=n, seed=args.seed, municipalities=k)
+    files = region.write(work / "export", format="csv")
+    fig["generate_s"] = time.perf_counter() - t0
+    rows = sum(len(df) for df in region.tables.values())
+    fig["rows"] = rows
+    as_of = region.truth["horizon"]
+    sizes = {m: v["clients"] for m, v in region.truth["municipalities"].items()}
+    del region
+    print(f"  generated {rows:,} rows in {fig['generate_s']:.1f} s", flush=True)
+
+    # 2. ingest (child process: its own peak RSS)
+    store, key = work / "store", work / "pseudonym.key"
+    csvs = [str(p) for p in files if p.suffix == ".csv"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "asi_lib", "ingest", *csvs, "--store", str(store), "--key", str(key),
+                          "--as-of", as_of], capture_output=True, text=True)
+    fig["ingest_s"] = time.perf_counter() - t0
+    if res.returncode not in (0, 1):
+        print(res.stderr, file=sys.stderr)
+        return 2
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    fig["ingest_peak_rss_mb"] = peak / 1024 if peak > before else None
+    print(f"  ingested in {fig['ingest_s']:.1f} s, peak RSS {fig['ingest_peak_rss_mb'] or 0:,.0f} MB", flush=True)
+
+    # 3. release (hook)
+    t0 = time.perf_counter()
+    release = build_release(store, work / "release")
+    fig["release_s"] = time.perf_counter() - t0 if release is not None else None
+    extra = {"RELEASE": str(release)} if release is not None else None
+
+    # 4. every report
+    out = work / "reports"
+    t0 = time.perf_counter()
+    results = reports.render_reports(store, out, as_of=as_of, workers=args.workers, progress=False,
+                                     scheduler=args.scheduler, parameters=extra)
+    fig["reports_s"] = time.perf_counter() - t0
+    fig["reports"] = len(results)
+    fig["reports_failed"] = [(r.name, r.error) for r in results if not r.ok]
+    by_name = {r.name: r for r in results}
+    smallest, largest = min(sizes, key=sizes.get), max(sizes, key=sizes.get)
+    fig["per_report_smallest"] = {"name": smallest, "clients": sizes[smallest], "s": by_name[smallest].seconds}
+    fig["per_report_largest"] = {"name": largest, "clients": sizes[largest], "s": by_name[largest].seconds}
+    fig["per_report_region_s"] = results[0].seconds
+    secs = sorted(r.seconds for r in results)
+    fig["per_report_median_s"] = secs[len(secs) // 2]
+    print(f"  {len(results)} reports in {fig['reports_s']:.1f} s ({len(fig['reports_failed'])} failed)", flush=True)
+
+    # 5. baseline: plain papermill CLI + nbconvert, one after another, on a sample
+    base = work / "baseline"
+    base.mkdir(exist_ok=True)
+    kernel = reports.ensure_kernel(reports.KERNEL_NAME)
+    sample = sample_of(sizes, args.sample)
+    times = []
+    for m in sample:
+        stem = reports.report_filename(m)
+        nb = base / f"{stem}.ipynb"
+        params = ["-p", "STORE", str(store), "-p", "KOMMUN", m, "-p", "AS_OF", as_of, "-p", "MIN_CELL", "5",
+                  "-p", "LANG", "sv", "-p", "EXCEL", str(base / f"{stem}.xlsx")]
+        if release is not None:
+            params += ["-p", "RELEASE", str(release)]
+        t_pm = run([str(bindir / "papermill"), str(reports.REPORT_NOTEBOOK), str(nb), "-k", kernel, *params])
+        t_nb = run([str(bindir / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(nb)])
+        times.append({"name": m, "clients": sizes[m], "papermill_s": t_pm, "nbconvert_s": t_nb})
+        print(f"  baseline {m} ({sizes[m]} clients): papermill {t_pm:.1f} s + nbconvert {t_nb:.1f} s", flush=True)
+    per_base = sum(t["papermill_s"] + t["nbconvert_s"] for t in times) / len(times)
+    fig["baseline"] = times
+    fig["baseline_per_report_s"] = per_base
+    fig["baseline_all_s"] = per_base * len(results)
+    fig["engine_per_report_s"] = fig["reports_s"] / len(results)
+    fig["ratio"] = fig["baseline_all_s"] / fig["reports_s"]
+    fig["load_after"] = os.getloadavg()[0]
+
+    pre = (fig["release_s"] or 0.0)
+    print()
+    print(f"{'step':<46} {'seconds':>9}")
+    print(f"{'generate + write CSV (' + format(rows, ',') + ' rows)':<46} {fig['generate_s']:>9.1f}")
+    print(f"{'ingest (peak RSS ' + format(fig['ingest_peak_rss_mb'] or 0, ',.0f') + ' MB)':<46} {fig['ingest_s']:>9.1f}")
+    print(f"{'release':<46} {'(hook: none yet)' if release is None else format(fig['release_s'], '9.1f'):>9}")
+    print(f"{'all ' + str(len(results)) + ' reports, asi-kit (' + fig['scheduler'] + ')':<46} {fig['reports_s']:>9.1f}")
+    print(f"{'  per report (slope)':<46} {fig['engine_per_report_s']:>9.2f}")
+    print(f"{'  smallest: ' + smallest + ' (' + str(sizes[smallest]) + ' clients)':<46} "
+          f"{fig['per_report_smallest']['s']:>9.2f}")
+    print(f"{'  largest: ' + largest + ' (' + str(sizes[largest]) + ' clients)':<46} "
+          f"{fig['per_report_largest']['s']:>9.2f}")
+    print(f"{'papermill CLI + nbconvert, per report (' + str(len(times)) + ' sampled)':<46} {per_base:>9.2f}")
+    print(f"{'  extrapolated to ' + str(len(results)) + ' reports':<46} {fig['baseline_all_s']:>9.1f}")
+    print(f"{'ratio (sequential papermill / asi-kit reports)':<46} {fig['ratio']:>8.1f}x")
+    print(f"{'release + all reports':<46} {pre + fig['reports_s']:>9.1f}")
+    print(f"load average before/after: {fig['load_before']:.1f} / {fig['load_after']:.1f}")
+    (work / "bench_national.json").write_text(json.dumps(fig, indent=1, ensure_ascii=False), encoding="utf-8")
+    if not args.out:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
