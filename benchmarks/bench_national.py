@@ -68,6 +68,42 @@ def sample_of(sizes: dict, k: int) -> list[str]:
     return [names[i] for i in idx]
 
 
+def cells_seconds(result) -> float | None:
+    """Seconds inside the notebook's cells (papermill's per-cell durations): no kernel start, no HTML."""
+    import nbformat
+
+    if result.notebook is None:
+        return None
+    nb = nbformat.read(result.notebook, as_version=4)
+    return sum(float(c.metadata.get("papermill", {}).get("duration") or 0) for c in nb.cells)
+
+
+def cell_profile(results) -> dict:
+    """Where the time of a report goes: papermill's per-cell durations, summed over every report.
+
+    The rest of a report's time (parameterising, resetting the kernel, the
+    HTML export) is "outside the cells".
+    """
+    import nbformat
+
+    by_cell: dict = {}
+    inside = 0.0
+    for r in results:
+        nb = nbformat.read(r.notebook, as_version=4)
+        for cell in nb.cells:
+            d = cell.get("metadata", {}).get("papermill", {}).get("duration")
+            if cell.cell_type != "code" or d is None:
+                continue
+            first = next((ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")), "")
+            by_cell[first[:60]] = by_cell.get(first[:60], 0.0) + float(d)
+            inside += float(d)
+    total = sum(r.seconds for r in results)
+    top = sorted(by_cell.items(), key=lambda kv: -kv[1])[:6]
+    return {"reports": len(results), "total_s": total, "cells_s": inside, "outside_cells_s": total - inside,
+            "top_cells": [{"cell": c, "s_per_report": v / max(1, len(results)), "share": v / total if total else 0}
+                          for c, v in top]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the national set (default 1.0)")
@@ -130,12 +166,15 @@ def main(argv=None) -> int:
     fig["reports_failed"] = [(r.name, r.error) for r in results if not r.ok]
     by_name = {r.name: r for r in results}
     smallest, largest = min(sizes, key=sizes.get), max(sizes, key=sizes.get)
-    fig["per_report_smallest"] = {"name": smallest, "clients": sizes[smallest], "s": by_name[smallest].seconds}
-    fig["per_report_largest"] = {"name": largest, "clients": sizes[largest], "s": by_name[largest].seconds}
+    fig["per_report_smallest"] = {"name": smallest, "clients": sizes[smallest], "s": by_name[smallest].seconds,
+                                  "cells_s": cells_seconds(by_name[smallest])}
+    fig["per_report_largest"] = {"name": largest, "clients": sizes[largest], "s": by_name[largest].seconds,
+                                 "cells_s": cells_seconds(by_name[largest])}
     fig["per_report_region_s"] = results[0].seconds
     secs = sorted(r.seconds for r in results)
     fig["per_report_median_s"] = secs[len(secs) // 2]
     print(f"  {len(results)} reports in {fig['reports_s']:.1f} s ({len(fig['reports_failed'])} failed)", flush=True)
+    fig["profile"] = cell_profile([r for r in results if r.ok])
 
     # 5. baseline: plain papermill CLI + nbconvert, one after another, on a sample
     base = work / "baseline"
@@ -167,18 +206,27 @@ def main(argv=None) -> int:
     print(f"{'step':<46} {'seconds':>9}")
     print(f"{'generate + write CSV (' + format(rows, ',') + ' rows)':<46} {fig['generate_s']:>9.1f}")
     print(f"{'ingest (peak RSS ' + format(fig['ingest_peak_rss_mb'] or 0, ',.0f') + ' MB)':<46} {fig['ingest_s']:>9.1f}")
-    print(f"{'release':<46} {'(hook: none yet)' if release is None else format(fig['release_s'], '9.1f'):>9}")
+    print(f"{'release':<46} " + ("        –  (hook: no release built yet)" if release is None
+                                  else f"{fig['release_s']:>9.1f}"))
     print(f"{'all ' + str(len(results)) + ' reports, asi-kit (' + fig['scheduler'] + ')':<46} {fig['reports_s']:>9.1f}")
     print(f"{'  per report (slope)':<46} {fig['engine_per_report_s']:>9.2f}")
-    print(f"{'  smallest: ' + smallest + ' (' + str(sizes[smallest]) + ' clients)':<46} "
-          f"{fig['per_report_smallest']['s']:>9.2f}")
-    print(f"{'  largest: ' + largest + ' (' + str(sizes[largest]) + ' clients)':<46} "
-          f"{fig['per_report_largest']['s']:>9.2f}")
+    for key, label in (("per_report_smallest", "smallest"), ("per_report_largest", "largest")):
+        p = fig[key]
+        print(f"{'  ' + label + ': ' + p['name'] + ' (' + str(p['clients']) + ' clients)':<46} {p['s']:>9.2f}"
+              f"   of which in the cells {p['cells_s'] or 0:.2f} s")
     print(f"{'papermill CLI + nbconvert, per report (' + str(len(times)) + ' sampled)':<46} {per_base:>9.2f}")
     print(f"{'  extrapolated to ' + str(len(results)) + ' reports':<46} {fig['baseline_all_s']:>9.1f}")
     print(f"{'ratio (sequential papermill / asi-kit reports)':<46} {fig['ratio']:>8.1f}x")
     print(f"{'release + all reports':<46} {pre + fig['reports_s']:>9.1f}")
     print(f"load average before/after: {fig['load_before']:.1f} / {fig['load_after']:.1f}")
+    prof = fig["profile"]
+    if prof["reports"]:
+        n_ok = prof["reports"]
+        print(f"\nwhere a report's time goes (mean over {n_ok} reports, {prof['total_s'] / n_ok:.2f} s each):")
+        for c in prof["top_cells"]:
+            print(f"  {c['s_per_report']:6.2f} s {c['share']:5.0%}  {c['cell']}")
+        print(f"  {prof['outside_cells_s'] / n_ok:6.2f} s {prof['outside_cells_s'] / prof['total_s']:5.0%}  "
+              "outside the cells (kernel start/reset, parameters, HTML export)")
     (work / "bench_national.json").write_text(json.dumps(fig, indent=1, ensure_ascii=False), encoding="utf-8")
     if not args.out:
         shutil.rmtree(work, ignore_errors=True)
