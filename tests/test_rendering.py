@@ -210,3 +210,45 @@ def test_cli_reports_on_a_cluster(cluster, tmp_path):
     assert "okänd kommun" in index and "misslyckades" in index
     assert main(["reports", "--store", str(store), "--out", str(out), "--quiet",
                  "--scheduler", "tcp://127.0.0.1:9"]) == 2  # nothing listening: a clear error, exit 2
+
+
+def test_report_exporter_equals_nbconvert_without_its_soup_pass(tmp_path):
+    """Our exporter skips nbconvert's BeautifulSoup pass; the page must say the same (text, alt, tabindex)."""
+    import base64
+    import re
+    from html.parser import HTMLParser
+
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    png = base64.b64encode(bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")).decode()
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("x")
+    code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+                    nbformat.v4.new_output("display_data", data={"text/html": "<table><tr><td>&lt;5</td></tr></table>"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="Älvstad: klar\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Rubrik\n\nText med *betoning* & <5."), code]
+    ours = reports.notebook_to_html(nb, tmp_path / "a.html", title="T").read_text(encoding="utf-8")
+    ref = HTMLExporter(template_name="lab", template_file="asi_report.html.j2",
+                       extra_loaders=[DictLoader({"asi_report.html.j2": reports._TEMPLATE})], exclude_input=True,
+                       exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
+    nb.metadata["title"] = "T"
+    theirs, _ = ref.from_notebook_node(nb)
+
+    def visible(page):
+        out = []
+
+        class P(HTMLParser):
+            def handle_data(self, data):
+                if data.strip():
+                    out.append(data.strip())
+
+        P().feed(re.sub(r"<style.*?</style>", "", page, flags=re.S))
+        return out
+
+    assert visible(ours) == visible(theirs) and "Älvstad: klar" in visible(ours)
+    assert ours.count('tabindex="0"') == theirs.count('tabindex="0"') > 0
+    assert ours.count("<img") == theirs.count("<img") == 1 and 'alt="Figur"' in ours
+    assert f"data:image/png;base64,{png}" in ours
