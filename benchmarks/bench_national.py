@@ -17,7 +17,10 @@ for a quick run). In one run it:
    the release command exists; the reports then read the store;
 4. renders every report, municipalities and the region
    (``asi_lib.reports.render_reports``: warm kernels, local threads or Dask);
-5. renders a sample of the same municipalities (smallest, middle, largest)
+5. renders the smallest and the largest municipality once more, each alone
+   on one warm kernel (the per-report cost without start-up or a second
+   report running beside it);
+6. renders a sample of the same municipalities (smallest, middle, largest)
    one after another with the plain command line, ``papermill`` and then
    ``jupyter nbconvert --to html --no-input``, and extrapolates to all reports;
 
@@ -76,6 +79,28 @@ def cells_seconds(result) -> float | None:
         return None
     nb = nbformat.read(result.notebook, as_version=4)
     return sum(float(c.metadata.get("papermill", {}).get("duration") or 0) for c in nb.cells)
+
+
+def warm_alone(store, out, names, as_of, release) -> list[dict]:
+    """Each of ``names`` rendered alone on one already warm kernel: per-report cost without start-up."""
+    from asi_lib.rendering import KernelWorker, ReportTask
+
+    w = KernelWorker(reports.ensure_kernel(reports.KERNEL_NAME))
+    try:
+        def task(m):
+            params = {"STORE": str(store), "KOMMUN": m, "AS_OF": as_of, "MIN_CELL": 5, "LANG": "sv"}
+            if release is not None:
+                params["RELEASE"] = str(release)
+            return ReportTask(municipality=m, name=m, stem=reports.report_filename(m), title=m, parameters=params)
+
+        w.render(task(names[0]), out)  # warm-up: kernel start and imports
+        rows = []
+        for m in names:
+            r = w.render(task(m), out)
+            rows.append({"name": m, "s": r.seconds, "cells_s": cells_seconds(r), "ok": r.ok})
+        return rows
+    finally:
+        w.stop()
 
 
 def cell_profile(results) -> dict:
@@ -175,6 +200,9 @@ def main(argv=None) -> int:
     fig["per_report_median_s"] = secs[len(secs) // 2]
     print(f"  {len(results)} reports in {fig['reports_s']:.1f} s ({len(fig['reports_failed'])} failed)", flush=True)
     fig["profile"] = cell_profile([r for r in results if r.ok])
+    fig["warm_alone"] = warm_alone(store, work / "warm", [smallest, largest], as_of, release)
+    for w in fig["warm_alone"]:
+        print(f"  warm kernel, alone: {w['name']} ({sizes[w['name']]} clients) {w['s']:.2f} s", flush=True)
 
     # 5. baseline: plain papermill CLI + nbconvert, one after another, on a sample
     base = work / "baseline"
@@ -214,6 +242,9 @@ def main(argv=None) -> int:
         p = fig[key]
         print(f"{'  ' + label + ': ' + p['name'] + ' (' + str(p['clients']) + ' clients)':<46} {p['s']:>9.2f}"
               f"   of which in the cells {p['cells_s'] or 0:.2f} s")
+    for w in fig["warm_alone"]:
+        print(f"{'  alone on a warm kernel: ' + w['name'] + ' (' + str(sizes[w['name']]) + ')':<46} {w['s']:>9.2f}"
+              f"   of which in the cells {w['cells_s'] or 0:.2f} s")
     print(f"{'papermill CLI + nbconvert, per report (' + str(len(times)) + ' sampled)':<46} {per_base:>9.2f}")
     print(f"{'  extrapolated to ' + str(len(results)) + ' reports':<46} {fig['baseline_all_s']:>9.1f}")
     print(f"{'ratio (sequential papermill / asi-kit reports)':<46} {fig['ratio']:>8.1f}x")
