@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := asi-kit
 OUT    ?= out
 
-.PHONY: all demo test test-fast test-notebooks notebooks bench templates venv clean help lab dashboard test-browser browser-deps
+.PHONY: all demo test test-fast test-notebooks notebooks bench bench-national templates venv clean help lab dashboard test-browser browser-deps
 
 all: help
 
@@ -17,6 +17,7 @@ help:
 	@echo "make demo   - sätter upp .venv och kör huvudjobbet på syntetiska demodata"
 	@echo "make test   - sätter upp .venv och kör alla tester"
 	@echo "make bench  - kör prestandamätningarna i benchmarks/ (se docs/benchmarks.md)"
+	@echo "make bench-national - 290 kommuner, alla rapporter mot papermill (SCALE=0.05 för en snabb körning)"
 	@echo "make notebooks - generera, kör och gör notebookarna lätta innan de checkas in"
 
 venv: $(STAMP)
@@ -58,6 +59,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_synth.py
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_dashboard.py
+
+# The national set end to end (docs/benchmarks.md); SCALE=0.05 for a quick run.
+SCALE ?= 1.0
+bench-national: $(STAMP)
+	$(PY) benchmarks/bench_national.py --scale $(SCALE)
 
 templates: $(STAMP)
 	$(VENV)/bin/asi-kit template --out data_templates

@@ -110,17 +110,16 @@ def ensure_demo_release(out="out/demo", **kw) -> Path:
     return rel
 
 
-def write_demo_tables(store, out, *, as_of=None) -> list[Path]:
-    """Published tables for the region and for each municipality, as Excel."""
-    from .store import load_store
-    from .tables import standard_tables, write_excel
+def write_demo_tables(release, out) -> list[Path]:
+    """The release's published tables for the region and for each municipality, as Excel."""
+    from .release import load_release
+    from .tables import write_excel
 
-    ds = load_store(store)
+    rel = load_release(release)
     out = Path(out)
-    paths = [write_excel(standard_tables(ds, as_of=as_of), out / "region.xlsx", title="Hela regionen")]
-    for kommun in sorted(ds.grund["municipality"].dropna().unique()):
-        tabs = standard_tables(ds, municipality=kommun, as_of=as_of)
-        paths.append(write_excel(tabs, out / f"{file_stem(kommun)}.xlsx", title=kommun))  # unique per exact name
+    paths = [write_excel(rel.tables(None), out / "region.xlsx", title="Hela regionen")]
+    for kommun in rel.municipalities:
+        paths.append(write_excel(rel.tables(kommun), out / f"{file_stem(kommun)}.xlsx", title=kommun))
     return paths
 
 
@@ -133,20 +132,30 @@ def run_demo(out="out", *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of=N
     import time
 
     out = Path(out)
+    from .release import build_release, write_release
+    from .store import load_store
+
     res = build_demo_store(out, n_clients=n_clients, seed=seed, as_of=as_of)
-    tables = write_demo_tables(res["store"], out / "tabeller", as_of=as_of)
+    t0 = time.perf_counter()
+    rel = build_release(load_store(res["store"]))
+    release = write_release(rel, out / "release")
+    t_release = time.perf_counter() - t0
+    tables = write_demo_tables(release, out / "tabeller")
     failed = []
     if reports:
         from .reports import render_reports
 
         t0 = time.perf_counter()
-        results = render_reports(res["store"], out / "rapporter", workers=workers, as_of=as_of)
+        results = render_reports(release, out / "rapporter", workers=workers)
         seconds = time.perf_counter() - t0
         failed = [r for r in results if not r.ok]
     print("Resultat / results:")
     print(f"  exportfiler (syntetiska):        {res['export']}")
     print(f"  pseudonymiserat lager:           {res['store']}")
     print(f"  nyckel (demo, utanför lagret):   {res['key']}")
+    p = rel.manifest["protection"]
+    print(f"  skyddad utgåva (allt publicerat): {release} (referensdatum {rel.reference_date}; "
+          f"{p['cells']} celler skyddade tillsammans, {t_release:.0f} s)")
     print(f"  publicerade tabeller (Excel):    {out / 'tabeller'} ({len(tables)} filer: region + en per kommun)")
     if reports:
         print(f"  kommunrapporter (HTML + Excel):  {out / 'rapporter' / 'index.html'} "

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AsiInputError
-from .publish import HIDDEN, TOTAL, _secondary, protect_cells, publish, table_cells
+from .publish import TOTAL, _secondary, publish, table_cells
 
 __all__ = ["REGION", "RELEASE_FORMAT", "reference_date", "build_release", "write_release", "load_release",
            "Release", "protect_jointly", "audit", "client_count_table"]

@@ -26,12 +26,9 @@ import datetime as _dt
 import html
 import os
 import re
-import shutil
 import sys
-import tempfile
-import time
+import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -590,17 +587,64 @@ blockquote { border-left: 4px solid #d9822b; background: #fff6ec; padding: 0.3em
 """
 
 
+_EXPORTERS = threading.local()
+
+
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+_FOCUSABLE = re.compile(r'(<div\b[^>]*\bclass="[^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*")')
+
+
+def _html_exporter():
+    """This thread's HTML exporter: template environment and preprocessors built once per worker.
+
+    nbconvert's ``HTMLExporter.from_notebook_node`` ends by parsing the whole
+    finished page with BeautifulSoup only to add an alt text to images that
+    have none and ``tabindex="0"`` to inputs and outputs: most of a report's
+    export time (a 1 MB page with embedded figures). Ours does the same two
+    edits with two regular expressions on the template's own markup.
+    """
+    exporter = getattr(_EXPORTERS, "html", None)
+    if exporter is None:
+        from jinja2 import DictLoader
+        from nbconvert import HTMLExporter
+        from nbconvert.exporters.templateexporter import TemplateExporter
+        from nbconvert.filters.highlight import Highlight2HTML
+        from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+        class ReportHTMLExporter(HTMLExporter):
+            def from_notebook_node(self, nb, resources=None, **kw):
+                # HTMLExporter.from_notebook_node (nbconvert 7.17) up to the BeautifulSoup pass
+                langinfo = nb.metadata.get("language_info", {})
+                lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+                self.register_filter("highlight_code", self.filters.get(
+                    "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+                resources = self._init_resources(resources)
+                self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                    notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+                page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+                page = _IMG_WITHOUT_ALT.sub('<img alt="Figur"', page)
+                return _FOCUSABLE.sub(r'\1 tabindex="0"', page), resources
+
+        exporter = ReportHTMLExporter(template_name="lab", template_file="asi_report.html.j2",
+                                      extra_loaders=[DictLoader({"asi_report.html.j2": _TEMPLATE})],
+                                      exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                                      embed_images=True)
+        exporter.language_code = "sv"
+        _EXPORTERS.html = exporter
+    return exporter
+
+
 def notebook_to_html(nb, path, *, title: str = "") -> Path:
     """An executed notebook as a self-contained HTML page without code.
 
     Uses nbconvert's ``lab`` template with inputs and prompts excluded and the
     blocks that load require.js, MathJax, Mermaid and widget renderers from
     public CDNs removed; images are embedded; stderr streams (warnings) are
-    dropped.
+    dropped. The exporter is built once per thread and reused, and skips
+    nbconvert's BeautifulSoup pass over the finished page (see
+    ``_html_exporter``).
     """
     import nbformat
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
 
     nb = nbformat.from_dict(nb) if not isinstance(nb, nbformat.NotebookNode) else nb
     nb = nbformat.from_dict(nb.copy())
@@ -611,11 +655,7 @@ def notebook_to_html(nb, path, *, title: str = "") -> Path:
     if title:
         nb.metadata["title"] = title
     nb.metadata.pop("widgets", None)
-    exporter = HTMLExporter(template_name="lab", template_file="asi_report.html.j2",
-                            extra_loaders=[DictLoader({"asi_report.html.j2": _TEMPLATE})],
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            embed_images=True)
-    exporter.language_code = "sv"
+    exporter = _html_exporter()
     body, _ = exporter.from_notebook_node(nb)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -684,6 +724,8 @@ class ReportResult:
         Wall time of execution and conversion.
     error : str
         First line of the error (``"AsiInputError: okänd kommun ..."``).
+    worker : str
+        Where it was rendered (``host:pid`` on a Dask worker; empty locally).
     """
 
     municipality: str | None
@@ -696,6 +738,7 @@ class ReportResult:
     tendency: bool = False
     seconds: float = 0.0
     error: str = ""
+    worker: str = ""
 
     @property
     def ok(self) -> bool:
@@ -707,37 +750,6 @@ def _error_text(exc: BaseException) -> str:
     text = f"{ename}: {evalue}" if ename else f"{type(exc).__name__}: {exc}"
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     return text.strip().splitlines()[0][:500] if text.strip() else type(exc).__name__
-
-
-def _render_one(res: ReportResult, release: Path, out_dir: Path, *, lang, kernel, km_class,
-                timeout) -> ReportResult:
-    import papermill as pm
-
-    stem = report_filename(res.municipality)
-    nb_path = out_dir / "ipynb" / f"{stem}.ipynb"
-    xlsx = out_dir / f"{stem}.xlsx"
-    nb_path.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    try:
-        nb = pm.execute_notebook(
-            str(REPORT_NOTEBOOK), str(nb_path),
-            parameters={"RELEASE": str(release), "KOMMUN": res.municipality, "LANG": lang,
-                        "EXCEL": str(xlsx)},
-            kernel_name=kernel, progress_bar=False, request_save_on_cell_execute=False,
-            execution_timeout=timeout, kernel_manager_class=km_class,
-            # jupyter_client interrupts a kernel before shutting it down; an idle ipykernel then
-            # logs "KeyboardInterrupt caught in kernel" on our stderr. Cell errors still reach us
-            # through the messages (and fail the report); only the kernel's own log is quieted.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
-        res.notebook = nb_path
-        res.excel = xlsx if xlsx.exists() else None
-        title = (f"Kommunrapport ASI: {res.name}" if lang == "sv" else f"ASI report: {res.name}")
-        res.html = notebook_to_html(nb, out_dir / f"{stem}.html", title=title)
-    except Exception as exc:  # noqa: BLE001 - one failing report must not stop the others
-        res.status, res.error = "failed", _error_text(exc)
-        res.notebook = nb_path if nb_path.exists() else None
-    res.seconds = time.perf_counter() - t0
-    return res
 
 
 def resolve_release(source, out_dir, *, as_of=None, min_cell: int = 5, lang: str = "sv") -> Path:
@@ -782,8 +794,9 @@ def resolve_release(source, out_dir, *, as_of=None, min_cell: int = 5, lang: str
 
 def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as_of=None, timeout: int = 600,
                    progress: bool = True, region: bool | None = None, min_cell: int = 5,
-                   lang: str = "sv") -> list[ReportResult]:
-    """Render the report notebook per municipality from one release to HTML (no code) + Excel, and an index.
+                   lang: str = "sv", parameters: dict | None = None, scheduler=None,
+                   recycle: int = 50) -> list[ReportResult]:
+    """Render the report notebook per municipality to HTML (no code) + Excel, and an index.
 
     Parameters
     ----------
@@ -795,23 +808,30 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         Gets ``<stem>.html``, ``<stem>.xlsx``, ``ipynb/<stem>.ipynb`` and
         ``index.html``.
     municipalities : list of str, optional
-        Default: every municipality of the release, plus the whole region. A
+        Default: every municipality in the store, plus the whole region. A
         ``None`` in the list means the whole region.
     workers : int, default 2
-        Reports executed at the same time (one kernel process each).
+        Local mode: reports executed at the same time (one warm kernel each).
     as_of : date-like, optional
         Reference date when a release is built from a store (default: the
         latest interview in the store).
-    timeout : int
-        Seconds a single cell may run (papermill ``execution_timeout``).
+    timeout : int, default 600
+        Seconds one report may take (every cell gets what is left).
     progress : bool
         tqdm progress bar on stderr.
     region : bool, optional
         Add the whole-region report; default True when ``municipalities`` is
         None, else False.
     min_cell : int
-        Used when a release is built from a store.
     lang : {"sv", "en"}
+    parameters : dict, optional
+        More notebook parameters, the same for every report (e.g.
+        ``{"RELEASE": path}``); the engine passes them on unread.
+    scheduler : str or distributed.Client, optional
+        A Dask scheduler (``tcp://host:8786``): one task per municipality is
+        sent to its workers. Default: ``$ASI_KIT_SCHEDULER``, else local.
+    recycle : int, default 50
+        Local mode: reports per kernel before it is replaced.
 
     Returns
     -------
@@ -822,13 +842,16 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     Raises
     ------
     AsiInputError
-        No store or release at ``source`` or the report notebook is missing.
+        No store or release at ``source``, the report notebook is missing, or the
+        scheduler cannot be reached.
 
     Notes
     -----
-    papermill runs in-process in ``workers`` threads, each kernel a process
-    (kernelspec ``asi-kit``, IPC transport, ``execution_timeout=timeout``);
-    HTML via :func:`notebook_to_html`. See ``docs/reports.md``.
+    The engine is :mod:`asi_lib.rendering`: papermill executes the notebook
+    in warm kernels (one per worker, namespace reset between reports),
+    HTML via :func:`notebook_to_html` with one exporter per worker. Reports
+    are started largest first, so the small ones fill the gaps at the end.
+    See ``docs/reports.md``.
 
     Examples
     --------
@@ -836,6 +859,7 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     >>> [(r.name, r.status, r.n_clients, r.tendency) for r in res]  # doctest: +SKIP
     [('Fjällbo', 'ok', '7', True)]
     """
+    from . import rendering
     from .release import load_release
 
     out_dir = Path(out_dir).resolve()
@@ -843,6 +867,7 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         raise AsiInputError(f"utmappen {out_dir} är en fil / the output folder is a file")
     if not REPORT_NOTEBOOK.exists():
         raise AsiInputError(f"rapportmallen saknas: {REPORT_NOTEBOOK} / report notebook missing")
+    scheduler = scheduler or os.environ.get(rendering.SCHEDULER_ENV) or None
     release = resolve_release(source, out_dir, as_of=as_of, min_cell=min_cell, lang=lang)
     rel = load_release(release)
     known = rel.municipalities
@@ -862,34 +887,46 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         raise AsiInputError("två kommuner får samma filnamn / two municipalities share a file name")
     counts = rel.client_counts()
     by_name = {m: (n, t) for m, n, t in zip(counts["municipality"], counts["n"], counts["tendency"])}
-    results = []
+    # largest first: the number of rows of a unit's largest table is a cheap, published proxy
+    size = {str(k): len(rel.published.get(str(k), {}).get("ASI-användning", ())) for k in known}
+    common = {"RELEASE": str(release), "LANG": lang, **(parameters or {})}
+    results, tasks = [], []
     for m in todo:
         name = REGION_LABEL[lang] if m is None else str(m)
         res = ReportResult(municipality=m, name=name)
         res.n_clients, res.tendency = by_name.get(None if m is None else str(m), ("–", False))
         results.append(res)
+        tasks.append(rendering.ReportTask(
+            municipality=m, name=name, stem=report_filename(m), parameters={**common, "KOMMUN": m},
+            title=f"Kommunrapport ASI: {name}" if lang == "sv" else f"ASI report: {name}", timeout=timeout))
     out_dir.mkdir(parents=True, exist_ok=True)
     kernel = ensure_kernel(KERNEL_NAME)
-    ipc_dir = tempfile.mkdtemp(prefix="asi-ipc-")
-    km_class = _ipc_manager_class(ipc_dir)
-    kw = dict(lang=lang, kernel=kernel, km_class=km_class, timeout=timeout)
+    # largest first (the region counts as the largest): the small reports fill the gaps at the end
+    order = sorted(range(len(tasks)), key=lambda i: -(10**12 if todo[i] is None else size.get(str(todo[i]), 0)))
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(results), desc="Rapporter", unit="rapport")
+
+    def done(r):
+        if bar is not None:
+            bar.set_postfix_str(f"{r.name}: {r.status}")
+            bar.update(1)
+
     try:
-        with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-            futures = {pool.submit(_render_one, r, release, out_dir, **kw): r for r in results}
-            for fut in as_completed(futures):
-                r = fut.result()
-                if bar is not None:
-                    bar.set_postfix_str(f"{r.name}: {r.status}")
-                    bar.update(1)
+        ordered = [tasks[i] for i in order]
+        if scheduler:
+            rendered = rendering.run_dask(ordered, out_dir, scheduler=scheduler, kernel_name=kernel, on_done=done)
+        else:
+            rendered = rendering.run_local(ordered, out_dir, kernel_name=kernel, workers=workers, recycle=recycle,
+                                           on_done=done)
     finally:
         if bar is not None:
             bar.close()
-        shutil.rmtree(ipc_dir, ignore_errors=True)
+    for i, r in zip(order, rendered):
+        r.n_clients, r.tendency = results[i].n_clients, results[i].tendency
+        results[i] = r
     write_index(results, out_dir, reference_date=rel.reference_date,
                 min_cell=rel.manifest["parameters"]["min_cell"])
     return results
@@ -966,7 +1003,8 @@ def _cmd(args: argparse.Namespace) -> int:
     results = render_reports(args.release or args.store, args.out, municipalities=args.kommun or None,
                              workers=args.workers,
                              as_of=args.as_of, timeout=args.timeout, progress=not args.quiet,
-                             region=True if not args.kommun else args.region, min_cell=args.min_cell)
+                             region=True if not args.kommun else args.region, min_cell=args.min_cell,
+                             scheduler=args.scheduler)
     failed = [r for r in results if not r.ok]
     print(f"{len(results) - len(failed)} av {len(results)} rapporter klara: {Path(args.out) / 'index.html'}")
     for r in failed:
@@ -987,7 +1025,10 @@ def register_cli(subparsers) -> None:
     p.add_argument("--workers", type=int, default=2, help="rapporter samtidigt (standard 2)")
     p.add_argument("--as-of", default=None,
                    help="med --store: referensdatum ÅÅÅÅ-MM-DD (standard: senaste intervjun i lagret)")
-    p.add_argument("--timeout", type=int, default=600, help="sekunder per cell")
+    p.add_argument("--timeout", type=int, default=600, help="sekunder per rapport (standard 600)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://VÄRD:PORT",
+                   help="Dask-schemaläggare: en uppgift per kommun till klustrets arbetare "
+                        "(standard $ASI_KIT_SCHEDULER, annars lokalt)")
     p.add_argument("--min-cell", type=int, default=5)
     p.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")
     p.set_defaults(func=_cmd)

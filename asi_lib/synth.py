@@ -7,6 +7,10 @@ but still carrying a raw synthetic ``client_id`` (local client numbers such as
 Everything is vectorised over clients with one :class:`numpy.random.Generator`;
 the same seed gives identical frames.
 
+With ``municipalities=K`` it builds a national region instead: K invented
+municipalities whose sizes follow a seeded lognormal with a floor
+(:func:`municipality_sizes`), many small ones beside a few big cities.
+
 The region has built-in traps whose true values are returned in
 ``SynthRegion.truth`` (and, as parameters, in :data:`TRUE_PARAMS`):
 
@@ -463,85 +467,132 @@ def _horizon(end_year: int) -> np.datetime64:
     return np.datetime64(min(end, today), "D")
 
 
-def generate(n_clients: int = 3000, seed: int = 20261122, start_year: int = 2019,
-             end_year: int = 2025) -> SynthRegion:
-    """Generate a synthetic region.
+# ----------------------------------------------------------------------------- national region
+#: Defaults of the national size distribution (see :func:`municipality_sizes`, docs/synthetic_data.md).
+NATIONAL_SIGMA = 1.3
+NATIONAL_FLOOR = 3
+_NAME_STEMS = ("Al", "Björk", "Ed", "Fur", "Gran", "Hag", "Ild", "Jär", "Kvarn", "Lind", "Mo", "Nor", "Ox",
+               "Pil", "Ran", "Sand", "Tall", "Ulv", "Val", "Vide", "Ås", "Äng", "Ör", "Berg", "Dal", "Ek", "Hassel",
+               "Lo", "Rönn", "Sjö")
+_NAME_ENDS = ("by", "sala", "hamn", "vik", "åker", "mora", "myra", "bo", "stad", "köping", "torp", "lunda",
+              "ås", "fors", "näs", "holm", "berga", "ryd", "sjö", "landa")
+_UNIT_TYPES = ("Vuxenenheten", "Beroendemottagningen", "Öppenvården")
+
+
+def municipality_sizes(n_clients: int, n_municipalities: int, *, sigma: float = NATIONAL_SIGMA,
+                       floor: int = NATIONAL_FLOOR, seed: int = 20261122) -> np.ndarray:
+    """Clients per municipality of a national region: a seeded lognormal with a floor.
 
     Parameters
     ----------
-    n_clients : int, default 3000
-        Clients in the target group (those with a Grund interview plus those
-        registered as Grund bortfall). Two tiny municipalities always get 8
-        and 5 of them.
+    n_clients : int
+        Clients in the whole target group.
+    n_municipalities : int
+    sigma : float, default 1.3
+        SD of the log sizes (skew: the larger, the more small municipalities
+        beside a few big cities).
+    floor : int, default 3
+        Every municipality has at least this many clients.
     seed : int
-        Seed of the :class:`numpy.random.Generator`; same seed, same frames.
-    start_year, end_year : int
-        Interview dates fall from 1 January ``start_year`` to 31 December
-        ``end_year`` (or today, whichever is earlier); nothing is dated later.
 
     Returns
     -------
-    SynthRegion
+    numpy.ndarray of int64
+        Sizes, largest first, summing to ``n_clients``.
 
     Notes
     -----
-    The follow-up composite of area :math:`a` is generated as
-    :math:`c_1 = \\alpha_a + \\beta_a c_0 + \\tau_{a,k} + \\gamma + \\varepsilon`
-    with :math:`E[\\varepsilon]=0` (see the module docstring); all parameters
-    are in ``truth["outcome_model"]`` and ``truth["effects"]``. Assumptions
-    and sources: ``docs/synthetic_data.md``.
+    :math:`w_i \\sim \\mathrm{LogNormal}(0, \\sigma^2)` i.i.d., then
+    :math:`n_i = f + \\lfloor (N - kf)\\, w_i / \\sum_j w_j \\rceil` with the
+    remainder apportioned by largest fractional part (Hamilton), so
+    :math:`\\sum n_i = N` exactly. The draws use their own stream
+    (``numpy.random.default_rng([seed, 12])``). Why a lognormal:
+    ``docs/synthetic_data.md``.
 
     Examples
     --------
-    >>> region = generate(n_clients=200, seed=1)
-    >>> sorted(region.tables)
-    ['bortfall', 'grund', 'insatser', 'uppfoljning']
-    >>> region.tables["grund"]["client_id"].str.match(r"^K\\d{2}-\\d{6}$").all()
-    np.True_
+    >>> s = municipality_sizes(350_000, 290, seed=1)
+    >>> int(s.sum()), len(s), int(s.min()) >= 3, bool(s[0] > 20 * np.median(s))
+    (350000, 290, True, True)
     """
-    if int(n_clients) < 20:
-        raise AsiInputError("n_clients måste vara minst 20 / n_clients must be at least 20")
-    if start_year > end_year:
-        raise AsiInputError("start_year efter end_year / start_year after end_year")
-    n_clients = int(n_clients)
-    cb = load_codebook()
-    P = TRUE_PARAMS
-    rng = np.random.default_rng(seed)
-    asi = cb.by_asi5("grund")
-    h = _horizon(end_year)
-    t0 = np.datetime64(f"{start_year}-01-01", "D")
-    if h <= t0:
-        raise AsiInputError("inga dagar mellan start och slut / empty period")
-    span = int((h - t0).astype(int)) + 1
+    k, n = int(n_municipalities), int(n_clients)
+    if k < 1:
+        raise AsiInputError("minst en kommun / at least one municipality")
+    if n < floor * k:
+        raise AsiInputError(f"{n} klienter räcker inte till {k} kommuner med minst {floor} var "
+                            "/ too few clients for the municipalities")
+    w = np.random.default_rng([seed, 12]).lognormal(0.0, float(sigma), k)
+    w = np.sort(w)[::-1]
+    quota = (n - floor * k) * w / w.sum()
+    base = np.floor(quota).astype(np.int64)
+    rest = (n - floor * k) - int(base.sum())
+    base[np.argsort(-(quota - base), kind="stable")[:rest]] += 1
+    return base + floor
 
-    # --- municipalities and units -------------------------------------------------
-    names = [m[0] for m in MUNICIPALITIES]
-    tiny = {k: min(v, max(1, n_clients // 50)) for k, v in TINY_COUNTS.items()}
-    n_big = n_clients - sum(tiny.values())
-    shares = np.array([m[1] or 0.0 for m in MUNICIPALITIES])
-    counts = np.floor(shares / shares.sum() * n_big).astype(int)
-    counts[0] += n_big - counts.sum()
-    for i, nm in enumerate(names):
-        if nm in tiny:
-            counts[i] = tiny[nm]
+
+def municipality_names(k: int, seed: int = 20261122) -> list[str]:
+    """``k`` invented, distinct Swedish-sounding municipality names (a seeded pick of stem + ending).
+
+    Examples
+    --------
+    >>> municipality_names(3, seed=1)  # doctest: +SKIP
+    ['Furfors', 'Örvik', 'Lindlunda']
+    >>> len(set(municipality_names(290)))
+    290
+    """
+    combos = [a + b for a in _NAME_STEMS for b in _NAME_ENDS]
+    if k > len(combos):
+        raise AsiInputError(f"högst {len(combos)} kommuner / at most {len(combos)} municipalities")
+    pick = np.random.default_rng([seed, 13]).permutation(len(combos))[:k]
+    return [combos[i].capitalize() for i in pick]
+
+
+# ----------------------------------------------------------------------------- generation steps
+def _layout(s, municipalities, sigma, floor) -> None:
+    """Municipalities, their sizes, units and the clients' local numbers (``s.muni``, ``s.client_id``...)."""
+    n_clients, rng = s.n_clients, s.rng
+    if municipalities is None:  # the demo region
+        names = [m[0] for m in MUNICIPALITIES]
+        tiny = {k: min(v, max(1, n_clients // 50)) for k, v in TINY_COUNTS.items()}
+        n_big = n_clients - sum(tiny.values())
+        shares = np.array([m[1] or 0.0 for m in MUNICIPALITIES])
+        counts = np.floor(shares / shares.sum() * n_big).astype(int)
+        counts[0] += n_big - counts.sum()
+        for i, nm in enumerate(names):
+            if nm in tiny:
+                counts[i] = tiny[nm]
+        unit_names = [[f"{m[0]} {u}" for u in m[2]] for m in MUNICIPALITIES]
+        no_routine = [NO_ROUTINE_MUNICIPALITY]
+    else:  # a national region
+        counts = municipality_sizes(n_clients, municipalities, sigma=sigma, floor=floor, seed=s.seed)
+        names = municipality_names(len(counts), seed=s.seed)
+        n_units = np.select([counts < 200, counts < 2000], [1, 2], 3)
+        unit_names = [[f"{nm} {u}" for u in _UNIT_TYPES[:j]] for nm, j in zip(names, n_units)]
+        lack = np.random.default_rng([s.seed, 14]).random(len(names)) < 0.05
+        no_routine = [nm for nm, x in zip(names, lack) if x] or [names[len(names) // 2]]
     muni = np.repeat(np.arange(len(names)), counts)
     n = len(muni)
-    unit_names = [[f"{m[0]} {u}" for u in m[2]] for m in MUNICIPALITIES]
     unit_local = np.floor(rng.random(n) ** 1.3 * np.array([len(u) for u in unit_names])[muni]).astype(int)
     unit_offset = np.cumsum([0] + [len(u) for u in unit_names])[:-1]
-    unit_all = [u for us in unit_names for u in us]
-    unit_idx = unit_offset[muni] + unit_local
+    width = 2 if len(names) < 100 else 3
     local_no = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-    client_id = pc.binary_join_element_wise(
-        _strings([f"K{i + 1:02d}" for i in range(len(names))], muni),
+    s.names, s.counts, s.muni, s.n, s.unit_names, s.no_routine = names, counts, muni, n, unit_names, no_routine
+    s.unit_all = [u for us in unit_names for u in us]
+    s.unit_idx = unit_offset[muni] + unit_local
+    s.client_id = pc.binary_join_element_wise(
+        _strings([f"K{i + 1:0{width}d}" for i in range(len(names))], muni),
         pc.utf8_lpad(pc.cast(pa.array(local_no), pa.string()), 6, "0"), "-")
 
-    def place(idx):
-        """client_id, municipality and unit of the clients idx."""
-        return {"client_id": client_id.take(pa.array(idx)), "municipality": _strings(names, muni[idx]),
-                "unit": _strings(unit_all, unit_idx[idx])}
 
-    # --- demographics ---------------------------------------------------------------
+def _place(s, idx) -> dict:
+    """client_id, municipality and unit of the clients idx."""
+    return {"client_id": s.client_id.take(pa.array(idx)), "municipality": _strings(s.names, s.muni[idx]),
+            "unit": _strings(s.unit_all, s.unit_idx[idx])}
+
+
+def _clients(s) -> None:
+    """Demographics and social situation of every target-group client."""
+    n, rng, P, cb = s.n, s.rng, s.P, s.cb
     sub = _choice(list(P["substance_share"].values()), n, rng)
     sub_name = np.array(SUBSTANCES)[sub]
     female = rng.random(n) < np.array(list(P["female_share_by_substance"].values()))[sub]
@@ -595,160 +646,177 @@ def generate(n_clients: int = 3000, seed: int = 20261122, start_year: int = 2019
     living = _gumbel_choice(ls, rng)
     has_partner = np.isin(living, [lc.index("partner_children"), lc.index("partner")])
     has_children = np.isin(living, [lc.index("partner_children"), lc.index("children")]) | (rng.random(n) < 0.25)
+    s.__dict__.update(sub=sub, sub_name=sub_name, female=female, age=age, young=young, is_alc=is_alc, hard=hard,
+                      g=g, hc=hc, hs=hs, housing=housing, homeless=homeless, income=income, employed=employed,
+                      living=living, has_partner=has_partner, has_children=has_children)
 
-    # --- latent area severities and baseline targets ----------------------------------
+
+def _severity(s) -> None:
+    """Latent area severities, baseline targets, Grund bortfall, contact and birth dates."""
+    n, rng, P, g, sub_name, age = s.n, s.rng, s.P, s.g, s.sub_name, s.age
+
     def z():
         return 0.5 * g + np.sqrt(0.75) * rng.normal(size=n)
 
     shock = rng.exponential(0.05, n)  # interviewed at their worst: a transient positive shock
-    alc_a = np.select([is_alc, sub_name == "several", sub_name == "other"], [0.0, -1.2, -1.5], -3.0)
-    t_alc = np.clip(0.95 * _expit(alc_a + 1.1 * z()) + shock, 0, 0.95)
-    drug_a = np.select([is_alc, sub_name == "other", sub_name == "cannabis"], [-3.6, -1.8, -0.5], 0.2)
-    t_drug = np.clip(0.45 * _expit(drug_a + 1.0 * z()) + 0.5 * shock, 0, 0.45)
-    t_med = np.clip(_expit(-1.3 + 0.8 * z() + 0.03 * (age - 40)) , 0, 1)
-    t_emp = np.clip(_expit(0.6 + 0.9 * z() - 1.8 * employed + 0.8 * homeless), 0, 1)
-    t_leg = np.clip(_expit(-2.3 + 1.1 * z() + 1.0 * hard + 0.5 * young - 0.6 * female), 0, 1)
-    t_fam = np.clip(_expit(-1.3 + 0.9 * z()), 0, 1)
-    t_psy = np.clip(_expit(-1.0 + 1.1 * z() + 0.4 * female + 0.5 * (sub_name == "benzodiazepines")), 0, 1)
-    severe_psy = t_psy > 0.62
-    gamb_rel = rng.random(n) < (0.02 + 0.04 * (~female) * young + 0.02 * (~female))
-    t_gam = np.where(gamb_rel, np.clip(_expit(-0.5 + 0.8 * z()), 0, 1), 0.0)
-    profile = np.array([_PROFILES[s] for s in SUBSTANCES])[sub]
+    alc_a = np.select([s.is_alc, sub_name == "several", sub_name == "other"], [0.0, -1.2, -1.5], -3.0)
+    s.t_alc = np.clip(0.95 * _expit(alc_a + 1.1 * z()) + shock, 0, 0.95)
+    drug_a = np.select([s.is_alc, sub_name == "other", sub_name == "cannabis"], [-3.6, -1.8, -0.5], 0.2)
+    s.t_drug = np.clip(0.45 * _expit(drug_a + 1.0 * z()) + 0.5 * shock, 0, 0.45)
+    s.t_med = np.clip(_expit(-1.3 + 0.8 * z() + 0.03 * (age - 40)), 0, 1)
+    s.t_emp = np.clip(_expit(0.6 + 0.9 * z() - 1.8 * s.employed + 0.8 * s.homeless), 0, 1)
+    s.t_leg = np.clip(_expit(-2.3 + 1.1 * z() + 1.0 * s.hard + 0.5 * s.young - 0.6 * s.female), 0, 1)
+    s.t_fam = np.clip(_expit(-1.3 + 0.9 * z()), 0, 1)
+    s.t_psy = np.clip(_expit(-1.0 + 1.1 * z() + 0.4 * s.female + 0.5 * (sub_name == "benzodiazepines")), 0, 1)
+    s.severe_psy = s.t_psy > 0.62
+    s.gamb_rel = rng.random(n) < (0.02 + 0.04 * (~s.female) * s.young + 0.02 * (~s.female))
+    s.t_gam = np.where(s.gamb_rel, np.clip(_expit(-0.5 + 0.8 * z()), 0, 1), 0.0)
+    s.profile = np.array([_PROFILES[x] for x in SUBSTANCES])[s.sub]
 
-    # --- Grund bortfall (target-group clients not interviewed) ---------------------------
+    # Grund bortfall (target-group clients not interviewed)
     gb = P["grund_bortfall_logit"]
-    sev_latent = np.maximum(t_alc, 2 * t_drug)
-    p_gb = _expit(gb["intercept"] + gb["homeless"] * homeless + gb["severe_psychiatric"] * severe_psy
-                  + gb["severity"] * sev_latent)
-    grund_bf = rng.random(n) < p_gb
-    contact = t0 + rng.integers(0, span, n).astype("timedelta64[D]")
-    birth = contact - np.floor(age * 365.25 + rng.integers(0, 365, n)).astype(int).astype("timedelta64[D]")
+    s.sev_latent = np.maximum(s.t_alc, 2 * s.t_drug)
+    p_gb = _expit(gb["intercept"] + gb["homeless"] * s.homeless + gb["severe_psychiatric"] * s.severe_psy
+                  + gb["severity"] * s.sev_latent)
+    s.grund_bf = rng.random(n) < p_gb
+    s.contact = s.t0 + rng.integers(0, s.span, n).astype("timedelta64[D]")
+    s.birth = s.contact - np.floor(age * 365.25 + rng.integers(0, 365, n)).astype(int).astype("timedelta64[D]")
 
-    def age_at(d, idx):
-        return np.floor((d - birth[idx]).astype(int) / 365.25).astype(int)
 
-    def by_year(d):
-        return d.astype("datetime64[Y]").astype(int) + 1970
+def _age_at(s, d, idx):
+    return np.floor((d - s.birth[idx]).astype(int) / 365.25).astype(int)
 
-    truth_counts: dict = {}
 
-    # --- Grund interviews --------------------------------------------------------------
-    gi = np.flatnonzero(~grund_bf)
-    ng = len(gi)
-    gd = contact[gi]
+def _by_year(d):
+    return d.astype("datetime64[Y]").astype(int) + 1970
 
-    def area_items(idx, ts, rng_, table):
-        """Items of all areas for clients idx given targets ts (dict area -> array)."""
-        k = len(idx)
-        d = {}
-        alc = _alcohol_items(ts["alcohol"], rng_)
-        drg = _drug_items(ts["drugs"], profile[idx], rng_)
-        for code, v in {**alc, **drg}.items():
-            d[asi[code]] = v
-        tm = ts["medical"]
-        d[asi["M6"]], d[asi["M7"]], d[asi["M8"]] = _days(tm, rng_), _rating(tm, rng_), _rating(0.9 * tm, rng_)
-        te = ts["employment"]
-        emp = employed[idx]
-        work_days = np.where(emp, _sround(np.clip(22 * (1 - 0.6 * te) + rng_.normal(0, 3, k), 0, 30), rng_),
-                             _days(0.15 * (1 - te), rng_, 0.5))
-        d[asi["E11"]] = work_days
-        d[asi["E12"]] = np.round(work_days * rng_.lognormal(np.log(1100), 0.3, k), -2)
-        lic = rng_.random(k) < 0.80 - 0.45 * te - 0.15 * young[idx]
-        d[asi["E4"]] = lic.astype(float)
-        d[asi["E5"]] = np.where(lic, (rng_.random(k) < 0.75 - 0.4 * te), N_CODE).astype(float)
-        d[asi["E19"]], d[asi["E20"]], d[asi["E21"]] = _days(0.8 * te, rng_), _rating(0.8 * te, rng_), _rating(0.7 * te, rng_)
-        tl = ts["legal"]
-        d[asi["L24"]] = (rng_.random(k) < 0.04 + 0.5 * tl).astype(float)
-        crime = _days(0.5 * tl, rng_, 0.6)
-        d[asi["L27"]] = crime
-        d[asi["E17"]] = np.where(crime > 0, np.round(crime * rng_.lognormal(np.log(700), 0.6, k), -2), 0.0)
-        d[asi["L28"]], d[asi["L29"]] = _rating(tl, rng_), _rating(0.9 * tl, rng_)
-        tf = ts["family"]
-        alive_m = rng_.random(k) < np.clip(1.25 - age[idx] / 80, 0.05, 0.98)
-        alive_f = rng_.random(k) < np.clip(1.10 - age[idx] / 75, 0.05, 0.95)
-        exists = {"F18": alive_m, "F19": alive_f, "F20": rng_.random(k) < 0.88, "F21": has_partner[idx],
-                  "F22": has_children[idx], "F23": rng_.random(k) < 0.95, "F24": rng_.random(k) < 0.85,
-                  "F25": ~homeless[idx] | (rng_.random(k) < 0.2), "F26": emp | (rng_.random(k) < 0.1)}
-        base_p = {"F18": 0.5, "F19": 0.45, "F20": 0.35, "F21": 0.7, "F22": 0.4, "F23": 0.25, "F24": 0.3,
-                  "F25": 0.15, "F26": 0.2}
-        for code, ex in exists.items():
-            yes = rng_.random(k) < base_p[code] * tf * 1.3
-            d[asi[code]] = np.where(ex, yes, N_CODE).astype(float)
-        sat = _sround(2.0 * np.clip(1.05 - 1.2 * tf + rng_.normal(0, 0.15, k), 0, 1), rng_)
-        d[asi["F3"]] = sat
-        d[asi["F30"]], d[asi["F32"]], d[asi["F34"]] = _days(0.5 * tf, rng_), _rating(tf, rng_), _rating(0.8 * tf, rng_)
-        tp = ts["psychiatric"]
-        for code, w in (("P4", 0.9), ("P5", 1.0), ("P6", 0.15), ("P7", 0.6), ("P8", 0.25), ("P9", 0.35),
-                        ("P10", 0.06), ("P11", 0.6)):
-            d[asi[code]] = (rng_.random(k) < np.clip(w * tp, 0, 1)).astype(float)
-        d[asi["P12"]], d[asi["P13"]], d[asi["P14"]] = _days(tp, rng_), _rating(tp, rng_), _rating(0.9 * tp, rng_)
-        tg = ts["gambling"]
-        rel = gamb_rel[idx]
-        gdays = _days(tg, rng_)
-        for code, v in (("G1", gdays), ("G2", np.round(gdays * rng_.lognormal(np.log(400), 0.7, k), -1)),
-                        ("G3", _days(0.9 * tg, rng_)), ("G4", _rating(tg, rng_)), ("G5", _rating(0.8 * tg, rng_))):
-            d[asi[code]] = np.where(rel, v, N_CODE)
-        # composites of alcohol and drugs from the (complete) items
-        c_alc = alcohol_composite(alc["D1"], alc["D2"], alc["D26"], alc["D28"], alc["D30"], alc["D23"])
-        c_drg = drug_composite(np.column_stack([drg[c] for c in DRUG_ITEMS + ("D27",)]), drg["D29"], drg["D31"])
-        # interviewer ratings 0-9 follow severity with noise
-        sev = {"medical": 9 * tm, "employment": 8 * te, "alcohol": 12 * c_alc, "drugs": 18 * c_drg,
-               "legal": 9 * tl, "family": 8 * tf, "psychiatric": 9 * tp, "gambling": 9 * tg}
-        for area, s in sev.items():
-            r = np.clip(np.round(s + 0.5 + rng_.normal(0, 0.8, k)), 0, 9)
-            if area == "gambling":
-                r = np.where(rel, r, N_CODE)
-            d[cb.interviewer_rating(area)] = r
-        miss_one = rng_.random(k) < 0.04
-        which = rng_.integers(0, 7, k)
-        for j, area in enumerate(("medical", "employment", "alcohol", "drugs", "legal", "family", "psychiatric")):
-            col = cb.interviewer_rating(area)
-            d[col] = np.where(miss_one & (which == j), np.nan, d[col])
-        d["psychiatric_contact"] = (rng_.random(k) < 0.1 + 0.55 * tp).astype(float)
-        d["longterm_physical_illness"] = (rng_.random(k) < 0.08 + 0.45 * tm).astype(float)
-        _apply_x(cb, table, d, rng_, 0.005)
-        return d, c_alc, c_drg
 
-    ts_g = {"alcohol": t_alc[gi], "drugs": t_drug[gi], "medical": t_med[gi], "employment": t_emp[gi],
-            "legal": t_leg[gi], "family": t_fam[gi], "psychiatric": t_psy[gi], "gambling": t_gam[gi]}
-    gdat, c0_alc, c0_drg = area_items(gi, ts_g, rng, "grund")
-    gdat.update(place(gi))
-    gdat.update(common := {"sex": female[gi].astype(int) * list(cb.codelist("sex")).index("female")
-        + (~female[gi]).astype(int) * list(cb.codelist("sex")).index("male"),
-        "main_substance": sub[gi], "housing": housing[gi], "income_source": income[gi]})
+def _area_items(s, idx, ts, rng_, table):
+    """Items of all areas for clients idx given targets ts (dict area -> array)."""
+    cb, asi = s.cb, s.asi
+    k = len(idx)
+    d = {}
+    alc = _alcohol_items(ts["alcohol"], rng_)
+    drg = _drug_items(ts["drugs"], s.profile[idx], rng_)
+    for code, v in {**alc, **drg}.items():
+        d[asi[code]] = v
+    tm = ts["medical"]
+    d[asi["M6"]], d[asi["M7"]], d[asi["M8"]] = _days(tm, rng_), _rating(tm, rng_), _rating(0.9 * tm, rng_)
+    te = ts["employment"]
+    emp = s.employed[idx]
+    work_days = np.where(emp, _sround(np.clip(22 * (1 - 0.6 * te) + rng_.normal(0, 3, k), 0, 30), rng_),
+                         _days(0.15 * (1 - te), rng_, 0.5))
+    d[asi["E11"]] = work_days
+    d[asi["E12"]] = np.round(work_days * rng_.lognormal(np.log(1100), 0.3, k), -2)
+    lic = rng_.random(k) < 0.80 - 0.45 * te - 0.15 * s.young[idx]
+    d[asi["E4"]] = lic.astype(float)
+    d[asi["E5"]] = np.where(lic, (rng_.random(k) < 0.75 - 0.4 * te), N_CODE).astype(float)
+    d[asi["E19"]], d[asi["E20"]], d[asi["E21"]] = _days(0.8 * te, rng_), _rating(0.8 * te, rng_), _rating(0.7 * te, rng_)
+    tl = ts["legal"]
+    d[asi["L24"]] = (rng_.random(k) < 0.04 + 0.5 * tl).astype(float)
+    crime = _days(0.5 * tl, rng_, 0.6)
+    d[asi["L27"]] = crime
+    d[asi["E17"]] = np.where(crime > 0, np.round(crime * rng_.lognormal(np.log(700), 0.6, k), -2), 0.0)
+    d[asi["L28"]], d[asi["L29"]] = _rating(tl, rng_), _rating(0.9 * tl, rng_)
+    tf = ts["family"]
+    age = s.age
+    alive_m = rng_.random(k) < np.clip(1.25 - age[idx] / 80, 0.05, 0.98)
+    alive_f = rng_.random(k) < np.clip(1.10 - age[idx] / 75, 0.05, 0.95)
+    exists = {"F18": alive_m, "F19": alive_f, "F20": rng_.random(k) < 0.88, "F21": s.has_partner[idx],
+              "F22": s.has_children[idx], "F23": rng_.random(k) < 0.95, "F24": rng_.random(k) < 0.85,
+              "F25": ~s.homeless[idx] | (rng_.random(k) < 0.2), "F26": emp | (rng_.random(k) < 0.1)}
+    base_p = {"F18": 0.5, "F19": 0.45, "F20": 0.35, "F21": 0.7, "F22": 0.4, "F23": 0.25, "F24": 0.3,
+              "F25": 0.15, "F26": 0.2}
+    for code, ex in exists.items():
+        yes = rng_.random(k) < base_p[code] * tf * 1.3
+        d[asi[code]] = np.where(ex, yes, N_CODE).astype(float)
+    sat = _sround(2.0 * np.clip(1.05 - 1.2 * tf + rng_.normal(0, 0.15, k), 0, 1), rng_)
+    d[asi["F3"]] = sat
+    d[asi["F30"]], d[asi["F32"]], d[asi["F34"]] = _days(0.5 * tf, rng_), _rating(tf, rng_), _rating(0.8 * tf, rng_)
+    tp = ts["psychiatric"]
+    for code, w in (("P4", 0.9), ("P5", 1.0), ("P6", 0.15), ("P7", 0.6), ("P8", 0.25), ("P9", 0.35),
+                    ("P10", 0.06), ("P11", 0.6)):
+        d[asi[code]] = (rng_.random(k) < np.clip(w * tp, 0, 1)).astype(float)
+    d[asi["P12"]], d[asi["P13"]], d[asi["P14"]] = _days(tp, rng_), _rating(tp, rng_), _rating(0.9 * tp, rng_)
+    tg = ts["gambling"]
+    rel = s.gamb_rel[idx]
+    gdays = _days(tg, rng_)
+    for code, v in (("G1", gdays), ("G2", np.round(gdays * rng_.lognormal(np.log(400), 0.7, k), -1)),
+                    ("G3", _days(0.9 * tg, rng_)), ("G4", _rating(tg, rng_)), ("G5", _rating(0.8 * tg, rng_))):
+        d[asi[code]] = np.where(rel, v, N_CODE)
+    # composites of alcohol and drugs from the (complete) items
+    c_alc = alcohol_composite(alc["D1"], alc["D2"], alc["D26"], alc["D28"], alc["D30"], alc["D23"])
+    c_drg = drug_composite(np.column_stack([drg[c] for c in DRUG_ITEMS + ("D27",)]), drg["D29"], drg["D31"])
+    # interviewer ratings 0-9 follow severity with noise
+    sev = {"medical": 9 * tm, "employment": 8 * te, "alcohol": 12 * c_alc, "drugs": 18 * c_drg,
+           "legal": 9 * tl, "family": 8 * tf, "psychiatric": 9 * tp, "gambling": 9 * tg}
+    for area, sv in sev.items():
+        r = np.clip(np.round(sv + 0.5 + rng_.normal(0, 0.8, k)), 0, 9)
+        if area == "gambling":
+            r = np.where(rel, r, N_CODE)
+        d[cb.interviewer_rating(area)] = r
+    miss_one = rng_.random(k) < 0.04
+    which = rng_.integers(0, 7, k)
+    for j, area in enumerate(("medical", "employment", "alcohol", "drugs", "legal", "family", "psychiatric")):
+        col = cb.interviewer_rating(area)
+        d[col] = np.where(miss_one & (which == j), np.nan, d[col])
+    d["psychiatric_contact"] = (rng_.random(k) < 0.1 + 0.55 * tp).astype(float)
+    d["longterm_physical_illness"] = (rng_.random(k) < 0.08 + 0.45 * tm).astype(float)
+    _apply_x(cb, table, d, rng_, 0.005)
+    return d, c_alc, c_drg
+
+
+def _grund(s) -> pd.DataFrame:
+    """Grund interviews of the clients not in Grund bortfall (``s.gi`` positions, ``s.gd`` dates)."""
+    cb, rng = s.cb, s.rng
+    s.gi = gi = np.flatnonzero(~s.grund_bf)
+    s.ng = ng = len(gi)
+    s.gd = gd = s.contact[gi]
+    s.ts_g = {"alcohol": s.t_alc[gi], "drugs": s.t_drug[gi], "medical": s.t_med[gi], "employment": s.t_emp[gi],
+              "legal": s.t_leg[gi], "family": s.t_fam[gi], "psychiatric": s.t_psy[gi], "gambling": s.t_gam[gi]}
+    gdat, s.c0_alc, s.c0_drg = _area_items(s, gi, s.ts_g, rng, "grund")
+    gdat.update(_place(s, gi))
+    sex = list(cb.codelist("sex"))
+    s.common = {"sex": s.female[gi].astype(int) * sex.index("female") + (~s.female[gi]).astype(int) * sex.index("male"),
+                "main_substance": s.sub[gi], "housing": s.housing[gi], "income_source": s.income[gi]}
+    gdat.update(s.common)
     gdat["interview_date"] = gd
-    gdat["age"] = age_at(gd, gi)
-    gdat["birth_year"] = by_year(birth[gi])
-    gdat["living_situation_3y"] = living[gi]
-    gdat["lifetime_addiction_treatment"] = (rng.random(ng) < 0.35 + 0.4 * sev_latent[gi]).astype(float)
-    gdat["ever_injected"] = (rng.random(ng) < np.where(hard[gi], 0.55, 0.05)).astype(float)
-    gdat["lifetime_psychiatric_care"] = (rng.random(ng) < 0.25 + 0.5 * t_psy[gi]).astype(float)
-    _apply_x(cb, "grund", gdat, rng, 0.01, skip=set(asi.values()))
+    gdat["age"] = _age_at(s, gd, gi)
+    gdat["birth_year"] = _by_year(s.birth[gi])
+    gdat["living_situation_3y"] = s.living[gi]
+    gdat["lifetime_addiction_treatment"] = (rng.random(ng) < 0.35 + 0.4 * s.sev_latent[gi]).astype(float)
+    gdat["ever_injected"] = (rng.random(ng) < np.where(s.hard[gi], 0.55, 0.05)).astype(float)
+    gdat["lifetime_psychiatric_care"] = (rng.random(ng) < 0.25 + 0.5 * s.t_psy[gi]).astype(float)
+    _apply_x(cb, "grund", gdat, rng, 0.01, skip=set(s.asi.values()))
     comments = np.array(["Intervju med tolk", "Telefonintervju", "Klienten avbröt en stund, fortsatte sedan"], dtype=object)
     gdat["comment"] = _strings(comments, rng.integers(0, 3, ng), rng.random(ng) < 0.02)
-    grund = _build(cb, "grund", gdat, ng)
+    s.gdat = gdat
+    return _build(cb, "grund", gdat, ng)
 
-    # --- interventions (UBÅT): assignment on the OBSERVED baseline (trap a) ---------------
-    sev_obs = np.maximum(c0_alc, 2 * c0_drg)
-    hl = homeless[gi].astype(float)
-    unemployed = (~employed[gi]).astype(float)
-    psy_c = np.nan_to_num(np.asarray(gdat["psychiatric_contact"], float).clip(0, 1))
-    mrng = np.random.default_rng([seed, 7])
-    muni_off = mrng.normal(0, 0.3, (len(names), len(INTERVENTIONS)))
+
+def _insatser(s) -> pd.DataFrame:
+    """Interventions (UBÅT): the main one chosen on the OBSERVED baseline (trap a), a second for some."""
+    cb, rng, P, gi, ng, gd, h = s.cb, s.rng, s.P, s.gi, s.ng, s.gd, s.h
+    sev_obs = np.maximum(s.c0_alc, 2 * s.c0_drg)
+    hl = s.homeless[gi].astype(float)
+    unemployed = (~s.employed[gi]).astype(float)
+    psy_c = np.nan_to_num(np.asarray(s.gdat["psychiatric_contact"], float).clip(0, 1))
+    mrng = np.random.default_rng([s.seed, 7])
+    muni_off = mrng.normal(0, 0.3, (len(s.names), len(INTERVENTIONS)))
     assign = {
         "mi_counselling": 1.0 - 3.0 * sev_obs,
-        "relapse_prevention": 0.2 + 2.0 * c0_alc,
-        "twelve_step": -0.8 + 2.5 * c0_alc,
-        "cra": -0.9 + 2.0 * c0_alc,
+        "relapse_prevention": 0.2 + 2.0 * s.c0_alc,
+        "twelve_step": -0.8 + 2.5 * s.c0_alc,
+        "cra": -0.9 + 2.0 * s.c0_alc,
         "residential": -3.2 + 6.0 * sev_obs,
         "housing_support": -1.8 + 3.0 * hl,
         "employment_support": -1.2 - 2.0 * sev_obs + 1.0 * unemployed,
         "contact_person": 0.0 + 0.0 * sev_obs,
-        "case_management": -1.4 + 5.0 * c0_drg + 1.0 * psy_c,
+        "case_management": -1.4 + 5.0 * s.c0_drg + 1.0 * psy_c,
         "other": -1.8 + 0.0 * sev_obs,
     }
-    scores = np.column_stack([assign[k] for k in INTERVENTIONS]) + muni_off[muni[gi]]
-    main_int = _gumbel_choice(scores, rng)
+    scores = np.column_stack([assign[k] for k in INTERVENTIONS]) + muni_off[s.muni[gi]]
+    s.main_int = main_int = _gumbel_choice(scores, rng)
     main_start = gd + rng.integers(0, 31, ng).astype("timedelta64[D]")
     second = rng.random(ng) < P["second_intervention_share"]
     scores2 = scores.copy()
@@ -790,18 +858,23 @@ def generate(n_clients: int = 3000, seed: int = 20261122, start_year: int = 2019
     }
     _apply_x(cb, "insatser", idat, rng, 0.03)
     idat = {k: np.asarray(v)[keep] for k, v in idat.items()}
-    idat.update(place(gi[ii][keep]))
+    idat.update(_place(s, gi[ii][keep]))
     idat["comment"] = None
-    insatser = _build(cb, "insatser", idat, int(keep.sum()))
-    main_completed = completed[:ng] & ~ongoing[:ng]
+    s.n_insatser = int(keep.sum())
+    s.main_completed = completed[:ng] & ~ongoing[:ng]
+    return _build(cb, "insatser", idat, s.n_insatser)
 
-    # --- follow-up selection (trap d) and timing ---------------------------------------
+
+def _uppfoljning(s) -> pd.DataFrame:
+    """Who is followed up (trap d), when, and the follow-up interviews from the outcome model."""
+    cb, rng, P, gi, ng, gd, h = s.cb, s.rng, s.P, s.gi, s.ng, s.gd, s.h
+    hl = s.homeless[gi].astype(float)
     fl = P["followup_logit"]
-    no_routine = np.array(names)[muni[gi]] == NO_ROUTINE_MUNICIPALITY
-    p_fu = _expit(fl["intercept"] + fl["homeless"] * hl + fl["drug_composite"] * c0_drg
-                  + fl["severe_psychiatric"] * severe_psy[gi] + fl["completed_main"] * main_completed
+    s.no_routine_mask = no_routine = np.isin(np.array(s.names)[s.muni[gi]], s.no_routine)
+    p_fu = _expit(fl["intercept"] + fl["homeless"] * hl + fl["drug_composite"] * s.c0_drg
+                  + fl["severe_psychiatric"] * s.severe_psy[gi] + fl["completed_main"] * s.main_completed
                   + fl["no_routine_municipality"] * no_routine)
-    followed = rng.random(ng) < p_fu
+    s.followed = followed = rng.random(ng) < p_fu
     kind = _choice([0.25, 0.35, 0.30, 0.10], ng, rng)
     delay = np.select([kind == 0, kind == 1, kind == 2],
                       [rng.integers(85, 111, ng), rng.integers(180, 241, ng), rng.integers(340, 401, ng)],
@@ -809,56 +882,62 @@ def generate(n_clients: int = 3000, seed: int = 20261122, start_year: int = 2019
     reakt = rng.random(ng) < 0.05
     delay = np.where(reakt, rng.integers(200, 700, ng), delay)
     fu_date = gd + delay.astype("timedelta64[D]")
-    has_fu = followed & (fu_date <= h)
+    s.has_fu = has_fu = followed & (fu_date <= h)
     two = has_fu & (rng.random(ng) < 0.08)
     fu2_date = fu_date + rng.integers(150, 401, ng).astype("timedelta64[D]")
     two &= fu2_date <= h
+    s.two = two
 
-    # --- follow-up interviews (outcome model) ---------------------------------------------
     om = P["outcome_model"]
-    fi = np.concatenate([np.flatnonzero(has_fu), np.flatnonzero(two)])  # positions in gi
-    nf = len(fi)
+    s.fi = fi = np.concatenate([np.flatnonzero(has_fu), np.flatnonzero(two)])  # positions in gi
+    s.nf = nf = len(fi)
     fdate = np.concatenate([fu_date[has_fu], fu2_date[two]])
-    ftype = np.concatenate([np.where(reakt[has_fu], 1, 0), np.zeros(two.sum(), int)])
-    band = _age_band_index(gdat["age"][fi])
+    s.ftype = ftype = np.concatenate([np.where(reakt[has_fu], 1, 0), np.zeros(two.sum(), int)])
+    band = _age_band_index(s.gdat["age"][fi])
     band_keys = list(P["age_bands"])
-    fem = female[gi][fi]
+    fem = s.female[gi][fi]
 
     def mu_of(area, c0):
         o = om[area]
-        eff = np.array([P["effects"][area][k] for k in INTERVENTIONS])[main_int[fi]]
+        eff = np.array([P["effects"][area][k] for k in INTERVENTIONS])[s.main_int[fi]]
         return (o["intercept"] + o["slope_baseline"] * c0 + eff + o["female"] * fem
                 + np.array([o["age_band"][b] for b in band_keys])[band])
 
-    mu_alc, mu_drg = mu_of("alcohol", c0_alc[fi]), mu_of("drugs", c0_drg[fi])
+    mu_alc, mu_drg = mu_of("alcohol", s.c0_alc[fi]), mu_of("drugs", s.c0_drg[fi])
     ts_f = {"alcohol": _mp_target(mu_alc, om["alcohol"]["cap"], om["alcohol"]["noise_sd"],
                                   om["alcohol"]["zero_prob_max"], rng),
             "drugs": _mp_target(mu_drg, om["drugs"]["cap"], om["drugs"]["noise_sd"],
                                 om["drugs"]["zero_prob_max"], rng)}
     for area, a, b, sd in (("medical", 0.05, 0.7, 0.08), ("employment", 0.1, 0.75, 0.08), ("legal", 0.02, 0.55, 0.06),
                            ("family", 0.04, 0.6, 0.08), ("psychiatric", 0.05, 0.65, 0.08), ("gambling", 0.02, 0.6, 0.06)):
-        ts_f[area] = _mp_target(a + b * ts_g[area][fi], 1.0, sd, 0.2, rng)
+        ts_f[area] = _mp_target(a + b * s.ts_g[area][fi], 1.0, sd, 0.2, rng)
     fidx = gi[fi]
-    fdat, _, _ = area_items(fidx, ts_f, rng, "uppfoljning")
-    hous_fu = housing[fidx].copy()
-    hs_support = main_int[fi] == INTERVENTIONS.index("housing_support")
+    fdat, _, _ = _area_items(s, fidx, ts_f, rng, "uppfoljning")
+    hc, homeless = s.hc, s.homeless
+    hous_fu = s.housing[fidx].copy()
+    hs_support = s.main_int[fi] == INTERVENTIONS.index("housing_support")
     re = rng.random(nf) < np.where(homeless[fidx] & hs_support, 0.6, np.where(homeless[fidx], 0.25, 0.1))
-    new_h = _gumbel_choice(hs[fidx] + np.where(homeless[fidx] & hs_support, 1.0, 0.0)[:, None]
+    new_h = _gumbel_choice(s.hs[fidx] + np.where(homeless[fidx] & hs_support, 1.0, 0.0)[:, None]
                            * (np.arange(len(hc)) == hc.index("social_contract")), rng)
     hous_fu = np.where(re, new_h, hous_fu)
     fdat.update({"interview_date": fdate, "followup_type": ftype,
-        "sex": np.asarray(common["sex"])[fi], "birth_year": by_year(birth[fidx]), "age": age_at(fdate, fidx),
-        "main_substance": sub[fidx], "housing": hous_fu, "income_source": income[fidx], "comment": None})
-    _apply_x(cb, "uppfoljning", fdat, rng, 0.01, skip=set(asi.values()))
-    fdat.update(place(fidx))
-    uppfoljning = _build(cb, "uppfoljning", fdat, nf)
+                 "sex": np.asarray(s.common["sex"])[fi], "birth_year": _by_year(s.birth[fidx]),
+                 "age": _age_at(s, fdate, fidx), "main_substance": s.sub[fidx], "housing": hous_fu,
+                 "income_source": s.income[fidx], "comment": None})
+    _apply_x(cb, "uppfoljning", fdat, rng, 0.01, skip=set(s.asi.values()))
+    fdat.update(_place(s, fidx))
+    return _build(cb, "uppfoljning", fdat, nf)
 
-    # --- bortfall ---------------------------------------------------------------------
+
+def _bortfall(s) -> pd.DataFrame:
+    """Grund bortfall and registered follow-up bortfall with reasons by situation."""
+    cb, rng, P, gi, ng, gd, h = s.cb, s.rng, s.P, s.gi, s.ng, s.gd, s.h
+    homeless, severe_psy = s.homeless, s.severe_psy
     rc = list(cb.codelist("bortfall_reason"))
-    g_idx = np.flatnonzero(grund_bf)
-    ngb = len(g_idx)
+    g_idx = np.flatnonzero(s.grund_bf)
+    s.ngb = ngb = len(g_idx)
     gscore = np.full((ngb, len(rc)), -np.inf)
-    gscore[:, rc.index("g_acute")] = -0.5 + 1.5 * homeless[g_idx] + 1.0 * sev_latent[g_idx]
+    gscore[:, rc.index("g_acute")] = -0.5 + 1.5 * homeless[g_idx] + 1.0 * s.sev_latent[g_idx]
     gscore[:, rc.index("g_mental_illness")] = -1.5 + 2.5 * severe_psy[g_idx]
     gscore[:, rc.index("g_declined")] = 0.5
     gscore[:, rc.index("g_staff_obstacle")] = 0.0
@@ -866,47 +945,53 @@ def generate(n_clients: int = 3000, seed: int = 20261122, start_year: int = 2019
     g_reason = _gumbel_choice(gscore, rng)
     # follow-up bortfall: due (a year after Grund) but not followed up; most are registered
     due = gd + np.timedelta64(365, "D") <= h
-    fub = due & ~followed & (rng.random(ng) < P["followup_bortfall_registered"])
+    fub = due & ~s.followed & (rng.random(ng) < P["followup_bortfall_registered"])
     u_pos = np.flatnonzero(fub)
-    nub = len(u_pos)
+    s.nub = nub = len(u_pos)
     u_idx = gi[u_pos]
     uscore = np.full((nub, len(rc)), -np.inf)
     uscore[:, rc.index("u_unreachable")] = -0.2 + 2.0 * homeless[u_idx]
     uscore[:, rc.index("u_declined")] = 0.3 + 1.0 * severe_psy[u_idx]
     uscore[:, rc.index("u_staff_obstacle")] = 0.0
-    uscore[:, rc.index("u_no_routine")] = -1.5 + 3.5 * no_routine[u_pos]
+    uscore[:, rc.index("u_no_routine")] = -1.5 + 3.5 * s.no_routine_mask[u_pos]
     uscore[:, rc.index("u_incomplete")] = -1.5
     u_reason = _gumbel_choice(uscore, rng)
     u_date = np.minimum(gd[u_pos] + rng.integers(270, 541, nub).astype("timedelta64[D]"), h)
     b_idx = np.concatenate([g_idx, u_idx])
-    b_date = np.concatenate([contact[g_idx], u_date])
+    b_date = np.concatenate([s.contact[g_idx], u_date])
     fc = list(cb.codelist("form"))
     sex_codes = list(cb.codelist("sex"))
     bdat = {"bortfall_date": b_date,
-        "form": np.concatenate([np.full(ngb, fc.index("grund")), np.full(nub, fc.index("uppfoljning"))]),
-        "bortfall_reason": np.concatenate([g_reason, u_reason]),
-        "sex": np.where(female[b_idx], sex_codes.index("female"), sex_codes.index("male")),
-        "birth_year": by_year(birth[b_idx]), "age": age_at(b_date, b_idx), "main_substance": sub[b_idx],
-        "housing": housing[b_idx], "income_source": income[b_idx], "living_situation_3y": living[b_idx],
-        "psychiatric_contact": (rng.random(len(b_idx)) < 0.1 + 0.55 * t_psy[b_idx]).astype(float),
-        "longterm_physical_illness": (rng.random(len(b_idx)) < 0.08 + 0.45 * t_med[b_idx]).astype(float),
-        "comment": None,
-    }
+            "form": np.concatenate([np.full(ngb, fc.index("grund")), np.full(nub, fc.index("uppfoljning"))]),
+            "bortfall_reason": np.concatenate([g_reason, u_reason]),
+            "sex": np.where(s.female[b_idx], sex_codes.index("female"), sex_codes.index("male")),
+            "birth_year": _by_year(s.birth[b_idx]), "age": _age_at(s, b_date, b_idx),
+            "main_substance": s.sub[b_idx], "housing": s.housing[b_idx], "income_source": s.income[b_idx],
+            "living_situation_3y": s.living[b_idx],
+            "psychiatric_contact": (rng.random(len(b_idx)) < 0.1 + 0.55 * s.t_psy[b_idx]).astype(float),
+            "longterm_physical_illness": (rng.random(len(b_idx)) < 0.08 + 0.45 * s.t_med[b_idx]).astype(float),
+            "comment": None,
+            }
     _apply_x(cb, "bortfall", bdat, rng, 0.04)
-    bdat.update(place(b_idx))
-    bortfall = _build(cb, "bortfall", bdat, len(b_idx))
+    bdat.update(_place(s, b_idx))
+    return _build(cb, "bortfall", bdat, len(b_idx))
 
-    # --- truth ------------------------------------------------------------------------
+
+def _truth(s) -> dict:
+    """True parameters and realised counts (JSON-serialisable)."""
+    P, om = s.P, s.P["outcome_model"]
+    fi, nf, has_fu, ftype = s.fi, s.nf, s.has_fu, s.ftype
     truth = true_parameters()
     first = np.zeros(nf, bool)
     first[: has_fu.sum()] = True
     first &= ftype == 0
+    c0_alc, c0_drg = s.c0_alc, s.c0_drg
     truth.update({
-        "seed": int(seed), "n_clients": int(n), "start_year": int(start_year), "end_year": int(end_year),
-        "horizon": str(h),
-        "municipalities": {nm: {"clients": int(c), "units": [f"{nm} {u}" for u in MUNICIPALITIES[i][2]]}
-                           for i, (nm, c) in enumerate(zip(names, counts))},
-        "no_routine_municipality": NO_ROUTINE_MUNICIPALITY,
+        "seed": int(s.seed), "n_clients": int(s.n), "start_year": int(s.start_year), "end_year": int(s.end_year),
+        "horizon": str(s.h),
+        "municipalities": {nm: {"clients": int(c), "units": list(us)}
+                           for nm, c, us in zip(s.names, s.counts, s.unit_names)},
+        "no_routine_municipality": s.no_routine[0],
         "reference_intervention": P["null_intervention"],
         "effect_definition": (
             "Additive effect of the client's MAIN intervention (earliest start_date, 0-30 days after Grund) on "
@@ -953,13 +1038,98 @@ def generate(n_clients: int = 3000, seed: int = 20261122, start_year: int = 2019
             "definitions": {"homeless": "housing in {homeless, temporary} at Grund",
                             "severe_psychiatric": "latent psychiatric severity > 0.62",
                             "missing_mechanism": "MAR given baseline facts (not the follow-up outcome)"}},
-        "counts": {"clients": int(n), "grund": int(ng), "grund_bortfall": int(ngb),
+        "counts": {"clients": int(s.n), "grund": int(s.ng), "grund_bortfall": int(s.ngb),
                    "followed_up_clients": int(has_fu.sum()), "uppfoljning_rows": int(nf),
-                   "reactualisations": int((ftype == 1).sum()), "two_followups": int(two.sum()),
-                   "followup_bortfall": int(nub), "insatser": int(keep.sum())},
+                   "reactualisations": int((ftype == 1).sum()), "two_followups": int(s.two.sum()),
+                   "followup_bortfall": int(s.nub), "insatser": s.n_insatser},
     })
+    if s.national is not None:
+        truth["national"] = {**s.national, "no_routine_municipalities": list(s.no_routine),
+                             "size_distribution": ("n_i = floor + Hamilton apportionment of (N - k*floor) "
+                                                   "proportional to w_i ~ LogNormal(0, sigma^2), seed stream "
+                                                   "[seed, 12]")}
+    return truth
+
+
+def generate(n_clients: int = 3000, seed: int = 20261122, start_year: int = 2019,
+             end_year: int = 2025, *, municipalities: int | None = None, size_sigma: float = NATIONAL_SIGMA,
+             min_clients: int = NATIONAL_FLOOR) -> SynthRegion:
+    """Generate a synthetic region.
+
+    Parameters
+    ----------
+    n_clients : int, default 3000
+        Clients in the target group (those with a Grund interview plus those
+        registered as Grund bortfall). In the demo region two tiny
+        municipalities always get 8 and 5 of them.
+    seed : int
+        Seed of the :class:`numpy.random.Generator`; same seed, same frames.
+    start_year, end_year : int
+        Interview dates fall from 1 January ``start_year`` to 31 December
+        ``end_year`` (or today, whichever is earlier); nothing is dated later.
+    municipalities : int, optional
+        ``None`` (default): the demo region's ten municipalities. A number
+        (e.g. 290, as in Sweden): a national region of that many invented
+        municipalities whose sizes follow :func:`municipality_sizes`
+        (lognormal, ``size_sigma``, at least ``min_clients`` each); about 5 %
+        of them have no follow-up routine.
+    size_sigma : float, default 1.3
+        SD of the log sizes (national region only).
+    min_clients : int, default 3
+        Smallest municipality (national region only).
+
+    Returns
+    -------
+    SynthRegion
+
+    Notes
+    -----
+    The follow-up composite of area :math:`a` is generated as
+    :math:`c_1 = \\alpha_a + \\beta_a c_0 + \\tau_{a,k} + \\gamma + \\varepsilon`
+    with :math:`E[\\varepsilon]=0` (see the module docstring); all parameters
+    are in ``truth["outcome_model"]`` and ``truth["effects"]``. The steps, in
+    the order they draw from the generator: :func:`_layout` (municipalities,
+    units), :func:`_clients` (demographics), :func:`_severity` (latent
+    severities, Grund bortfall, dates), :func:`_grund`, :func:`_insatser`,
+    :func:`_uppfoljning`, :func:`_bortfall`, :func:`_truth`. Assumptions and
+    sources: ``docs/synthetic_data.md``.
+
+    Examples
+    --------
+    >>> region = generate(n_clients=200, seed=1)
+    >>> sorted(region.tables)
+    ['bortfall', 'grund', 'insatser', 'uppfoljning']
+    >>> region.tables["grund"]["client_id"].str.match(r"^K\\d{2}-\\d{6}$").all()
+    np.True_
+    >>> national = generate(n_clients=3000, seed=1, municipalities=40)
+    >>> len(national.truth["municipalities"]), sum(m["clients"] for m in national.truth["municipalities"].values())
+    (40, 3000)
+    """
+    from types import SimpleNamespace
+
+    if int(n_clients) < 20:
+        raise AsiInputError("n_clients måste vara minst 20 / n_clients must be at least 20")
+    if start_year > end_year:
+        raise AsiInputError("start_year efter end_year / start_year after end_year")
+    cb = load_codebook()
+    h = _horizon(end_year)
+    t0 = np.datetime64(f"{start_year}-01-01", "D")
+    if h <= t0:
+        raise AsiInputError("inga dagar mellan start och slut / empty period")
+    national = None if municipalities is None else {
+        "municipalities": int(municipalities), "size_sigma": float(size_sigma), "min_clients": int(min_clients)}
+    s = SimpleNamespace(n_clients=int(n_clients), seed=seed, start_year=start_year, end_year=end_year, cb=cb,
+                        P=TRUE_PARAMS, rng=np.random.default_rng(seed), asi=cb.by_asi5("grund"), h=h, t0=t0,
+                        span=int((h - t0).astype(int)) + 1, national=national)
+    _layout(s, municipalities, size_sigma, min_clients)
+    _clients(s)
+    _severity(s)
+    grund = _grund(s)
+    insatser = _insatser(s)
+    uppfoljning = _uppfoljning(s)
+    bortfall = _bortfall(s)
     return SynthRegion(tables={"grund": grund, "uppfoljning": uppfoljning, "bortfall": bortfall,
-                               "insatser": insatser}, truth=truth)
+                               "insatser": insatser}, truth=_truth(s))
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -967,12 +1137,14 @@ def _cli(args) -> int:
     import time
 
     t = time.perf_counter()
-    region = generate(n_clients=args.clients, seed=args.seed, start_year=args.start_year, end_year=args.end_year)
+    region = generate(n_clients=args.clients, seed=args.seed, start_year=args.start_year, end_year=args.end_year,
+                      municipalities=args.municipalities, size_sigma=args.size_sigma, min_clients=args.min_clients)
     t_gen = time.perf_counter() - t
     paths = region.write(args.out, format=args.format)
     c = region.truth["counts"]
     print(f"Syntetisk region: {c['clients']} klienter, {c['grund']} Grund, {c['uppfoljning_rows']} uppföljningar, "
-          f"{c['grund_bortfall'] + c['followup_bortfall']} bortfall, {c['insatser']} insatser "
+          f"{c['grund_bortfall'] + c['followup_bortfall']} bortfall, {c['insatser']} insatser, "
+          f"{len(region.truth['municipalities'])} kommuner "
           f"({t_gen:.1f} s + skrivning {time.perf_counter() - t - t_gen:.1f} s)")
     for p in paths:
         print(f"  {p}")
@@ -988,6 +1160,13 @@ def register_cli(subparsers) -> None:
     p.add_argument("--seed", type=int, default=20261122)
     p.add_argument("--start-year", type=int, default=2019)
     p.add_argument("--end-year", type=int, default=2025)
+    p.add_argument("--municipalities", type=int, default=None, metavar="K",
+                   help="nationell region med K påhittade kommuner (t.ex. 290), storlekar lognormalt "
+                        "fördelade; standard: demoregionens tio")
+    p.add_argument("--size-sigma", type=float, default=NATIONAL_SIGMA,
+                   help=f"spridning (SD för log-storlek) med --municipalities (standard {NATIONAL_SIGMA})")
+    p.add_argument("--min-clients", type=int, default=NATIONAL_FLOOR,
+                   help=f"minsta antal klienter per kommun med --municipalities (standard {NATIONAL_FLOOR})")
     p.add_argument("--out", required=True, type=output_dir_arg, help="katalog att skriva till")
     p.add_argument("--format", choices=FORMATS, default="csv")
     p.set_defaults(func=_cli)

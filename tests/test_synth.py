@@ -342,3 +342,82 @@ def test_read_dataset_pseudonymises_with_demo_key():
     again = read_dataset("demo", n_clients=300, seed=9)
     again.grund.loc[again.grund.index[0], "age"] = 99
     assert read_dataset("demo", n_clients=300, seed=9).grund["age"].iloc[0] != 99
+
+
+# ------------------------------------------------------------------ national region
+def test_municipality_sizes_honour_count_floor_total_and_sigma():
+    k, floor = 2000, 1
+    sizes = synth.municipality_sizes(100_000_000, k, sigma=1.3, floor=floor, seed=4)
+    assert len(sizes) == k and int(sizes.sum()) == 100_000_000 and sizes.min() >= floor
+    assert (np.diff(sizes) <= 0).all()  # largest first
+    # log sizes of a lognormal: SD = sigma (standard error sigma / sqrt(2k) ~ 0.02 here)
+    assert np.std(np.log(sizes - floor), ddof=1) == pytest.approx(1.3, abs=0.08)
+    narrow = synth.municipality_sizes(100_000_000, k, sigma=0.5, floor=floor, seed=4)
+    assert np.std(np.log(narrow - floor), ddof=1) == pytest.approx(0.5, abs=0.05)
+    # the floor binds when the region is small
+    tiny = synth.municipality_sizes(1000, 290, sigma=1.3, floor=3, seed=4)
+    assert tiny.min() == 3 and int(tiny.sum()) == 1000 and (tiny == 3).sum() > 50
+
+
+def test_municipality_sizes_are_seed_stable_and_skewed():
+    a = synth.municipality_sizes(350_000, 290, seed=11)
+    assert (a == synth.municipality_sizes(350_000, 290, seed=11)).all()
+    assert not (a == synth.municipality_sizes(350_000, 290, seed=12)).all()
+    # many small beside a few big: mean well above the median, the biggest > 20x the median
+    assert a.mean() > 1.5 * np.median(a) and a[0] > 20 * np.median(a)
+    assert (a < np.median(a) / 4).sum() >= 29
+    with pytest.raises(synth.AsiInputError):
+        synth.municipality_sizes(100, 290)
+
+
+@pytest.fixture(scope="module")
+def national():
+    return synth.generate(n_clients=6000, seed=5, municipalities=120, size_sigma=1.2, min_clients=4)
+
+
+def test_national_region_has_the_asked_municipalities_and_sizes(national):
+    t = national.truth
+    sizes = synth.municipality_sizes(6000, 120, sigma=1.2, floor=4, seed=5)
+    assert [m["clients"] for m in t["municipalities"].values()] == sizes.tolist()
+    assert t["national"]["municipalities"] == 120 and t["national"]["size_sigma"] == 1.2
+    # target group per municipality (Grund clients + Grund bortfall), counted from the tables
+    g, b = national.tables["grund"], national.tables["bortfall"]
+    target = pd.concat([g[["municipality", "client_id"]],
+                        b.loc[b["form"] == "grund", ["municipality", "client_id"]]])
+    per = target.groupby("municipality", observed=True)["client_id"].nunique()
+    assert len(per) == 120 and per.min() >= 4
+    assert per.to_dict() == {nm: m["clients"] for nm, m in t["municipalities"].items()}
+    assert g["client_id"].str.fullmatch(r"K\d{3}-\d{6}").all()  # three digits beyond 99 municipalities
+    units = g.groupby("municipality", observed=True)["unit"].nunique()
+    size = pd.Series({nm: m["clients"] for nm, m in t["municipalities"].items()})[units.index]
+    assert (units >= 1).all() and (units[size < 200] == 1).all() and units[size >= 200].max() == 2
+    assert t["national"]["no_routine_municipalities"] and t["no_routine_municipality"] in t["municipalities"]
+
+
+def test_national_region_is_seed_stable(national):
+    again = synth.generate(n_clients=6000, seed=5, municipalities=120, size_sigma=1.2, min_clients=4)
+    for name, df in national.tables.items():
+        pd.testing.assert_frame_equal(df, again.tables[name])
+    other = synth.generate(n_clients=6000, seed=6, municipalities=120, size_sigma=1.2, min_clients=4)
+    assert other.truth["municipalities"] != national.truth["municipalities"]
+
+
+def test_national_names_distinct_also_as_file_names():
+    from asi_lib.reports import report_filename
+
+    names = synth.municipality_names(290, seed=3)
+    assert len(set(names)) == 290 and len({report_filename(n) for n in names}) == 290
+    assert names == synth.municipality_names(290, seed=3)
+
+
+def test_cli_synth_national(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "asi_lib", "synth", "--clients", "900", "--municipalities", "30",
+                          "--size-sigma", "1.0", "--seed", "3", "--out", str(tmp_path), "--format", "parquet"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "30 kommuner" in res.stdout
+    truth = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    assert len(truth["municipalities"]) == 30 and truth["national"]["size_sigma"] == 1.0
+    bad = subprocess.run([sys.executable, "-m", "asi_lib", "synth", "--clients", "50", "--municipalities", "30",
+                          "--out", str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
