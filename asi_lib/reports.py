@@ -875,10 +875,7 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         todo: list[str | None] = list(known)
         region = True if region is None else region
     else:
-        todo = list(municipalities)
-        for m in todo:
-            if m is not None:
-                rel.unit_of(m)        # an unknown name is refused before anything runs
+        todo = list(municipalities)     # an unknown name fails its own report, not the others
         region = bool(region)
     if region and None not in todo:
         todo.insert(0, None)

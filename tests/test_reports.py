@@ -141,7 +141,7 @@ def test_tendency_text_only_for_the_small_one(rendered):
     assert warning in res[SMALL].html.read_text(encoding="utf-8")
     assert warning not in res[BIG].html.read_text(encoding="utf-8")
     assert res[SMALL].tendency and not res[BIG].tendency
-    assert res[SMALL].n_clients == "<5"
+    assert res[SMALL].n_clients == ".."   # a release shows every suppressed count as ".."
 
 
 def test_no_visible_count_from_1_to_4_in_any_html_table(rendered):
@@ -183,7 +183,7 @@ def test_excel_readable_next_to_html(rendered):
         xlsx = res[m].excel
         assert xlsx is not None and xlsx.parent == res[m].html.parent
         wb = openpyxl.load_workbook(xlsx, read_only=True)
-        assert len(wb.sheetnames) == 15
+        assert len(wb.sheetnames) == 16   # the material in brief + 15 standard tables
         assert str(wb.worksheets[0]["A1"].value).startswith(m)
 
 
@@ -196,11 +196,11 @@ def test_index_links_resolve_and_rows_say_what_happened(rendered):
     assert stems[BIG].startswith("kommun_alvstad_") and stems[SMALL].startswith("kommun_ostermyra_")
     assert {unquote(h) for h in p.hrefs} == {f"{stem}.{ext}" for stem in stems.values() for ext in ("html", "xlsx")}
     rows = {r[0]: r for r in p.tables[0][1:]}
-    assert rows[SMALL][3] == "<5" and rows[SMALL][4] == "Endast tendenser" and rows[SMALL][5] == "ok"
+    assert rows[SMALL][3] == ".." and rows[SMALL][4] == "Endast tendenser" and rows[SMALL][5] == "ok"
     assert int(rows[BIG][3].replace("\u2009", "")) > 50 and rows[BIG][4] == ""
     assert rows[UNKNOWN][5] == "misslyckades" and "okänd kommun" in rows[UNKNOWN][6]
     text = index.read_text(encoding="utf-8")
-    assert AS_OF in text and 'lang="sv"' in text
+    assert f"Referensdatum: {AS_OF}" in text and 'lang="sv"' in text
 
 
 def test_executed_notebook_kept_with_parameters(rendered):
@@ -209,9 +209,10 @@ def test_executed_notebook_kept_with_parameters(rendered):
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected
     values = dict(line.split(" = ", 1) for line in injected[0].source.splitlines() if " = " in line)
-    assert ast.literal_eval(values["KOMMUN"]) == SMALL and ast.literal_eval(values["AS_OF"]) == AS_OF
+    assert ast.literal_eval(values["KOMMUN"]) == SMALL
+    assert ast.literal_eval(values["RELEASE"]) == str(out / "release")   # built once from the store
     last = nb.cells[-1].outputs[0]["text"]
-    assert last.startswith(f"{SMALL}: 15 tabeller") and last.strip().endswith("ja")
+    assert last.startswith(f"{SMALL}: 16 tabeller") and last.strip().endswith("ja")
 
 
 def test_cli_exit_code_1_when_a_report_fails(rendered, tmp_path):
@@ -335,7 +336,7 @@ def test_committed_notebook_parameters_and_check_cell():
     nb = nbformat.read(reports.REPORT_NOTEBOOK, as_version=4)
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
-    for name in ("STORE", "KOMMUN", "AS_OF", "MIN_CELL", "LANG"):
+    for name in ("RELEASE", "KOMMUN", "LANG", "EXCEL"):
         assert re.search(rf"^{name} = ", params[0].source, flags=re.M), name
     assert nb.metadata["kernelspec"]["name"] == "asi-kit"
     checked = [c for c in nb.cells if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source]
