@@ -647,7 +647,8 @@ class Release:
         """Clients with ASI Grund per municipality as published (the index), with the tendency flag."""
         rows = [(None if u["unit"] == REGION else u["name"], u["clients"], u["tendency"])
                 for u in self.manifest["units"]]
-        return pd.DataFrame(rows, columns=["municipality", "n", "tendency"])
+        return pd.DataFrame({"municipality": pd.Series([r[0] for r in rows], dtype=object),
+                             "n": [r[1] for r in rows], "tendency": [r[2] for r in rows]})
 
     def client_count(self, municipality: str | None = None) -> tuple[str, bool]:
         """The unit's client count as published and whether it shows tendencies only."""

@@ -45,15 +45,12 @@ FULL_MUNICIPALITIES = 290
 FULL_CLIENTS = 350_000
 
 
-def build_release(store: Path, out: Path) -> Path | None:
-    """HOOK for the release (issue 9): build it here and return its folder.
+def build_release(store: Path, out: Path, as_of=None) -> Path | None:
+    """The release (issue 9): every published table of every municipality, protected together."""
+    from asi_lib.release import build_release as build, write_release
+    from asi_lib.store import load_store
 
-    When ``asi-kit release`` exists, call it on ``store`` into ``out`` and
-    return ``out``; the reports then get ``RELEASE`` as a parameter and the
-    time of this step is printed beside the others. Today: no release (None),
-    the reports compute from the store.
-    """
-    return None
+    return write_release(build(load_store(store), as_of=as_of), out)
 
 
 def run(cmd: list[str], **kw) -> float:
@@ -88,7 +85,7 @@ def warm_alone(store, out, names, as_of, release) -> list[dict]:
     w = KernelWorker(reports.ensure_kernel(reports.KERNEL_NAME))
     try:
         def task(m):
-            params = {"STORE": str(store), "KOMMUN": m, "AS_OF": as_of, "MIN_CELL": 5, "LANG": "sv"}
+            params = {"KOMMUN": m, "LANG": "sv"}
             if release is not None:
                 params["RELEASE"] = str(release)
             return ReportTask(municipality=m, name=m, stem=reports.report_filename(m), title=m, parameters=params)
@@ -177,14 +174,14 @@ def main(argv=None) -> int:
 
     # 3. release (hook)
     t0 = time.perf_counter()
-    release = build_release(store, work / "release")
+    release = build_release(store, work / "release", as_of=as_of)
     fig["release_s"] = time.perf_counter() - t0 if release is not None else None
     extra = {"RELEASE": str(release)} if release is not None else None
 
     # 4. every report
     out = work / "reports"
     t0 = time.perf_counter()
-    results = reports.render_reports(store, out, as_of=as_of, workers=args.workers, progress=False,
+    results = reports.render_reports(release or store, out, as_of=as_of, workers=args.workers, progress=False,
                                      scheduler=args.scheduler, parameters=extra)
     fig["reports_s"] = time.perf_counter() - t0
     fig["reports"] = len(results)
@@ -213,8 +210,7 @@ def main(argv=None) -> int:
     for m in sample:
         stem = reports.report_filename(m)
         nb = base / f"{stem}.ipynb"
-        params = ["-p", "STORE", str(store), "-p", "KOMMUN", m, "-p", "AS_OF", as_of, "-p", "MIN_CELL", "5",
-                  "-p", "LANG", "sv", "-p", "EXCEL", str(base / f"{stem}.xlsx")]
+        params = ["-p", "KOMMUN", m, "-p", "LANG", "sv", "-p", "EXCEL", str(base / f"{stem}.xlsx")]
         if release is not None:
             params += ["-p", "RELEASE", str(release)]
         t_pm = run([str(bindir / "papermill"), str(reports.REPORT_NOTEBOOK), str(nb), "-k", kernel, *params])

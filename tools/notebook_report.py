@@ -45,10 +45,10 @@ Rapporten sammanfattar ASI-intervjuerna (Addiction Severity Index) med kommunens
 Den visar inga enskilda personer.
 
 * **n** (antal klienter) står vid varje siffra. Ju färre klienter, desto osäkrare siffra.
-* **`<5`** betyder att färre än fem klienter finns bakom cellen: antalet visas inte, för att ingen ska
-  kunna kännas igen.
-* **`..`** betyder att en siffra är dold, antingen för att den bygger på för få klienter eller för att den
-  annars skulle gå att räkna fram ett dolt antal ur summan.
+* **`..`** betyder att siffran är dold: antingen bygger den på färre än fem klienter, eller skulle ett sådant
+  litet antal annars gå att räkna fram ur andra siffror i rapporterna. Alla rapporter, Excelfiler och
+  översikten i en utgåva skyddas tillsammans, så dolda siffror går inte heller att räkna fram genom att
+  jämföra två rapporter.
 * **`–`** betyder att siffran inte går att räkna ut (t.ex. ingen klient med svar).
 * **Endast tendenser**: med färre än tio klienter går det inte att dra slutsatser, bara reflektera. Då
   visas inga p-värden.
@@ -82,7 +82,7 @@ figur if figur is not None else Markdown("*För få klienter för att visa en fi
 ("code", """reports.show_table(tabs["Problem per kön"])""", []),
 ("md", """### Per åldersgrupp och huvudsakligt preparat
 
-Många små grupper ger fler dolda celler (`<5`, `..`): det är skyddet som arbetar, inte ett fel.""", []),
+Många små grupper ger fler dolda celler (`..`): det är skyddet som arbetar, inte ett fel.""", []),
 ("code", """reports.show_table(tabs["Problem per åldersgrupp"])""", []),
 ("code", """reports.show_table(tabs["Problem per huvudpreparat"])""", []),
 ("md", """## Jämfört med andra
@@ -109,7 +109,7 @@ många intervjuer som saknar skattning eller inte ger något sammanvägt index."
 ("md", """## Används ASI?
 
 Grundintervjuer och bortfall per period: hur stor andel av målgruppen som intervjuades. Perioden är
-halvår, eller år i kommuner med färre än 20 i målgruppen per halvår (annars blir nästan varje rad `<5`).
+halvår, eller år i kommuner med färre än 20 i målgruppen per halvår (annars blir nästan varje rad dold).
 Den senaste perioden är preliminär, eftersom bortfall ofta registreras i efterhand.""", []),
 ("code", """reports.show_table(tabs["ASI-användning"])""", []),
 ("md", """## Uppföljning och bortfall
