@@ -20,9 +20,11 @@ What a marker tells the reader
   complement (``n - k`` small) can be 0 when ``n`` itself is small. So the
   bound we can justify is ``".."`` in {0} ∪ [m, ∞), modelled with a binary;
   That bound is used only in a column that shows ``"<m"`` somewhere in the folder
-  (a column publish protects as a count); elsewhere ``".."`` is any value ≥ 0
-  (Kompletthet's "Antal intervjuer" is a count that publish treats as a statistic:
-  its ".." hides 4 in the demo);
+  (a column publish protects as a count; the index's counts included); elsewhere
+  ``".."`` is any value ≥ 0 (Kompletthet's "Antal intervjuer" is a count that
+  publish treats as a statistic: its ".." hides 4 in the demo). A release
+  (asi_lib.release) shows every hidden count as ``".."`` and no ``"<m"`` at all,
+  so there every ``".."`` is any integer ≥ 0;
 * ``"–"``: not computable; a free non-negative unknown (not reported).
 
 Relations assumed (family names in ``attrs["families"]``)
@@ -72,6 +74,9 @@ Within one file (one unit: a municipality or the region):
 ``region_kommun``  region "Problem per kommun": group n = that municipality's N, group
                    missing(measure) = that municipality's T1 missing(measure);
 ``index``          index.html count of a report = that file's N;
+``overview``       "Materialet i korthet": clients = N; target group / its bortfall = Σ of the
+                   municipality's "ASI-användning" Målgrupp / Bortfall (Grund); due baselines /
+                   followed up = "Uppföljning och bortfall" (first count column);
 ``cross_sum:<sheet>:<column>``  a region cell = Σ over the municipality files of the same
                    sheet/row/column (clients are partitioned by the municipality of their
                    latest Grund); a row missing in a municipality's profile table counts 0,
@@ -109,7 +114,7 @@ EMPTY = "–"
 _SPACES = dict.fromkeys(map(ord, "\u2009\u00a0\u202f "), None)
 _COUNT_HEAD = re.compile(
     r"^(Antal|Saknar|Saknas|Index saknas|Intervjuarskattning saknas|Intervjuarskattning ej relevant|"
-    r"Målgrupp|Grundintervjuer|Bortfall \(Grund\)|Uppföljningar$|Förbättrade$|Oförändrade$|Försämrade$)")
+    r"Målgrupp|Grundintervjuer|Bortfall \(Grund\)|Uppföljningar$|Förbättrade$|Oförändrade$|Försämrade$|Varav$)")
 TOTAL = "Totalt"
 N_COL, K_COL, MISS_COL = "Antal klienter", "Antal med egenskapen", "Saknar värde"
 
@@ -302,6 +307,7 @@ def _build(model: Model, files: dict[str, dict[str, Sheet]], index_rows, region_
             _within_sheet(m, f, sh, N.get(f), t1.get(f), t1miss.get(f, {}), files, N, t1miss, region_file)
         _kompletthet(m, f, sheets, N.get(f), t1miss.get(f, {}))
         _bortfall(m, f, sheets, t1.get(f))
+        _overview(m, f, sheets, N.get(f), f == region_file)
     if region_file in files:
         _region_links(m, files, N, t1miss, region_file)
         units = {sh.unit for f, sheets in files.items() if f != region_file for sh in sheets.values()}
@@ -511,6 +517,30 @@ def _bortfall(m, f, sheets, t1f):
         m.eq("reasons", [(m.c(f, rg.name, 0, N_COL), 1)] + [(m.c(f, s, r, K_COL), -1) for r in range(len(sh.rows))])
 
 
+def _overview(m, f, sheets, Nf, is_region):
+    """ "Materialet i korthet": the unit's N, its target group and bortfall, its due baselines."""
+    sh = sheets.get("Materialet i korthet")
+    if sh is None:
+        return
+    s = sh.name
+    lab = {sh.key(r, sh.key_cols[0]): r for r in range(len(sh.rows))}
+    if "Klienter med ASI Grund" in lab and Nf is not None:
+        m.eq("overview", [(m.c(f, s, lab["Klienter med ASI Grund"], "Antal"), 1), (Nf, -1)])
+    use = sheets.get("ASI-användning")
+    r = lab.get("Målgruppen: Grundbortfall (ej intervjuade)")
+    if use is not None and r is not None and not is_region:  # the periods of one municipality partition it
+        for col, src in (("Antal", "Målgrupp (Grund + bortfall)"), ("Varav", "Bortfall (Grund)")):
+            m.eq("overview", [(m.c(f, s, r, col), 1)]
+                 + [(m.c(f, use.name, i, src), -1) for i in range(len(use.rows))])
+    fu = sheets.get("Uppföljning och bortfall")
+    r = lab.get("Baslinjer där uppföljning förfallit: uppföljda")
+    if fu is not None and r is not None and fu.count_cols:
+        flab = {fu.labels[i]: i for i in range(len(fu.rows))}
+        for col, src in (("Antal", "Baslinjer där fönstret passerat eller uppföljda"), ("Varav", "Uppföljd")):
+            if src in flab:
+                m.eq("overview", [(m.c(f, s, r, col), 1), (m.c(f, fu.name, flab[src], fu.count_cols[0]), -1)])
+
+
 def _region_links(m, files, N, t1miss, region_file):
     reg = files[region_file]
     by_unit = {sheets["Klientgruppen"].unit: f for f, sheets in files.items()
@@ -629,7 +659,7 @@ def _reduce(model: Model, bad: set, big: int):
             d["value"] = cell["value"]
         elif k == "<":
             d["lo"], d["hi"] = max(d["lo"], 1), min(d["hi"], cell["value"] - 1)
-        elif k == ".." and cell.get("protected", True):
+        elif k == ".." and cell.get("protected", False):
             d["dot"] = True
     for d in info.values():
         if d["dot"] and d["hi"] < mc:  # ".." ∩ "<m": only 0 is left of {0} ∪ [m, ∞)
@@ -891,15 +921,16 @@ def read_folder(folder) -> tuple[Model, dict]:
             for r, row in enumerate(sh.rows):
                 for col in sh.count_cols:
                     model.add_cell(path.name, sh.name, r, sh.labels[r], col, row[sh.header.index(col)])
-    # a ".." is a hidden count, never 1..m-1, only in a column that publish protects as a count;
-    # a column that never shows "<m" may be a count that publish treats as a statistic (then
-    # ".." stands for anything: Kompletthet's "Antal intervjuer" is one)
-    protected = {(c["sheet"], c["column"]) for c in model.cells if c["kind"] == "<"}
-    for c in model.cells:
-        c["protected"] = (c["sheet"], c["column"]) in protected
     index_rows = read_index(folder / "index.html") if (folder / "index.html").exists() else []
     region = "region.xlsx" if "region.xlsx" in files else None
     _build(model, files, index_rows, region)
+    # a ".." is a hidden count, never 1..m-1, only in a column that publish protects as a count
+    # (one that shows "<m" somewhere, the index included); a column that never shows "<m" may be
+    # a count that publish treats as a statistic (Kompletthet's "Antal intervjuer" is one), and a
+    # release shows every hidden count as ".." with no "<m" at all: there ".." is any value ≥ 0
+    protected = {(c["sheet"], c["column"]) for c in model.cells if c["kind"] == "<"}
+    for c in model.cells:
+        c["protected"] = (c["sheet"], c["column"]) in protected
     return model, files
 
 
