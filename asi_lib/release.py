@@ -201,6 +201,18 @@ def _canonical(t: _Table, col: str, row: dict) -> tuple | None:
             return ((_LG, unit, "*", "*", measure, "missing") if g == TOTAL
                     else (_LG, unit, by, g, measure, "missing"))
         return None
+    if t.key == "completeness" and row.get("table") == "grund":
+        # Grund interviews: their clients are the unit's clients (and the interviews too when each
+        # client has one); an area's interviews without composite/rating are the clients without one.
+        # The same key only merges cells whose values agree (see protect_jointly).
+        area = row.get("area")
+        if col in ("n", "interviews"):
+            return (_LG, unit, "*", "*", "n")
+        if col == "composite_missing_n":
+            return (_LG, unit, "*", "*", f"composite_{area}", "missing")
+        if col == "rating_missing_n":
+            return (_LG, unit, "*", "*", f"rating_{area}", "missing")
+        return None
     if t.key == "compare":
         measure = row.get("measure")
         if col == "n_unit":
@@ -330,6 +342,21 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     for c, g in zip(cells, gid_of):
         for m, sg in c.sets:
             raw_sets.append((g[m], sg))
+    # ---- what else a reader knows: a part is at most its whole (k ≤ n, missing ≤ n), and a group
+    # listed in a profile has at least one client (empty groups are not listed)
+    from .publish import _complements
+
+    le_pairs, lower = set(), np.zeros(len(values))
+    for t, c, g in zip(tables, cells, gid_of):
+        for part, whole in _complements(c.counts, c.meta):
+            ok = ~(np.isnan(c.vals[part]) | np.isnan(c.vals[whole]))
+            for a, b in zip(g[c.cell_id[part][ok]], g[c.cell_id[whole][ok]]):
+                if a != b:
+                    le_pairs.add((int(a), int(b)))
+        if str(getattr(t, "key", "")).startswith("profile_") and "n" in c.cell_id:
+            lower[g[c.cell_id["n"]]] = np.maximum(lower[g[c.cell_id["n"]]], 1.0)
+    le_pairs = np.array(sorted(le_pairs), dtype=int).reshape(-1, 2)
+    lower = np.minimum(lower, values)
     # margins: region = Σ municipalities, per quantity
     by_q: dict[tuple, dict[str, list[int]]] = {}
     for i, k in enumerate(keys):
@@ -402,12 +429,12 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             changed = hidden & ~last_audited
             changed[det] = True
         last_audited = hidden.copy()
-        det = audit(values, primary, hidden, sets, min_cell=min_cell, only=changed)
+        det = audit(values, primary, hidden, sets, min_cell=min_cell, only=changed, le=le_pairs, lower=lower)
         audited += 1
         audit_seconds += time.perf_counter() - t_a
         if det.size == 0:
             break
-        if not _hide_around(det, values, hidden, sets, penalty):
+        if not _hide_around(det, values, hidden, sets + [(p, np.array([1.0, -1.0])) for p in le_pairs], penalty):
             break
     if audit_cells and det.size:
         JointProtection.last_failure = (det, values, hidden, keys, sets)
@@ -461,7 +488,7 @@ def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
 
 
 def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, min_cell: int = 5,
-          only=None, seed: int = 0) -> np.ndarray:
+          only=None, seed: int = 0, le=None, lower=None) -> np.ndarray:
     """Suppressed small counts that all published numbers together determine exactly.
 
     In a release every suppressed count is shown as ``".."`` (small or not),
@@ -489,6 +516,12 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
         changed since the last audit).
     seed : int
         Seed of the spread objectives.
+    le : ndarray of shape (k, 2), optional
+        Pairs (part, whole) a reader knows satisfy part ≤ whole (k ≤ n,
+        missing ≤ n).
+    lower : ndarray, optional
+        Lower bound a reader knows for each cell (1 for a group listed in a
+        profile; default 0).
 
     Returns
     -------
@@ -514,7 +547,16 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
     from scipy.sparse import coo_matrix, csr_matrix
     from scipy.sparse.csgraph import connected_components
 
-    touched = [(m, sg) for m, sg in sets if hidden[m].any()]
+    le = np.zeros((0, 2), dtype=int) if le is None else np.asarray(le, dtype=int).reshape(-1, 2)
+    lower = np.zeros(len(values)) if lower is None else np.asarray(lower, dtype=float)
+    # inequalities with a hidden cell join the blocks like equations (as 2-cell "sets")
+    le = le[hidden[le].any(axis=1)] if len(le) else le
+    n_eq = len(sets)
+    sets = list(sets) + [(p, np.array([1.0, -1.0])) for p in le]
+    is_le = np.r_[np.zeros(n_eq, dtype=bool), np.ones(len(le), dtype=bool)]
+    touched_idx = [i for i, (m, _) in enumerate(sets) if hidden[m].any()]
+    touched = [sets[i] for i in touched_idx]
+    t_le = is_le[touched_idx] if touched_idx else np.zeros(0, dtype=bool)
     if not touched:
         return np.zeros(0, dtype=int)
     big = float(np.abs(values).sum() + 1)
@@ -547,8 +589,14 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
                 ci.append(lpos[cell])
                 vv.append(sgn)
             b[r] = -float(sg[~h] @ values[m[~h]])
-        cons = [LinearConstraint(csr_matrix((vv, (ri, ci)), shape=(len(rows), nv)), b, b)]
-        bounds = Bounds(np.zeros(nv), np.full(nv, big))
+        A = csr_matrix((vv, (ri, ci)), shape=(len(rows), nv))
+        ineq = t_le[rows]
+        cons = []
+        if (~ineq).any():
+            cons.append(LinearConstraint(A[np.flatnonzero(~ineq)], b[~ineq], b[~ineq]))
+        if ineq.any():   # part − whole ≤ 0 (visible values moved to the right)
+            cons.append(LinearConstraint(A[np.flatnonzero(ineq)], np.full(int(ineq.sum()), -np.inf), b[ineq]))
+        bounds = Bounds(lower[cells], np.full(nv, big))
         integ = np.ones(nv)
         prim = np.flatnonzero(primary[cells])
         truth = values[cells]

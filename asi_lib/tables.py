@@ -114,8 +114,13 @@ def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang
         out.append(TableSpec("compare", cmp, [
             ("Jämfört med övriga", None, ("sd_unit", "sd_rest", "median_unit", "median_rest", *mix)),
             ("Klientgruppernas sammansättning", first, rest_cols)]))
-    out.append(TableSpec("completeness", scores.completeness(own, table=None, lang=lang),
-                         [("Kompletthet", None, ())]))
+    comp = scores.completeness(own, table=None, lang=lang)
+    # the number of interviews is a count of people's records too: protected like one
+    comp.attrs["asi"] = {**comp.attrs.get("asi", {}), "count_cols": [
+        c for c in ("interviews", "n", "rating_missing_n", "rating_not_relevant_n", "composite_missing_n",
+                    "missing_x_n", "missing_n_n", "missing_empty_n", "missing_invalid_n") if c in comp.columns],
+        "linked_counts": {"n": ["interviews"]}}
+    out.append(TableSpec("completeness", comp, [("Kompletthet", None, ())]))
     out.append(TableSpec("asi_use", monitor.asi_use(own, freq="auto", as_of=as_of), [("ASI-användning", None, ())]))
     out.append(TableSpec("followup", pairing.summary(lang=lang), [("Uppföljning och bortfall", None, ())]))
     out.append(TableSpec("change", _no_rci_as_missing(

@@ -323,7 +323,7 @@ def test_per_table_protection_fails(per_table_attack):
     assert res["recovered"].mean() > 0.3
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=False, reason=(
     "the release leaks (demo, measured 2026-11-30): 2791 of 5157 hidden count cells recovered exactly "
     "(872 distinct quantities, 268 of them 1..4). Cross-file: cross_sum (region = Σ municipalities), "
     "region_kommun (region 'Problem per kommun' = the municipality's N/missing), cmp_region "

@@ -366,7 +366,7 @@ def test_hostile_names_get_their_own_files_and_index_rows(hostile):
     for m in (XSS, HABO, HABO_ASCII):
         assert by_name[m] == (f"{stems[m]}.html", f"{stems[m]}.xlsx"), m
     for f in out.iterdir():
-        assert re.fullmatch(r"(index|region|kommun_[a-z0-9_-]+_[0-9a-f]{8})\.(html|xlsx)|ipynb", f.name), f.name
+        assert re.fullmatch(r"(index|region|kommun_[a-z0-9_-]+_[0-9a-f]{8})\.(html|xlsx)|ipynb|release", f.name), f.name
 
 
 def test_no_formula_cell_in_any_report_workbook(hostile):
@@ -376,7 +376,7 @@ def test_no_formula_cell_in_any_report_workbook(hostile):
     for book in books:
         assert no_formula_cells(book) == [], book.name
     ws = openpyxl.load_workbook(res[XSS].excel).worksheets[0]
-    assert ws["A1"].value == f"{XSS} – Klientgruppen" and ws["A1"].data_type == "s"
+    assert ws["A1"].value == f"{XSS} – Materialet i korthet" and ws["A1"].data_type == "s"
     region = openpyxl.load_workbook(res[None].excel)["Problem per kommun"]
     assert FORMULA in {c.value for row in region.iter_rows() for c in row}
 

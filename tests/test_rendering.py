@@ -203,9 +203,12 @@ def test_cli_reports_on_a_cluster(cluster, tmp_path):
     code = main(["reports", "--store", str(store), "--out", str(out), "--kommun", "Fjällbo", "Okändby",
                  "--quiet", "--as-of", "2026-06-30", "--scheduler", c.scheduler_address])
     assert code == 1  # Okändby fails, Fjällbo is rendered
-    html = out / "kommun_fjallbo.html"
+    from asi_lib.reports import report_filename
+
+    stem = report_filename("Fjällbo")
+    html = out / f"{stem}.html"
     assert html.exists() and "Kommunrapport ASI: Fjällbo" in html.read_text(encoding="utf-8")
-    assert (out / "kommun_fjallbo.xlsx").exists() and (out / "ipynb" / "kommun_fjallbo.ipynb").exists()
+    assert (out / f"{stem}.xlsx").exists() and (out / "ipynb" / f"{stem}.ipynb").exists()
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "okänd kommun" in index and "misslyckades" in index
     assert main(["reports", "--store", str(store), "--out", str(out), "--quiet",
