@@ -415,6 +415,10 @@ class Dashboard:
                                bortfall=_add_groups(own_ds.bortfall, "bortfall_date"),
                                insatser=own_ds.insatser, meta=dict(ds.meta))
         pairing = followup.pair_followups(self._own_ds, as_of=as_of, add_scores=False)
+        # reliable change: one reliability and SD for the whole store (as in the release), not
+        # re-estimated per municipality or group, so "share improved" means the same everywhere
+        self._rci = change_mod.estimate_rci_reference(followup.pair_followups(ds, as_of=as_of).pairs,
+                                                      ("composite",), label="hela lagret")
         for name in ("pairs", "baselines"):
             frame = getattr(pairing, name)
             attrs = dict(frame.attrs)
@@ -573,17 +577,12 @@ class Dashboard:
         pairs.attrs = {}  # pandas deep-copies attrs on every column access: keep the slim copy bare
         key = _key(pairs[group]) if group in pairs.columns else pd.Series(groups.UNKNOWN, index=pairs.index)
         parts = []
-        rel = sd = None
         for v in [TOTAL] + sorted(key.unique()):  # a handful of groups
             sub = pairs if v == TOTAL else pairs.loc[(key == v).to_numpy()]
             if not len(sub):
                 continue
             r = change_mod.change_by_area(sub, measures=("composite", "rating"), areas=[area], lang=self.lang,
-                                          reliability=rel, sd=sd)
-            if v == TOTAL and len(r):
-                # every group's reliable change uses the municipality's reliability and baseline SD
-                rel = {(m, area): x for m, x in zip(r["measure"], r["reliability"]) if np.isfinite(x)} or None
-                sd = {(m, area): x for m, x in zip(r["measure"], r["sd_ref"]) if np.isfinite(x)} or None
+                                          reliability=self._rci)
             if not len(r):
                 continue
             parts.append(r.assign(**{group: v}))
