@@ -461,10 +461,12 @@ def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
         for c in m:
             member.setdefault(int(c), []).append(i)
     added = False
+    touched: set[int] = set()          # sets next to a cell hidden in this call
     for target in det:
-        if not hidden[target]:
-            continue
+        if not hidden[target] or touched.intersection(member.get(int(target), ())):
+            continue                   # a cell just hidden nearby may already free it: audit again first
         frontier, seen_sets, fallback = {int(target)}, set(), None
+        pick = None
         for _ in range(4):
             ids = {i for c in frontier for i in member.get(c, ()) if i not in seen_sets}
             if not ids:
@@ -474,16 +476,16 @@ def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
             vis = cand[~hidden[cand] & (values[cand] > 0)]
             cheap = vis[penalty[vis] < 1e6]
             if cheap.size:
-                hidden[cheap[np.argmin(cost[cheap])]] = True
-                added = True
-                fallback = None
+                pick = cheap[np.argmin(cost[cheap])]
                 break
             if vis.size and fallback is None:
                 fallback = vis[np.argmin(cost[vis])]
             frontier = {int(c) for c in cand[hidden[cand]]}     # out through the hidden cells only
-        if fallback is not None:
-            hidden[fallback] = True
+        pick = fallback if pick is None else pick
+        if pick is not None:
+            hidden[pick] = True
             added = True
+            touched.update(member.get(int(pick), ()))
     return added
 
 
