@@ -162,7 +162,8 @@ def run_demo(out="out", *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of=N
               f"({len(results) - len(failed)} av {len(results)} klara på {seconds:.0f} s)")
         for r in failed:
             print(f"    misslyckades: {r.name}: {r.error}")
-    print("  Alla tabeller har passerat skyddet för små tal (<5 visas som '<5', '..' = dolt).")
+    print("  Alla tabeller har passerat skyddet för små tal, tillsammans ('..' = dolt: färre än 5 klienter, "
+          "eller dolt så att inget litet antal kan räknas fram).")
     return 1 if failed else 0
 
 
