@@ -190,14 +190,11 @@ def client_counts(ds, *, min_cell: int = 5) -> pd.DataFrame:
     >>> cc["municipality"].iloc[-1] is None, bool(cc["tendency"].iloc[-1])
     (True, False)
     """
-    from .groups import latest_grund
+    from .release import client_count_table
 
-    latest = latest_grund(ds.grund, columns=["municipality"])
-    counts = latest["municipality"].dropna().astype(str).value_counts().sort_index()
-    raw = pd.DataFrame({"municipality": [*counts.index, TOTAL], "n": [*counts.to_numpy(), int(counts.sum())]})
-    raw.attrs["asi"] = {"unit": "klienter", "group_cols": ["municipality"], "additive": True, "tendency": False}
+    raw = client_count_table(ds)     # the same raw table the release's index protects
     pub = publish(raw, min_cell=min_cell, labels=False)
-    names = [*counts.index, None]
+    names = [*raw["municipality"].iloc[:-1], None]
     return pd.DataFrame({"municipality": pd.Series(names, dtype=object), "n": pub["n"].astype(str).to_numpy(),
                          "tendency": raw["n"].to_numpy() < TENDENCY_THRESHOLD})
 
