@@ -156,17 +156,13 @@ def _cell_keys(t: _Table, c) -> list[tuple]:
     one cell, and the region's row for Älvstad in its table by municipality is
     Älvstad's own cell. Every other cell is (unit, table, row keys, column).
     """
-    nrow = c.nrow
     keys: dict[int, tuple] = {}
     kf = c.keyf.astype(str)
     kcols = list(kf.columns)
     rows = kf.to_numpy()
     for col in c.counts:
-        ids = c.cell_id[col]
-        first = {}
-        for r in range(nrow):
-            first.setdefault(int(ids[r]), r)
-        for cid, r in first.items():
+        cids, first = np.unique(c.cell_id[col], return_index=True)   # each cell's first row
+        for cid, r in zip(cids.tolist(), first.tolist()):
             row = dict(zip(kcols, rows[r]))
             keys[cid] = _canonical(t, col, row) or (t.unit, t.key, tuple(rows[r]), col)
     return [keys[i] for i in range(len(c.values))]
