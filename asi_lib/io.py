@@ -465,6 +465,277 @@ def _csv_damage(text: str, delim: str, header, n_body: int) -> pd.DataFrame | No
     return pd.concat(parts, ignore_index=True) if parts else None
 
 
+# ---------------------------------------------------------------- CSV in chunks
+DEFAULT_CHUNK_ROWS = 100_000   # rows per chunk of a streamed CSV (see :func:`open_csv`)
+_BLOCK_CHARS = 1 << 22          # characters per block of the scanning pass
+
+
+def _resolve_header(header, *, table, file, sheet, mapping) -> tuple[str, list, dict]:
+    """Table, column names and original headers of a header row: the checks of :func:`_finish`, same order."""
+    names, orig = _rename_header(list(header), mapping, file, sheet)
+    keep = [c for c in names if c != ""]
+    tab = table or (mapping.table if mapping is not None and getattr(mapping, "table", None) else None)
+    if tab is None:
+        tab = infer_table(keep, file=file, sheet=sheet)
+    elif tab not in TABLES:
+        raise _err(f"okänd tabell '{tab}'", f"unknown table '{tab}'", file, sheet)
+    if mapping is not None:
+        _check_mapping_headers(header, names, tab, mapping, file, sheet)
+    _check_required(tab, keep, file, sheet)
+    return tab, names, {k: v for k, v in orig.items() if k}
+
+
+def _parse_error(exc, path) -> AsiInputError:
+    return _err(f"CSV-filen kan inte tolkas ({str(exc).splitlines()[0]})",
+                f"cannot parse CSV ({str(exc).splitlines()[0]})", path)
+
+
+@dataclass
+class CsvSource:
+    """A CSV export checked as a whole but read in chunks (see :func:`open_csv`).
+
+    Attributes
+    ----------
+    table : str
+        Codebook table (forced or inferred from the header).
+    file : str
+    names : list of str
+        Column names after renaming, one per header cell ("" for a cell that names nothing).
+    original_columns : dict
+    encoding, delimiter : str
+    counts : numpy.ndarray or None
+        Fields of every CSV record (header = record 0), for short rows; None
+        when the counting reader and pandas cannot agree (no short rows are
+        reported then, as for a whole file).
+    truncated : bool
+        The file does not end with a line break (its last record may be cut).
+    """
+
+    table: str
+    file: str
+    names: list
+    original_columns: dict
+    encoding: str
+    delimiter: str
+    counts: np.ndarray | None
+    truncated: bool
+    width: int
+
+    def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS):
+        """The file's rows as :class:`RawTable` s of at most ``chunk_rows`` records each.
+
+        Index = the row number of the whole file (header = 1), so messages name
+        the file's real rows; read problems (short rows, a cut last row) as in
+        :func:`read_csv_text`. Always yields at least one (possibly empty) chunk.
+
+        Raises
+        ------
+        AsiInputError
+            pandas cannot parse a record (raised when the reader reaches it).
+        """
+        chunk_rows = max(int(chunk_rows), 1)
+        try:
+            reader = pd.read_csv(self.file, encoding=self.encoding, sep=self.delimiter, dtype=str,
+                                 keep_default_na=False, na_filter=False, header=None, skip_blank_lines=False,
+                                 quoting=csv.QUOTE_MINIMAL, chunksize=chunk_rows)
+            it = iter(reader)
+            prev = next(it, None)
+            if prev is None:  # pragma: no cover - the scan found a header
+                prev = pd.DataFrame(columns=range(len(self.names)))
+            prev = prev.iloc[1:]  # record 0 is the header
+            for cur in it:
+                yield self._chunk(prev, last=False)
+                prev = cur
+            yield self._chunk(prev, last=True)
+        except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+            raise _parse_error(exc, self.file) from None
+        except OSError as exc:
+            raise _err(f"filen kan inte läsas ({exc.strerror or exc})", f"cannot read file ({exc.strerror or exc})",
+                       self.file) from None
+
+    def _chunk(self, body: pd.DataFrame, *, last: bool) -> RawTable:
+        rec = np.asarray(body.index, dtype=np.int64)  # record number, header = 0
+        df = body.fillna("")
+        df.columns = self.names[:df.shape[1]] + [f"_extra{i}" for i in range(df.shape[1] - len(self.names))]
+        df = df[[c for c in self.names if c != ""]]
+        df.index = pd.Index(rec + 1, name="row")
+        if len(df.columns):
+            df = df.loc[(df != "").any(axis=1)]
+        parts = []
+        if self.counts is not None and len(rec):
+            inside = rec[rec < len(self.counts)]
+            k = self.counts[inside]
+            hit = (k > 1) & (k < self.width)
+            if hit.any():
+                parts.append(pd.DataFrame({
+                    "row": inside[hit] + 1, "col": k[hit], "rule": "short_row",
+                    "detail_sv": [f" (raden har {n} fält, rubrikraden {self.width}; resten av raden saknas)"
+                                  for n in k[hit]],
+                    "detail_en": [f" (the row has {n} fields, the header {self.width}; the rest of the row is missing)"
+                                  for n in k[hit]]}))
+        if last and self.truncated and len(rec):
+            c = self.counts
+            parts.append(pd.DataFrame({
+                "row": [int(rec[-1]) + 1], "col": [max(int(c[-1]) - 1, 0) if c is not None and len(c) else 0],
+                "rule": "truncated",
+                "detail_sv": [" (ingen radbrytning efter sista raden: filen kan vara avkortad mitt i ett värde; "
+                              "kontrollera raden mot källan och avsluta filen med en radbrytning)"],
+                "detail_en": [" (no line break after the last row: the file may be cut in the middle of a value; "
+                              "check the row against the source and end the file with a line break)"]}))
+        read_problems = empty_read_problems()
+        if parts:
+            d = pd.concat(parts, ignore_index=True)
+            d.index = pd.Index(d.pop("row").to_numpy(), name="row")
+            d["column"] = [self.names[i] if 0 <= i < len(self.names) else "" for i in d.pop("col")]
+            read_problems = d[d.index.isin(df.index)][READ_PROBLEM_COLUMNS]
+        return RawTable(table=self.table, file=self.file, sheet=None, data=df,
+                        original_columns=dict(self.original_columns), encoding=self.encoding,
+                        delimiter=self.delimiter, read_problems=read_problems)
+
+
+def _scan_utf8(p: Path):
+    """One streaming pass over a UTF-8 file: the checks :func:`read_csv_text` makes on the whole text.
+
+    Returns None when the file is not valid UTF-8 (the caller then decodes it
+    whole with :func:`decode_export`, which gives the exact message or cp1252).
+    """
+    import array
+    counts = array.array("q")
+    head, delim, carry = "", None, ""
+    quoted = nonblank = nul = False
+    last = ""
+    try:
+        with open(p, encoding="utf-8-sig", newline="\n") as f:
+            while True:
+                block = f.read(_BLOCK_CHARS)
+                if delim is None:
+                    head += block
+                    m = re.search(r"\S", head)
+                    if block and not (m and "\n" in head[m.start():]):
+                        continue
+                    delim = sniff_delimiter(head)
+                    block, head = head, ""
+                if not block:
+                    break
+                nonblank = nonblank or bool(block.strip())
+                nul = nul or "\x00" in block
+                r = block.rstrip(" \t")
+                if r:
+                    last = r[-1]
+                if not quoted and '"' in block:
+                    quoted = True
+                    counts = None
+                if not quoted:
+                    lines = (carry + block).split("\n")
+                    carry = lines.pop()
+                    counts.extend(ln.count(delim) + 1 for ln in lines)
+    except UnicodeDecodeError:
+        return None
+    if not quoted and carry.strip("\r") != "":
+        counts.append(carry.count(delim) + 1)
+    return {"encoding": "utf-8-sig", "delimiter": delim or ",", "empty": not nonblank, "nul": nul,
+            "truncated": bool(last) and last not in "\r\n", "quoted": quoted,
+            "counts": None if quoted else np.frombuffer(counts, dtype=np.int64).copy()}
+
+
+def _field_counts_file(p: Path, encoding: str, delim: str):
+    """:func:`_field_counts` for a file with double quotes, streamed (the csv module over the open file)."""
+    try:
+        with open(p, encoding=encoding, newline="\n") as f:  # lines as io.StringIO splits them
+            return np.fromiter((len(r) for r in csv.reader(f, delimiter=delim)), dtype=np.int64)
+    except csv.Error:  # the csv module cannot split it: no short rows, as when it disagrees with pandas
+        return None
+
+
+def open_csv(path, *, table=None, mapping=None) -> CsvSource:
+    """Check a CSV export as :func:`read_csv_text` does, without holding its rows: read it later in chunks.
+
+    Parameters
+    ----------
+    path : str or Path
+    table : str, optional
+        Force the codebook table; otherwise inferred from the header.
+    mapping : asi_lib.mapping.Mapping, optional
+
+    Returns
+    -------
+    CsvSource
+        ``.chunks(n)`` yields :class:`RawTable` s of at most ``n`` records
+        with the file's real row numbers.
+
+    Raises
+    ------
+    AsiInputError
+        As :func:`read_csv_text` for the encoding, an empty or binary file
+        and the header; a record pandas cannot parse is refused when
+        ``chunks`` reaches it.
+
+    Notes
+    -----
+    Memory: one streaming pass decodes the file in blocks of 2**22
+    characters (UTF-8 check, delimiter, empty/NUL, the last character, the
+    field count of every record: 8 bytes per record); pandas then parses
+    ``n`` records at a time. A file that is not valid UTF-8 is decoded whole
+    once (:func:`decode_export`: the exact message, or cp1252) and then read
+    in chunks the same way.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "g.csv")
+    >>> _ = open(p, "w", encoding="utf-8").write(
+    ...     "client_id;municipality;unit;interview_date;sex;main_substance\\n"
+    ...     "A1;Ale;Öst;2024-03-01;female;alcohol\\n\\nA2;Ale;Öst;2024-04-01;male\\nA3;Ale;Öst;2024-05-01;male;alcohol\\n")
+    >>> src = open_csv(p)
+    >>> [c.data.index.tolist() for c in src.chunks(2)]
+    [[2], [4, 5]]
+    >>> [c.read_problems["rule"].tolist() for c in src.chunks(2)]
+    [[], ['short_row']]
+    """
+    p = Path(path)
+    try:
+        scan = _scan_utf8(p)
+        if scan is None:
+            raw = p.read_bytes()
+        elif scan["quoted"] and not scan["empty"] and not scan["nul"]:
+            scan["counts"] = _field_counts_file(p, scan["encoding"], scan["delimiter"])
+    except OSError as exc:
+        raise _err(f"filen kan inte läsas ({exc.strerror or exc})", f"cannot read file ({exc.strerror or exc})", path) from None
+    if scan is None:  # not UTF-8: decoded whole once (the exact message, or cp1252)
+        text, enc = decode_export(raw, path)
+        del raw
+        if not text.strip():
+            raise _err("filen är tom", "file is empty", path)
+        if "\x00" in text:
+            raise _err("filen ser inte ut som text (CSV)", "file does not look like text (CSV)", path)
+        delim = sniff_delimiter(text)
+        try:
+            counts = _field_counts(text, delim)
+        except csv.Error:  # the csv module and pandas disagree: no short rows, as for a whole file that parses
+            counts = None
+        stripped = text.rstrip(" \t")
+        truncated = bool(stripped) and stripped[-1] not in "\r\n"
+        del text, stripped
+    else:
+        if scan["empty"]:
+            raise _err("filen är tom", "file is empty", path)
+        if scan["nul"]:
+            raise _err("filen ser inte ut som text (CSV)", "file does not look like text (CSV)", path)
+        enc, delim, counts, truncated = scan["encoding"], scan["delimiter"], scan["counts"], scan["truncated"]
+    try:
+        first = pd.read_csv(p, encoding=enc, sep=delim, dtype=str, keep_default_na=False, na_filter=False,
+                            header=None, skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL, nrows=1)
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        raise _parse_error(exc, path) from None
+    header = first.iloc[0].tolist()
+    tab, names, orig = _resolve_header(header, table=table, file=path, sheet=None, mapping=mapping)
+    width = len(header)
+    while width and str(header[width - 1]).strip() == "":
+        width -= 1
+    return CsvSource(table=tab, file=str(path), names=names, original_columns=orig, encoding=enc, delimiter=delim,
+                     counts=counts, truncated=truncated, width=width)
+
+
 # ---------------------------------------------------------------- Excel
 def _cell_text(v) -> str:
     if v is None:

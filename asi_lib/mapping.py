@@ -256,7 +256,7 @@ def load_mapping(path) -> Mapping:
     return mapping_from_dict(spec, path=str(path))
 
 
-def apply_mapping(raw: RawTable, mapping: Mapping | None) -> RawTable:
+def apply_mapping(raw: RawTable, mapping: Mapping | None, *, used: dict | None = None) -> RawTable:
     """Rename headers, drop ignored columns, recode values and dates.
 
     Parameters
@@ -264,6 +264,10 @@ def apply_mapping(raw: RawTable, mapping: Mapping | None) -> RawTable:
     raw : RawTable
     mapping : Mapping or None
         None returns ``raw`` unchanged.
+    used : dict, optional
+        For a file read in chunks: column -> skipped global spellings met in
+        earlier chunks, updated in place, so that the ``mapping_value_skipped``
+        note of the last chunk names every spelling of the whole file.
 
     Returns
     -------
@@ -320,9 +324,12 @@ def apply_mapping(raw: RawTable, mapping: Mapping | None) -> RawTable:
             table = {**glob, **group, **mapping.column_values.get(c, {})}
             if clash:
                 k_in = set(s.str.split().str.join(" ").str.casefold().unique())
-                used = sorted(k for k in clash if k in k_in and k not in group and k not in mapping.column_values.get(c, {}))
-                if used:
-                    skipped.append((c, used, own, clash))
+                before = used.setdefault(c, set()) if used is not None else set()
+                hit = sorted(k for k in clash if (k in k_in or k in before) and k not in group
+                             and k not in mapping.column_values.get(c, {}))
+                before.update(hit)
+                if hit:
+                    skipped.append((c, hit, own, clash))
         if table:
             k = s.str.split().str.join(" ").str.casefold()
             s = k.map(table).fillna(s).astype(str)

@@ -355,7 +355,10 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
         :func:`asi_lib.pseudonym.client_keys`);
         ``baselines``: DataFrame with ``client_key`` and ``interview_date``
         of the Grund interviews known (store + batch). Without it the
-        follow-up rules are skipped.
+        follow-up rules are skipped;
+        ``seen``: a dict shared by the chunks of one file (start empty); it
+        keeps ``seen["first"]`` (identity -> first row number) so that a
+        ``duplicate`` in a later chunk names the first row of the file.
 
     Returns
     -------
@@ -635,6 +638,16 @@ def _cross_field(out, df, table, as_of, cb, P, context, pseudonymised) -> None:
     complete = key.notna() & pd.concat([out[c].notna() for c in ident], axis=1).all(axis=1)
     rowno = pd.Series(idx, index=idx)
     first = rowno.where(complete).groupby([parts[c] for c in parts.columns], dropna=False).transform("min")
+    seen = context.get("seen")
+    if seen is not None:  # a file read in chunks: identities of earlier chunks with their first row
+        ident_key = parts["_k"].astype("string").str.cat([parts[c].astype("string") for c in ident], sep="\x1f")
+        ident_key = ident_key.where(complete)
+        before = seen.get("first")
+        prior = ident_key.map(before) if before is not None and len(before) else pd.Series(np.nan, index=idx)
+        first = first.where(prior.isna(), prior.astype("float64"))
+        fresh = complete & prior.isna() & (first == rowno)
+        add = pd.Series(rowno[fresh].to_numpy(), index=pd.Index(ident_key[fresh].to_numpy(), dtype="string"))
+        seen["first"] = add if before is None else pd.concat([before, add])
     dup = complete & (first < rowno)
     P.add("duplicate", dup, date_col, df.get(date_col), " " + first.astype("Int64").astype(str),
           " " + first.astype("Int64").astype(str))
