@@ -466,7 +466,8 @@ def _ingest_source(src: _Source, st: Store, stored: pd.DataFrame, *, key, mappin
         row_parts.append(len(bad))
         del typed, problems, ok, df
     last_raw = raw
-    problems = pd.concat([header_problems, *prob_parts], ignore_index=True) if prob_parts else empty_problems()
+    parts = [p for p in (header_problems, *prob_parts) if p is not None and len(p)]
+    problems = pd.concat(parts, ignore_index=True) if parts else empty_problems()
     del prob_parts
     accepted = pd.concat(accepted_parts) if len(accepted_parts) > 1 else accepted_parts[0]
     del accepted_parts
