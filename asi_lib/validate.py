@@ -406,6 +406,8 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
     masked = {c.name for c in cb.columns(table) if c.type in ("id", "text")} | {"client_pid"}
     earliest = pd.Timestamp(cb.raw.get("earliest_date", "1990-01-01"))
     _read_problems(raw, known, P)
+    seen = context.get("seen")
+    cache = seen.setdefault("unique", {}) if seen is not None else None  # per-value results of earlier chunks
 
     for col in cb.columns(table):
         name = col.name
@@ -427,11 +429,12 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
             if col.max_length:
                 P.add("text_too_long", v.str.len() > col.max_length, name, v,
                       f" (högst {col.max_length} tecken)", f" (at most {col.max_length} characters)")
-            has_pnr = _per_unique(v, lambda u: u.str.contains(PNR_IN_TEXT_RE, regex=True).to_frame("p"))["p"]
+            has_pnr = _per_unique(v, lambda u: u.str.contains(PNR_IN_TEXT_RE, regex=True).to_frame("p"),
+                                  cache, ("pnr", name))["p"]
             P.add("pnr_in_text", has_pnr, name, v)
             typed[name] = v.where(~empty).astype("string")
         elif col.type == "date":
-            d = _per_unique(v, lambda u: parse_dates(u, as_of=as_of_ts).to_frame("d"))["d"]
+            d = _per_unique(v, lambda u: parse_dates(u, as_of=as_of_ts).to_frame("d"), cache, ("date", name))["d"]
             P.add("type_date", d.isna() & ~empty, name, v)
             fut = d > as_of_ts
             P.add("future_date", fut, name, v, f" {as_of_ts.date()}", f" {as_of_ts.date()}")
@@ -460,7 +463,7 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
                 is_tok = key.map(tokens).notna() | head.map(tokens).notna()
                 return pd.DataFrame({"code": code, "is_tok": is_tok})
 
-            r = _per_unique(v_in, _cat)
+            r = _per_unique(v_in, _cat, cache, ("cat", name))
             code = r["code"]
             is_tok = r["is_tok"]
             bad = code.isna() & ~empty
@@ -469,7 +472,7 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
             P.add("code", bad & ~is_tok, name, v, f" (tillåtna: {allowed})", f" (allowed: {allowed})")
             typed[name] = pd.Series(pd.Categorical(code.where(~bad), categories=[str(k) for k in col.codes]), index=idx)
         elif col.type == "integer":
-            typed[name] = _type_integer(col, v, empty, tokens, P, cb)
+            typed[name] = _type_integer(col, v, empty, tokens, P, cb, cache)
         else:  # pragma: no cover - codebook types are closed
             typed[name] = v.where(~empty).astype("string")
 
@@ -523,10 +526,34 @@ def _xn_allowed_words(missing) -> tuple[str, str]:
             " (X = not answered and N = not relevant are allowed here)")
 
 
-def _per_unique(v: pd.Series, func) -> pd.DataFrame:
-    """Apply ``func`` (Series of distinct strings -> frame) once per distinct value, expand to rows."""
+_CACHE_LIMIT = 20_000  # distinct values per column kept between the chunks of a file
+
+
+def _per_unique(v: pd.Series, func, cache: dict | None = None, key=None) -> pd.DataFrame:
+    """Apply ``func`` (Series of distinct strings -> frame) once per distinct value, expand to rows.
+
+    ``func`` must treat every value on its own. With ``cache`` (a dict shared
+    by the chunks of one file) the results of values already met in earlier
+    chunks are reused and ``func`` sees only new values: a chunk then costs
+    its rows, not the fixed cost of every column again. A column with more
+    than ``_CACHE_LIMIT`` distinct values is not cached.
+    """
     codes, uniq = pd.factorize(v.fillna(""), sort=False, use_na_sentinel=False)
-    res = func(pd.Series(np.asarray(uniq, dtype=object), dtype="str"))
+    u = pd.Series(np.asarray(uniq, dtype=object), dtype="str")
+    known = cache.get(key) if cache is not None else None
+    if cache is None or known is False:
+        res = func(u)
+    else:
+        if known is None:
+            new = u
+        else:
+            new = u[~u.isin(known.index)].reset_index(drop=True)
+        if len(new) or known is None:
+            fresh = func(new)
+            fresh.index = pd.Index(new.to_numpy(dtype=object), dtype=object)
+            known = fresh if known is None else pd.concat([known, fresh])
+        res = known.reindex(pd.Index(u.to_numpy(dtype=object), dtype=object)).reset_index(drop=True)
+        cache[key] = known if len(known) <= _CACHE_LIMIT else False
     out = res.iloc[codes]
     out.index = v.index
     return out
@@ -558,9 +585,9 @@ def _integer_unique(col, u: pd.Series, tokens, cb) -> pd.DataFrame:
                          "not_code": not_code})
 
 
-def _type_integer(col, v, empty, tokens, P, cb) -> pd.Series:
+def _type_integer(col, v, empty, tokens, P, cb, cache=None) -> pd.Series:
     name = col.name
-    r = _per_unique(v, lambda u: _integer_unique(col, u, tokens, cb))
+    r = _per_unique(v, lambda u: _integer_unique(col, u, tokens, cb), cache, ("int", name))
     P.add("xn_not_allowed", r["tok_bad"], name, v, *_xn_allowed_words(col.missing))
     P.add("type_number", r["not_number"] & ~empty, name, v)
     P.add("integer_decimal", r["decimal"], name, v)
