@@ -522,7 +522,7 @@ class CsvSource:
     width: int
 
     def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS):
-        """The file's rows as :class:`RawTable` s of at most ``chunk_rows`` records each.
+        """The file's rows as :class:`RawTable` s of at most ``chunk_rows`` records each (the header counts in the first).
 
         Index = the row number of the whole file (header = 1), so messages name
         the file's real rows; read problems (short rows, a cut last row) as in
@@ -687,10 +687,10 @@ def open_csv(path, *, table=None, mapping=None) -> CsvSource:
     ...     "client_id;municipality;unit;interview_date;sex;main_substance\\n"
     ...     "A1;Ale;Öst;2024-03-01;female;alcohol\\n\\nA2;Ale;Öst;2024-04-01;male\\nA3;Ale;Öst;2024-05-01;male;alcohol\\n")
     >>> src = open_csv(p)
-    >>> [c.data.index.tolist() for c in src.chunks(2)]
-    [[2], [4, 5]]
+    >>> [c.data.index.tolist() for c in src.chunks(2)]  # records 1-2 (header, row 2), 3-4 (blank, row 4), 5
+    [[2], [4], [5]]
     >>> [c.read_problems["rule"].tolist() for c in src.chunks(2)]
-    [[], ['short_row']]
+    [[], ['short_row'], []]
     """
     p = Path(path)
     try:
