@@ -569,12 +569,46 @@ body { max-width: 1100px; margin: 0 auto; }
 table.asi-tabell { border-collapse: collapse; font-size: 0.8em; margin: 0.4em 0; }
 table.asi-tabell th, table.asi-tabell td { border-bottom: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 table.asi-tabell th { background: #eef2f5; vertical-align: bottom; }
-/* wide tables scroll on screen instead of running off the page; on paper they shrink */
+/* wide tables scroll on screen instead of running off the page; on paper they wrap and shrink (below) */
 .jp-RenderedHTMLCommon:has(> table.asi-tabell) { overflow-x: auto; }
+/* ---- print (docs/reports.md, "Print and PDF"): A4, header, page numbers, tables that fit ---- */
+@page {
+  size: A4 portrait;
+  margin: 20mm 14mm 18mm 14mm;
+  @top-left { font: 8pt sans-serif; color: #555; }
+  @bottom-right { content: counter(page) " / " counter(pages); font: 8pt sans-serif; color: #555; }
+}
 @media print {
-  body { max-width: none; }
-  table.asi-tabell { font-size: 0.68em; }
-  .jp-OutputArea-output { overflow: visible; }
+  html, body { background: #fff !important; }
+  body { max-width: none; margin: 0 !important; padding: 0 !important; font-size: 9.5pt; }
+  body.jp-Notebook, main, .jp-Cell, .jp-Cell-outputWrapper, .jp-Cell-inputWrapper, .jp-OutputArea,
+  .jp-OutputArea-child, .jp-OutputArea-output, .jp-RenderedHTMLCommon, .jp-RenderedMarkdown {
+    overflow: visible !important; padding-left: 0 !important; padding-right: 0 !important;
+    margin-left: 0 !important; margin-right: 0 !important; max-width: 100% !important; min-width: 0 !important; }
+  .jp-Cell { padding-top: 0 !important; padding-bottom: 0 !important; }
+  .jp-OutputPrompt, .jp-InputPrompt, .jp-Collapser { display: none !important; }
+  .jp-OutputArea-child { display: block !important; }
+  .jp-RenderedHTMLCommon:has(> table.asi-tabell) { overflow: visible !important; }
+  /* tables: the page width, smaller type as columns grow, headings and cells wrap, head repeated */
+  table, .jp-RenderedHTMLCommon table { width: auto !important; max-width: 100% !important;
+    table-layout: auto; font-size: 7.5pt !important; border-collapse: collapse; margin: 0.3em 0 !important; }
+  table:has(tr > :nth-child(9)) { font-size: 6.8pt !important; }
+  table:has(tr > :nth-child(13)) { font-size: 6pt !important; }
+  table:has(tr > :nth-child(20)) { font-size: 5.2pt !important; }
+  table th, table td, .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td {
+    white-space: normal !important; overflow-wrap: break-word; padding: 1px 3px !important; max-width: none !important; }
+  /* headings may break inside a word; in very wide tables cells too: the table never leaves the page */
+  table th, .jp-RenderedHTMLCommon th, table:has(tr > :nth-child(13)) td { overflow-wrap: anywhere; }
+  thead { display: table-header-group; }
+  tr, img, svg { break-inside: avoid; }
+  img { max-width: 100% !important; height: auto !important; }
+  h1, h2, h3, h4 { break-after: avoid; break-inside: avoid; }
+  h3 + table, h3 + p { break-before: avoid; }
+  /* a main section (h2) starts a page, except the first one after the title */
+  .jp-Cell:has(h2) ~ .jp-Cell h2, .asi-ny-sida { break-before: page; }
+  .jp-Cell h2.asi-samma-sida { break-before: auto; }
+  blockquote { break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
 }
 table.asi-tabell td:first-child, table.asi-tabell th:first-child { text-align: left; }
 p.asi-not { font-size: 0.8em; color: #444; margin-top: 0.2em; }
@@ -631,15 +665,63 @@ def _html_exporter():
     return exporter
 
 
-def notebook_to_html(nb, path, *, title: str = "") -> Path:
-    """An executed notebook as a self-contained HTML page without code.
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal that cannot end the string, the rule or the ``<style>`` element."""
+    out = []
+    for ch in str(text):
+        if ch.isalnum() or ch in " .,:;–-()/_'åäöÅÄÖ" and ch not in "\\\"<>":
+            out.append(ch)
+        else:
+            out.append(f"\\{ord(ch):x} ")
+    return '"' + "".join(out) + '"'
+
+
+PAGE_WORDS = {"sv": ("Sida", "av"), "en": ("Page", "of")}
+
+
+def print_header_css(header: str, lang: str = "sv") -> str:
+    """The per-report part of the print stylesheet: the page header text and "Sida n av m".
+
+    The header comes from data (a municipality's name): it is written as a
+    CSS string with every character outside a small safe set escaped, so it
+    cannot close the string, the rule or the ``<style>`` element.
+
+    Examples
+    --------
+    >>> print_header_css('Å</style>"x', "sv")  # doctest: +ELLIPSIS
+    '<style ...>@page { @top-left { content: "Å\\3c /style\\3e \\22 x"; } ...'
+    """
+    page, of = PAGE_WORDS.get(lang, PAGE_WORDS["sv"])
+    return (f'<style type="text/css" id="asi-print-header">@page {{ @top-left {{ content: {_css_string(header)}; }} '
+            f'@bottom-right {{ content: {_css_string(page + " ")} counter(page) {_css_string(" " + of + " ")} '
+            f'counter(pages); }} }}</style>')
+
+
+def _write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then ``os.replace``: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def notebook_to_html(nb, path, *, title: str = "", header: str = "", lang: str = "sv") -> Path:
+    """An executed notebook as a self-contained HTML page without code, ready to print.
 
     Uses nbconvert's ``lab`` template with inputs and prompts excluded and the
     blocks that load require.js, MathJax, Mermaid and widget renderers from
     public CDNs removed; images are embedded; stderr streams (warnings) are
     dropped. The exporter is built once per thread and reused, and skips
     nbconvert's BeautifulSoup pass over the finished page (see
-    ``_html_exporter``).
+    ``_html_exporter``). The page has a print stylesheet (A4, tables that fit
+    the page, a page break before each main section) and, with ``header``, a
+    running page header and "Sida n av m" (:func:`print_header_css`). Written
+    atomically (temporary file, then ``os.replace``).
     """
     import nbformat
 
@@ -654,10 +736,9 @@ def notebook_to_html(nb, path, *, title: str = "") -> Path:
     nb.metadata.pop("widgets", None)
     exporter = _html_exporter()
     body, _ = exporter.from_notebook_node(nb)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
-    return path
+    css = print_header_css(header or title, lang)
+    body = body.replace("</head>", css + "\n</head>", 1)
+    return _write_atomic(Path(path), body.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- kernels
