@@ -279,8 +279,10 @@ class KernelWorker:
         Everything is written into a private staging folder inside ``out_dir``
         and moved into place with ``os.replace`` only when the report is
         complete: a reader (or a crash) never meets half a file, and a failed
-        report leaves the previous run's files as they were (only its
-        executed notebook is kept, for troubleshooting). Never raises for a
+        report leaves the previous run's HTML and PDF as they were (only its
+        executed notebook is kept, for troubleshooting). The Excel file is
+        written by the notebook to ``EXCEL`` itself, atomically
+        (:func:`asi_lib.tables.write_excel`). Never raises for a
         failing report: the result says ``failed`` and why.
         """
         import papermill as pm
@@ -292,8 +294,9 @@ class KernelWorker:
         stage = Path(tempfile.mkdtemp(prefix=f".staging-{task.stem}-", dir=out_dir))
         final = {"notebook": out_dir / "ipynb" / f"{task.stem}.ipynb", "excel": out_dir / f"{task.stem}.xlsx",
                  "html": out_dir / f"{task.stem}.html", "pdf": out_dir / f"{task.stem}.pdf"}
-        staged = {k: stage / v.name for k, v in final.items()}
+        staged = {k: stage / v.name for k, v in final.items() if k != "excel"}
         t0 = time.perf_counter()
+        started_ns = time.time_ns() - 2_000_000_000   # file systems with coarse timestamps
         deadline = t0 + float(task.timeout)
         kernel_ok = False
         try:
@@ -302,7 +305,7 @@ class KernelWorker:
                 self._used += 1
                 nb = pm.execute_notebook(
                     str(task.notebook or self.notebook), str(staged["notebook"]),
-                    parameters={**task.parameters, "EXCEL": str(staged["excel"])},
+                    parameters={**task.parameters, "EXCEL": str(final["excel"])},
                     kernel_name=self.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
                     engine_name=_warm_engine(), km=self.km, kc=self.kc,
                     timeout_func=lambda cell: max(1, int(deadline - time.perf_counter() + 0.999)))
@@ -310,11 +313,15 @@ class KernelWorker:
                 notebook_to_html(nb, staged["html"], title=task.title, header=task.header, lang=task.lang)
                 if task.pdf:
                     self._print(staged["html"], staged["pdf"], res)
-                for k in ("html", "pdf", "excel", "notebook"):
+                for k in ("html", "pdf", "notebook"):
                     if staged[k].exists():
                         final[k].parent.mkdir(parents=True, exist_ok=True)
                         os.replace(staged[k], final[k])
                         setattr(res, k, final[k])
+                # the notebook writes the Excel file itself, atomically (tables.write_excel); only one
+                # written by this run counts
+                xl = final["excel"]
+                res.excel = xl if xl.exists() and xl.stat().st_mtime_ns >= started_ns else None
             except PapermillExecutionError as exc:  # a cell raised: the kernel itself is fine
                 kernel_ok = True
                 res.status, res.error = "failed", _error_text(exc)

@@ -1127,7 +1127,7 @@ def write_index(results: list[ReportResult], out_dir, *, reference_date: str, mi
         message = r.error if not r.ok else ("" if r.pdf is not None else r.note)
         rows.append(
             f"<tr class=\"{'ok' if r.ok else 'fel'}\"><td>{html.escape(r.name)}</td>"
-            f"<td>{link(r.html, 'Rapport (HTML)')}</td><td>{link(r.pdf, 'Utskrift (PDF)')}</td>"
+            f"<td>{link(r.html, 'Rapport (HTML)')}{' · ' + link(r.pdf, 'PDF') if r.pdf is not None else ''}</td>"
             f"<td>{link(r.excel, 'Tabeller (Excel)')}</td>"
             f"<td class=\"tal\">{html.escape(r.n_clients)}</td>"
             f"<td>{'Endast tendenser' if r.tendency else ''}</td>"
@@ -1155,7 +1155,7 @@ p.not {{ font-size: 0.9em; color: #444; }}
 {len(results)} rapporter, {len(results) - n_fail} klara (varav {n_skip} oförändrade sedan förra körningen), {n_fail} misslyckade.</p>
 <p class="not">{html.escape(REFERENCE_DATE_TEXT["sv"].format(date=reference_date))}</p>
 <table>
-<thead><tr><th>Kommun</th><th>Rapport</th><th>PDF</th><th>Tabeller</th><th>Antal klienter (Grund)</th>
+<thead><tr><th>Kommun</th><th>Rapport (HTML, PDF för utskrift)</th><th>Tabeller</th><th>Antal klienter (Grund)</th>
 <th>Anmärkning</th><th>Status</th><th>Meddelande</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}

@@ -236,7 +236,7 @@ def test_write_excel_writes_no_formula_and_keeps_the_text(tmp_path):
     path = write_excel(tabs, tmp_path / "t.xlsx", title=FORMULA)
     assert no_formula_cells(path) == []
     wb = openpyxl.load_workbook(path)
-    assert len(wb.sheetnames) == 4 and len({s.lower() for s in wb.sheetnames}) == 4
+    assert len(wb.sheetnames) == 5 and len({s.lower() for s in wb.sheetnames}) == 5   # 4 tables + legend
     ws = wb.worksheets[0]
     assert ws["A1"].value == f"{FORMULA} – {FORMULA} per kommun" and ws["A1"].data_type == "s"
     assert ws["A2"].value.startswith(f"Urval: {FORMULA}")
