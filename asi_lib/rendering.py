@@ -318,6 +318,8 @@ class KernelWorker:
                         final[k].parent.mkdir(parents=True, exist_ok=True)
                         os.replace(staged[k], final[k])
                         setattr(res, k, final[k])
+                if res.pdf is None:
+                    final["pdf"].unlink(missing_ok=True)   # an earlier run's PDF no longer matches the page
                 # the notebook writes the Excel file itself, atomically (tables.write_excel); only one
                 # written by this run counts
                 xl = final["excel"]

@@ -691,8 +691,10 @@ def print_header_css(header: str, lang: str = "sv") -> str:
 
     Examples
     --------
-    >>> print_header_css('Å</style>"x', "sv")  # doctest: +ELLIPSIS
-    '<style ...>@page { @top-left { content: "Å\\3c /style\\3e \\22 x"; } ...'
+    >>> css = print_header_css('Å</style>"x', "sv")
+    >>> bs = chr(92)  # a backslash: "<" ">" '"' become CSS escapes
+    >>> css.count("</style>"), f'"Å{bs}3c /style{bs}3e {bs}22 x"' in css
+    (1, True)
     """
     page, of = PAGE_WORDS.get(lang, PAGE_WORDS["sv"])
     return (f'<style type="text/css" id="asi-print-header">@page {{ @top-left {{ content: {_css_string(header)}; }} '
