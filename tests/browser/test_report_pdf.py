@@ -116,3 +116,11 @@ def test_three_main_sections_print_on_three_pages_with_the_header(tmp_path):
         printer.print_pdf(html, tmp_path / "t2.pdf")          # the same browser prints the next one
         assert printer.browsers_started == 1 and printer.pages_printed == 2
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temporary file left
+    if shutil.which("pdftotext"):   # poppler-utils: read the printed header and page numbers back
+        import subprocess
+
+        for n in (1, 3):
+            text = subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"], capture_output=True,
+                                  text=True, check=True).stdout
+            assert "Testby</style><script>alert(1)</script> · referensdatum 2026-06-30" in text
+            assert f"Sida {n} av 3" in text
