@@ -933,8 +933,8 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         release is built first into ``out_dir/release`` (all reports of one
         run then come from one protected release on one reference date).
     out_dir : str or Path
-        Gets ``<stem>.html``, ``<stem>.xlsx``, ``ipynb/<stem>.ipynb`` and
-        ``index.html``.
+        Gets ``<stem>.html``, ``<stem>.pdf``, ``<stem>.xlsx``,
+        ``ipynb/<stem>.ipynb``, ``index.html`` and ``render-state.json``.
     municipalities : list of str, optional
         Default: every municipality in the store, plus the whole region. A
         ``None`` in the list means the whole region.
