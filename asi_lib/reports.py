@@ -581,6 +581,7 @@ table.asi-tabell th { background: #eef2f5; vertical-align: bottom; }
   @top-left { font: 8pt sans-serif; color: #555; }
   @bottom-right { content: counter(page) " / " counter(pages); font: 8pt sans-serif; color: #555; }
 }
+@page asi-bred { size: A4 landscape; }
 @media print {
   html, body { background: #fff !important; }
   body { max-width: none; margin: 0 !important; padding: 0 !important; font-size: 9.5pt; }
@@ -597,11 +598,13 @@ table.asi-tabell th { background: #eef2f5; vertical-align: bottom; }
     table-layout: auto; font-size: 7.5pt !important; border-collapse: collapse; margin: 0.3em 0 !important; }
   table:has(tr > :nth-child(9)) { font-size: 6.8pt !important; }
   table:has(tr > :nth-child(13)) { font-size: 6pt !important; }
-  table:has(tr > :nth-child(20)) { font-size: 5.2pt !important; }
+  table:has(tr > :nth-child(20)) { font-size: 6pt !important; }
   table th, table td, .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td {
     white-space: normal !important; overflow-wrap: break-word; padding: 1px 3px !important; max-width: none !important; }
-  /* headings may break inside a word; in very wide tables cells too: the table never leaves the page */
-  table th, .jp-RenderedHTMLCommon th, table:has(tr > :nth-child(13)) td { overflow-wrap: anywhere; }
+  /* headings may break inside a word; cells only between words (numbers never break) */
+  table th, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; }
+  /* a table of 20 columns or more gets a landscape page of its own (@page asi-bred) */
+  .jp-Cell:has(table tr > :nth-child(20)) { page: asi-bred; }
   thead { display: table-header-group; }
   tr, img, svg { break-inside: avoid; }
   img { max-width: 100% !important; height: auto !important; }

@@ -33,8 +33,11 @@ AS_OF = "2026-06-30"
 BIG, SMALL = "Älvstad", "Östermyra"
 MM = 96 / 25.4                     # CSS px per millimetre
 A4_W_PT, A4_H_PT = 595.28, 841.89  # PDF points
-#: The print stylesheet's @page: A4 portrait, 14 mm left and right margins (asi_lib.reports._TEMPLATE).
+#: The print stylesheet's @page: A4 portrait, 14 mm left and right margins (asi_lib.reports._TEMPLATE);
+#: a table of 20 columns or more is printed on a landscape page (@page asi-bred).
 CONTENT_W_PX = (210 - 2 * 14) * MM
+LANDSCAPE_W_PX = (297 - 2 * 14) * MM
+WIDE_COLS = 20
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,9 @@ def test_a_pdf_per_report_on_a4_with_its_pages(printed):
                  [int(c) for c in re.findall(rb"/Count\s+(\d+)[^>]*?/Type\s*/Pages\b", data)]
         assert counts and max(counts) == pages
         boxes = _media_boxes(data)
-        assert boxes and all(abs(w - A4_W_PT) < 1 and abs(h - A4_H_PT) < 1 for w, h in boxes)
+        assert boxes and all(sorted((w, h)) == pytest.approx([A4_W_PT, A4_H_PT], abs=1) for w, h in boxes)
+        if m == BIG:   # its full change table has more than 20 columns: printed on landscape pages
+            assert any(w > h for w, h in boxes) and sum(h > w for w, h in boxes) > len(boxes) / 2
         # every main section (h2) starts a page, except the first after the title
         n_sections = len(re.findall(r"<h2\b", r.html.read_text(encoding="utf-8")))
         assert n_sections >= 3 and n_sections <= pages <= 60, (m, n_sections, pages)
@@ -83,19 +88,23 @@ def test_no_table_wider_than_the_printed_page(printed):
         try:
             page = browser.new_page(viewport={"width": int(CONTENT_W_PX), "height": 1000})
             page.emulate_media(media="print")
+            measure = """() => [...document.querySelectorAll('table')].map(t => {
+                const r = t.getBoundingClientRect();
+                return {left: r.left, right: r.right, cols: t.rows[0] ? t.rows[0].cells.length : 0};
+            })"""
             for m in (BIG, SMALL):
-                page.goto(res[m].html.as_uri(), wait_until="load")
-                boxes = page.evaluate("""() => [...document.querySelectorAll('table')].map(t => {
-                    const r = t.getBoundingClientRect();
-                    return {left: r.left, right: r.right, width: r.width, cols: t.rows[0] ? t.rows[0].cells.length : 0};
-                })""")
-                assert len(boxes) >= 5, m
-                wide = [b for b in boxes if b["left"] < -0.5 or b["right"] > int(CONTENT_W_PX) + 0.5]
-                assert not wide, (m, wide[:3], int(CONTENT_W_PX))
-                # the page itself does not scroll sideways either (no scrollbars on paper)
-                assert page.evaluate("document.documentElement.scrollWidth") <= int(CONTENT_W_PX)
-                # and the widest table really is wide (a table with many columns was made to fit)
-                assert max(b["cols"] for b in boxes) >= 12
+                # portrait tables at the portrait page's content width, wide ones at the landscape page's
+                for width, wide in ((int(CONTENT_W_PX), False), (int(LANDSCAPE_W_PX), True)):
+                    page.set_viewport_size({"width": width, "height": 1000})
+                    page.goto(res[m].html.as_uri(), wait_until="load")
+                    boxes = [b for b in page.evaluate(measure) if (b["cols"] >= WIDE_COLS) == wide]
+                    assert wide or len(boxes) >= 5, m
+                    out = [b for b in boxes if b["left"] < -0.5 or b["right"] > width + 0.5]
+                    assert not out, (m, out[:3], width)
+                    if wide:   # nothing runs off the landscape page either (no scrollbars on paper)
+                        assert page.evaluate("document.documentElement.scrollWidth") <= width
+                # a table with many columns was made to fit the portrait page
+                assert max(b["cols"] for b in page.evaluate(measure) if b["cols"] < WIDE_COLS) >= 12
         finally:
             browser.close()
 
