@@ -160,6 +160,13 @@ def run_demo(out="out", *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of=N
     if reports:
         print(f"  kommunrapporter (HTML + Excel):  {out / 'rapporter' / 'index.html'} "
               f"({len(results) - len(failed)} av {len(results)} klara på {seconds:.0f} s)")
+        pdfs = [r.pdf for r in results if r.pdf is not None]
+        if pdfs:
+            print(f"  rapporter som PDF (utskrift):    {out / 'rapporter'} ({len(pdfs)} filer *.pdf, t.ex. "
+                  f"{pdfs[0].name})")
+        else:
+            why = next((r.note for r in results if r.note), "")
+            print(f"  rapporter som PDF (utskrift):    inga skrivna. {why}")
         for r in failed:
             print(f"    misslyckades: {r.name}: {r.error}")
     print("  Alla tabeller har passerat skyddet för små tal, tillsammans ('..' = dolt: färre än 5 klienter, "

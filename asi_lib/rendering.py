@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .reports import REPORT_NOTEBOOK, ReportResult, _error_text, _ipc_manager_class, notebook_to_html
+from .reports import REPORT_NOTEBOOK, ReportResult, _error_text, _ipc_manager_class, _write_atomic, notebook_to_html
 
 __all__ = ["ReportTask", "KernelWorker", "run_local", "run_dask", "SCHEDULER_ENV"]
 
@@ -89,6 +89,12 @@ class ReportTask:
     notebook : str, optional
         Another notebook to execute (default: the worker's, normally
         :data:`asi_lib.reports.REPORT_NOTEBOOK`).
+    header : str
+        Running header of the printed pages (municipality, reference date).
+    lang : {"sv", "en"}
+        Language of the page numbers ("Sida n av m").
+    pdf : bool
+        Also print the page to ``<stem>.pdf`` (:mod:`asi_lib.pdf`).
     """
 
     municipality: str | None
@@ -98,6 +104,9 @@ class ReportTask:
     title: str = ""
     timeout: float = 600.0
     notebook: str | None = None
+    header: str = ""
+    lang: str = "sv"
+    pdf: bool = False
 
 
 def _trim_imports() -> None:
@@ -174,6 +183,8 @@ class KernelWorker:
         self.kernels_started = 0
         self._used = 0
         self._ipc_dir = None
+        self.printer = None       # one Chromium per worker, started on the first PDF (asi_lib.pdf)
+        self.pdf_off = ""         # why PDFs cannot be printed here, once known
 
     # -------------------------------------------------------------- kernel life
     def _start(self) -> None:
@@ -209,6 +220,33 @@ class KernelWorker:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None
 
+    def close(self) -> None:
+        """Shut the kernel and the worker's browser down (idempotent)."""
+        self.stop()
+        printer, self.printer = self.printer, None
+        if printer is not None:
+            printer.close()
+
+    def _print(self, html: Path, pdf: Path, res: ReportResult) -> None:
+        """Print the page with this worker's browser; a missing Chromium is a note, never a failure."""
+        from .pdf import PdfPrinter, PdfUnavailable
+
+        if self.pdf_off:
+            res.note = self.pdf_off
+            return
+        if self.printer is None:
+            self.printer = PdfPrinter()
+        t0 = time.perf_counter()
+        try:
+            res.pdf = self.printer.print_pdf(html, pdf)
+            res.pdf_seconds = time.perf_counter() - t0
+        except PdfUnavailable as exc:
+            self.pdf_off = res.note = str(exc)
+        except Exception as exc:  # noqa: BLE001 - the HTML and Excel stand; the PDF is reported missing
+            res.note = f"PDF misslyckades / PDF failed: {_error_text(exc)}"
+            self.printer.close()
+            self.printer = None
+
     def _alive(self) -> bool:
         from jupyter_core.utils import run_sync
 
@@ -236,43 +274,72 @@ class KernelWorker:
 
     # -------------------------------------------------------------- one report
     def render(self, task: ReportTask, out_dir) -> ReportResult:
-        """Execute the notebook for ``task`` and write ``<stem>.html``, ``<stem>.xlsx``, ``ipynb/<stem>.ipynb``.
+        """Execute the notebook for ``task`` and write ``<stem>.html``, ``.pdf``, ``.xlsx``, ``ipynb/<stem>.ipynb``.
 
-        Never raises for a failing report: the result says ``failed`` and why.
+        Everything is written into a private staging folder inside ``out_dir``
+        and moved into place with ``os.replace`` only when the report is
+        complete: a reader (or a crash) never meets half a file, and a failed
+        report leaves the previous run's HTML and PDF as they were (only its
+        executed notebook is kept, for troubleshooting). The Excel file is
+        written by the notebook to ``EXCEL`` itself, atomically
+        (:func:`asi_lib.tables.write_excel`). Never raises for a
+        failing report: the result says ``failed`` and why.
         """
         import papermill as pm
         from papermill.exceptions import PapermillExecutionError
 
         out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
         res = ReportResult(municipality=task.municipality, name=task.name)
-        nb_path = out_dir / "ipynb" / f"{task.stem}.ipynb"
-        xlsx = out_dir / f"{task.stem}.xlsx"
-        nb_path.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".staging-{task.stem}-", dir=out_dir))
+        final = {"notebook": out_dir / "ipynb" / f"{task.stem}.ipynb", "excel": out_dir / f"{task.stem}.xlsx",
+                 "html": out_dir / f"{task.stem}.html", "pdf": out_dir / f"{task.stem}.pdf"}
+        staged = {k: stage / v.name for k, v in final.items() if k != "excel"}
         t0 = time.perf_counter()
+        started_ns = time.time_ns() - 2_000_000_000   # file systems with coarse timestamps
         deadline = t0 + float(task.timeout)
         kernel_ok = False
         try:
-            self._ready()
-            self._used += 1
-            nb = pm.execute_notebook(
-                str(task.notebook or self.notebook), str(nb_path), parameters={**task.parameters, "EXCEL": str(xlsx)},
-                kernel_name=self.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
-                engine_name=_warm_engine(), km=self.km, kc=self.kc,
-                timeout_func=lambda cell: max(1, int(deadline - time.perf_counter() + 0.999)))
-            kernel_ok = True
-            res.notebook = nb_path
-            res.excel = xlsx if xlsx.exists() else None
-            res.html = notebook_to_html(nb, out_dir / f"{task.stem}.html", title=task.title)
-        except PapermillExecutionError as exc:  # a cell raised: the kernel itself is fine
-            kernel_ok = True
-            res.status, res.error = "failed", _error_text(exc)
-        except Exception as exc:  # noqa: BLE001 - timeout, dead kernel, ...: this report fails, the rest go on
-            res.status, res.error = "failed", _error_text(exc)
+            try:
+                self._ready()
+                self._used += 1
+                nb = pm.execute_notebook(
+                    str(task.notebook or self.notebook), str(staged["notebook"]),
+                    parameters={**task.parameters, "EXCEL": str(final["excel"])},
+                    kernel_name=self.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
+                    engine_name=_warm_engine(), km=self.km, kc=self.kc,
+                    timeout_func=lambda cell: max(1, int(deadline - time.perf_counter() + 0.999)))
+                kernel_ok = True
+                notebook_to_html(nb, staged["html"], title=task.title, header=task.header, lang=task.lang)
+                if task.pdf:
+                    self._print(staged["html"], staged["pdf"], res)
+                for k in ("html", "pdf", "notebook"):
+                    if staged[k].exists():
+                        final[k].parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(staged[k], final[k])
+                        setattr(res, k, final[k])
+                if res.pdf is None:
+                    final["pdf"].unlink(missing_ok=True)   # an earlier run's PDF no longer matches the page
+                # the notebook writes the Excel file itself, atomically (tables.write_excel); only one
+                # written by this run counts
+                xl = final["excel"]
+                res.excel = xl if xl.exists() and xl.stat().st_mtime_ns >= started_ns else None
+            except PapermillExecutionError as exc:  # a cell raised: the kernel itself is fine
+                kernel_ok = True
+                res.status, res.error = "failed", _error_text(exc)
+            except Exception as exc:  # noqa: BLE001 - timeout, dead kernel, ...: this report fails, the rest go on
+                res.status, res.error = "failed", _error_text(exc)
+            finally:
+                if not kernel_ok:
+                    self.stop()  # a timed-out cell may still be running; the next report gets a new kernel
+            if not res.ok:
+                res.html = res.pdf = res.excel = None
+                if staged["notebook"].exists():  # kept for troubleshooting, also for a failed report
+                    final["notebook"].parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staged["notebook"], final["notebook"])
+                res.notebook = final["notebook"] if final["notebook"].exists() else None
         finally:
-            if not kernel_ok:
-                self.stop()  # a timed-out cell may still be running; the next report gets a new kernel
-        if not res.ok:
-            res.notebook = nb_path if nb_path.exists() else None
+            shutil.rmtree(stage, ignore_errors=True)
         res.seconds = time.perf_counter() - t0
         return res
 
@@ -324,7 +391,7 @@ def run_local(tasks: list[ReportTask], out_dir, *, kernel_name: str, workers: in
                     with lock:
                         on_done(res)
         finally:
-            worker.stop()
+            worker.close()
 
     threads = [threading.Thread(target=work, name=f"asi-report-{k}", daemon=True)
                for k in range(max(1, min(int(workers), len(tasks))))]
@@ -342,7 +409,7 @@ _ALL_WORKERS: list[KernelWorker] = []
 
 def _stop_all() -> None:
     for w in list(_ALL_WORKERS):
-        w.stop()
+        w.close()
 
 
 def _thread_worker(kernel_name: str) -> KernelWorker:
@@ -375,7 +442,7 @@ def render_task_remote(task: ReportTask, kernel_name: str) -> tuple[ReportResult
     try:
         res = _thread_worker(kernel_name).render(task, tmp)
         files = {}
-        for attr in ("html", "excel", "notebook"):
+        for attr in ("html", "pdf", "excel", "notebook"):
             p = getattr(res, attr)
             if p is not None:
                 rel = p.relative_to(tmp).as_posix()
@@ -440,10 +507,8 @@ def run_dask(tasks: list[ReportTask], out_dir, *, scheduler, kernel_name: str, o
             try:
                 res, files = fut.result()
                 for rel, data in files.items():
-                    path = out_dir / rel
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
-                for attr in ("html", "excel", "notebook"):
+                    _write_atomic(out_dir / rel, data)
+                for attr in ("html", "pdf", "excel", "notebook"):
                     if getattr(res, attr) is not None:
                         setattr(res, attr, out_dir / getattr(res, attr))
             except Exception as exc:  # noqa: BLE001 - KilledWorker, lost connection, ...: recorded, not lost

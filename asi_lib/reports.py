@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import html
+import json
 import os
 import re
 import sys
@@ -36,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AsiInputError
+from .pdf import pdf_unavailable_reason
 from .publish import COLUMN_LABELS, TENDENCY_NOTE, TOTAL, label_values, measure_label, publish
 from .safe import file_stem, markdown_text, mpl_text
 
@@ -569,12 +572,49 @@ body { max-width: 1100px; margin: 0 auto; }
 table.asi-tabell { border-collapse: collapse; font-size: 0.8em; margin: 0.4em 0; }
 table.asi-tabell th, table.asi-tabell td { border-bottom: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 table.asi-tabell th { background: #eef2f5; vertical-align: bottom; }
-/* wide tables scroll on screen instead of running off the page; on paper they shrink */
+/* wide tables scroll on screen instead of running off the page; on paper they wrap and shrink (below) */
 .jp-RenderedHTMLCommon:has(> table.asi-tabell) { overflow-x: auto; }
+/* ---- print (docs/reports.md, "Print and PDF"): A4, header, page numbers, tables that fit ---- */
+@page {
+  size: A4 portrait;
+  margin: 20mm 14mm 18mm 14mm;
+  @top-left { font: 8pt sans-serif; color: #555; }
+  @bottom-right { content: counter(page) " / " counter(pages); font: 8pt sans-serif; color: #555; }
+}
+@page asi-bred { size: A4 landscape; }
 @media print {
-  body { max-width: none; }
-  table.asi-tabell { font-size: 0.68em; }
-  .jp-OutputArea-output { overflow: visible; }
+  html, body { background: #fff !important; }
+  body { max-width: none; margin: 0 !important; padding: 0 !important; font-size: 9.5pt; }
+  body.jp-Notebook, main, .jp-Cell, .jp-Cell-outputWrapper, .jp-Cell-inputWrapper, .jp-OutputArea,
+  .jp-OutputArea-child, .jp-OutputArea-output, .jp-RenderedHTMLCommon, .jp-RenderedMarkdown {
+    overflow: visible !important; padding-left: 0 !important; padding-right: 0 !important;
+    margin-left: 0 !important; margin-right: 0 !important; max-width: 100% !important; min-width: 0 !important; }
+  .jp-Cell { padding-top: 0 !important; padding-bottom: 0 !important; }
+  .jp-OutputPrompt, .jp-InputPrompt, .jp-Collapser { display: none !important; }
+  .jp-OutputArea-child { display: block !important; }
+  .jp-RenderedHTMLCommon:has(> table.asi-tabell) { overflow: visible !important; }
+  /* tables: the page width, smaller type as columns grow, headings and cells wrap, head repeated */
+  table, .jp-RenderedHTMLCommon table { width: auto !important; max-width: 100% !important;
+    table-layout: auto; font-size: 7.5pt !important; border-collapse: collapse; margin: 0.3em 0 !important; }
+  table:has(tr > :nth-child(9)) { font-size: 6.8pt !important; }
+  table:has(tr > :nth-child(13)) { font-size: 6pt !important; }
+  table:has(tr > :nth-child(20)) { font-size: 6pt !important; }
+  table th, table td, .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td {
+    white-space: normal !important; overflow-wrap: break-word; padding: 1px 3px !important; max-width: none !important; }
+  /* headings may break inside a word; cells only between words (numbers never break) */
+  table th, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; }
+  /* a table of 20 columns or more gets a landscape page of its own (@page asi-bred) */
+  .jp-Cell:has(table tr > :nth-child(20)) { page: asi-bred; }
+  thead { display: table-header-group; }
+  tr, img, svg { break-inside: avoid; }
+  img { max-width: 100% !important; height: auto !important; }
+  h1, h2, h3, h4 { break-after: avoid; break-inside: avoid; }
+  h3 + table, h3 + p { break-before: avoid; }
+  /* a main section (h2) starts a page, except the first one after the title */
+  .jp-Cell:has(h2) ~ .jp-Cell h2, .asi-ny-sida { break-before: page; }
+  .jp-Cell h2.asi-samma-sida { break-before: auto; }
+  blockquote { break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
 }
 table.asi-tabell td:first-child, table.asi-tabell th:first-child { text-align: left; }
 p.asi-not { font-size: 0.8em; color: #444; margin-top: 0.2em; }
@@ -631,15 +671,65 @@ def _html_exporter():
     return exporter
 
 
-def notebook_to_html(nb, path, *, title: str = "") -> Path:
-    """An executed notebook as a self-contained HTML page without code.
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal that cannot end the string, the rule or the ``<style>`` element."""
+    out = []
+    for ch in str(text):
+        if ch.isalnum() or ch in " .,:;–-()/_'åäöÅÄÖ" and ch not in "\\\"<>":
+            out.append(ch)
+        else:
+            out.append(f"\\{ord(ch):x} ")
+    return '"' + "".join(out) + '"'
+
+
+PAGE_WORDS = {"sv": ("Sida", "av"), "en": ("Page", "of")}
+
+
+def print_header_css(header: str, lang: str = "sv") -> str:
+    """The per-report part of the print stylesheet: the page header text and "Sida n av m".
+
+    The header comes from data (a municipality's name): it is written as a
+    CSS string with every character outside a small safe set escaped, so it
+    cannot close the string, the rule or the ``<style>`` element.
+
+    Examples
+    --------
+    >>> css = print_header_css('Å</style>"x', "sv")
+    >>> bs = chr(92)  # a backslash: "<" ">" '"' become CSS escapes
+    >>> css.count("</style>"), f'"Å{bs}3c /style{bs}3e {bs}22 x"' in css
+    (1, True)
+    """
+    page, of = PAGE_WORDS.get(lang, PAGE_WORDS["sv"])
+    return (f'<style type="text/css" id="asi-print-header">@page {{ @top-left {{ content: {_css_string(header)}; }} '
+            f'@bottom-right {{ content: {_css_string(page + " ")} counter(page) {_css_string(" " + of + " ")} '
+            f'counter(pages); }} }}</style>')
+
+
+def _write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then ``os.replace``: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def notebook_to_html(nb, path, *, title: str = "", header: str = "", lang: str = "sv") -> Path:
+    """An executed notebook as a self-contained HTML page without code, ready to print.
 
     Uses nbconvert's ``lab`` template with inputs and prompts excluded and the
     blocks that load require.js, MathJax, Mermaid and widget renderers from
     public CDNs removed; images are embedded; stderr streams (warnings) are
     dropped. The exporter is built once per thread and reused, and skips
     nbconvert's BeautifulSoup pass over the finished page (see
-    ``_html_exporter``).
+    ``_html_exporter``). The page has a print stylesheet (A4, tables that fit
+    the page, a page break before each main section) and, with ``header``, a
+    running page header and "Sida n av m" (:func:`print_header_css`). Written
+    atomically (temporary file, then ``os.replace``).
     """
     import nbformat
 
@@ -654,10 +744,9 @@ def notebook_to_html(nb, path, *, title: str = "") -> Path:
     nb.metadata.pop("widgets", None)
     exporter = _html_exporter()
     body, _ = exporter.from_notebook_node(nb)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
-    return path
+    css = print_header_css(header or title, lang)
+    body = body.replace("</head>", css + "\n</head>", 1)
+    return _write_atomic(Path(path), body.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- kernels
@@ -711,7 +800,7 @@ class ReportResult:
     name : str
         Name shown in the index.
     status : {"ok", "failed"}
-    html, excel, notebook : Path or None
+    html, pdf, excel, notebook : Path or None
         What was written (the executed notebook is kept also on failure).
     n_clients : str
         Clients with ASI Grund as published (:func:`client_counts`).
@@ -723,6 +812,13 @@ class ReportResult:
         First line of the error (``"AsiInputError: okänd kommun ..."``).
     worker : str
         Where it was rendered (``host:pid`` on a Dask worker; empty locally).
+    skipped : bool
+        Not rendered again: its inputs (release, notebook, parameters) are
+        those of the files already written (``--force`` renders anyway).
+    note : str
+        Why there is no PDF (Chromium missing, printing failed); the report is still ``ok``.
+    pdf_seconds : float
+        Time spent printing the PDF.
     """
 
     municipality: str | None
@@ -736,6 +832,10 @@ class ReportResult:
     seconds: float = 0.0
     error: str = ""
     worker: str = ""
+    pdf: Path | None = None
+    skipped: bool = False
+    note: str = ""
+    pdf_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -789,10 +889,44 @@ def resolve_release(source, out_dir, *, as_of=None, min_cell: int = 5, lang: str
     return write_release(build_release(load_store(source), as_of=as_of, min_cell=min_cell, lang=lang), target)
 
 
+#: What the batch knows about the files in an output folder: per report, the key of its inputs and its files.
+STATE_FILE = "render-state.json"
+
+
+def _sha_file(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _read_state(out_dir: Path) -> dict:
+    try:
+        state = json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _input_key(task, digests: dict) -> str:
+    """One digest of everything a report's files depend on (release, notebook, parameters, page, PDF or not)."""
+    blob = json.dumps({**digests, "parameters": task.parameters, "title": task.title, "header": task.header,
+                       "lang": task.lang, "pdf": task.pdf}, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _reuse(entry, key: str, out_dir: Path, want_pdf: bool):
+    """The files of an earlier run with the same inputs, or ``None`` when the report must be rendered."""
+    if not isinstance(entry, dict) or entry.get("key") != key or not entry.get("html"):
+        return None
+    paths = {k: (out_dir / entry[k]) if entry.get(k) else None for k in ("html", "pdf", "excel", "notebook")}
+    if not paths["html"].is_file() or (want_pdf and (paths["pdf"] is None or not paths["pdf"].is_file())) \
+            or (paths["excel"] is not None and not paths["excel"].is_file()):
+        return None
+    return paths["html"], paths["pdf"], paths["excel"], paths["notebook"]
+
+
 def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as_of=None, timeout: int = 600,
                    progress: bool = True, region: bool | None = None, min_cell: int = 5,
                    lang: str = "sv", parameters: dict | None = None, scheduler=None,
-                   recycle: int = 50) -> list[ReportResult]:
+                   recycle: int = 50, pdf: bool = True, force: bool = False) -> list[ReportResult]:
     """Render the report notebook per municipality to HTML (no code) + Excel, and an index.
 
     Parameters
@@ -802,8 +936,8 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         release is built first into ``out_dir/release`` (all reports of one
         run then come from one protected release on one reference date).
     out_dir : str or Path
-        Gets ``<stem>.html``, ``<stem>.xlsx``, ``ipynb/<stem>.ipynb`` and
-        ``index.html``.
+        Gets ``<stem>.html``, ``<stem>.pdf``, ``<stem>.xlsx``,
+        ``ipynb/<stem>.ipynb``, ``index.html`` and ``render-state.json``.
     municipalities : list of str, optional
         Default: every municipality in the store, plus the whole region. A
         ``None`` in the list means the whole region.
@@ -829,6 +963,17 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         sent to its workers. Default: ``$ASI_KIT_SCHEDULER``, else local.
     recycle : int, default 50
         Local mode: reports per kernel before it is replaced.
+    pdf : bool, default True
+        Also print every report to ``<stem>.pdf`` with headless Chromium
+        (:mod:`asi_lib.pdf`, one browser per worker). Without playwright or
+        Chromium a message is printed once and no PDF is written; the
+        reports are still ``ok``.
+    force : bool, default False
+        Render every report. By default a report whose inputs (the release's
+        manifest and thus its checksums, the notebook, the parameters, the
+        page's stylesheet, whether a PDF is wanted) are those recorded for
+        the files already in ``out_dir`` (``render-state.json``) is not
+        rendered again (``skipped``).
 
     Returns
     -------
@@ -884,50 +1029,89 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     # largest first: the number of rows of a unit's largest table is a cheap, published proxy
     size = {str(k): len(rel.published.get(str(k), {}).get("ASI-användning", ())) for k in known}
     common = {"RELEASE": str(release), "LANG": lang, **(parameters or {})}
+    no_pdf = pdf_unavailable_reason() if pdf else None
+    if no_pdf:
+        print(no_pdf, file=sys.stderr)
+    want_pdf = bool(pdf) and not no_pdf
     results, tasks = [], []
     for m in todo:
         name = REGION_LABEL[lang] if m is None else str(m)
         res = ReportResult(municipality=m, name=name)
         res.n_clients, res.tendency = by_name.get(None if m is None else str(m), ("–", False))
         results.append(res)
+        title = f"Kommunrapport ASI: {name}" if lang == "sv" else f"ASI report: {name}"
+        header = f"{name} · {'Kommunrapport ASI' if lang == 'sv' else 'ASI report'} · " \
+                 f"{'referensdatum' if lang == 'sv' else 'reference date'} {rel.reference_date}"
         tasks.append(rendering.ReportTask(
             municipality=m, name=name, stem=report_filename(m), parameters={**common, "KOMMUN": m},
-            title=f"Kommunrapport ASI: {name}" if lang == "sv" else f"ASI report: {name}", timeout=timeout))
+            title=title, timeout=timeout, header=header, lang=lang, pdf=want_pdf))
     out_dir.mkdir(parents=True, exist_ok=True)
-    kernel = ensure_kernel(KERNEL_NAME)
+    state = _read_state(out_dir)
+    digests = {"release": _sha_file(Path(release) / "manifest.json"), "notebook": _sha_file(REPORT_NOTEBOOK),
+               "page": hashlib.sha256(_TEMPLATE.encode("utf-8")).hexdigest()}
+    keys = [_input_key(t, digests) for t in tasks]
+    pending = []
+    for i, (t, key) in enumerate(zip(tasks, keys)):
+        old = None if force else _reuse(state.get(t.stem), key, out_dir, want_pdf)
+        if old is None:
+            pending.append(i)
+        else:
+            results[i].html, results[i].pdf, results[i].excel, results[i].notebook = old
+            results[i].skipped = True
+    if no_pdf:
+        for r in results:
+            r.note = no_pdf
     # largest first (the region counts as the largest): the small reports fill the gaps at the end
-    order = sorted(range(len(tasks)), key=lambda i: -(10**12 if todo[i] is None else size.get(str(todo[i]), 0)))
+    order = sorted(pending, key=lambda i: -(10**12 if todo[i] is None else size.get(str(todo[i]), 0)))
     bar = None
-    if progress:
+    if progress and order:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(results), desc="Rapporter", unit="rapport")
+        bar = tqdm(total=len(order), desc="Rapporter", unit="rapport")
 
     def done(r):
         if bar is not None:
             bar.set_postfix_str(f"{r.name}: {r.status}")
             bar.update(1)
 
-    try:
-        ordered = [tasks[i] for i in order]
-        if scheduler:
-            rendered = rendering.run_dask(ordered, out_dir, scheduler=scheduler, kernel_name=kernel, on_done=done)
+    if order:
+        kernel = ensure_kernel(KERNEL_NAME)
+        try:
+            ordered = [tasks[i] for i in order]
+            if scheduler:
+                rendered = rendering.run_dask(ordered, out_dir, scheduler=scheduler, kernel_name=kernel,
+                                              on_done=done)
+            else:
+                rendered = rendering.run_local(ordered, out_dir, kernel_name=kernel, workers=workers,
+                                               recycle=recycle, on_done=done)
+        finally:
+            if bar is not None:
+                bar.close()
+        for i, r in zip(order, rendered):
+            r.n_clients, r.tendency = results[i].n_clients, results[i].tendency
+            r.note = r.note or results[i].note
+            results[i] = r
+    for t, key, r in zip(tasks, keys, results):
+        if r.skipped:
+            continue
+        if r.ok:
+            state[t.stem] = {"key": key, "name": r.name, **{
+                k: (None if getattr(r, k) is None else os.path.relpath(getattr(r, k), out_dir).replace(os.sep, "/"))
+                for k in ("html", "pdf", "excel", "notebook")}}
         else:
-            rendered = rendering.run_local(ordered, out_dir, kernel_name=kernel, workers=workers, recycle=recycle,
-                                           on_done=done)
-    finally:
-        if bar is not None:
-            bar.close()
-    for i, r in zip(order, rendered):
-        r.n_clients, r.tendency = results[i].n_clients, results[i].tendency
-        results[i] = r
+            state.pop(t.stem, None)  # a failed report is rendered again next time
+    _write_atomic(out_dir / STATE_FILE, json.dumps(state, indent=1, ensure_ascii=False, sort_keys=True).encode())
     write_index(results, out_dir, reference_date=rel.reference_date,
                 min_cell=rel.manifest["parameters"]["min_cell"])
     return results
 
 
 def write_index(results: list[ReportResult], out_dir, *, reference_date: str, min_cell: int = 5) -> Path:
-    """``index.html`` (Swedish): one row per report with links, clients, tendency flag and status.
+    """``index.html`` (Swedish): one row per report with links (HTML, PDF, Excel), clients, tendency flag and status.
+
+    Status is ``ok``, ``ok (oförändrad, inte omrenderad)`` for a report whose
+    inputs had not changed since the files were written, or ``misslyckades``
+    with the error; a missing PDF says why. Written atomically.
 
     The client counts are the release's (protected together with every report);
     the reference date is stated in the same words as in the reports.
@@ -944,14 +1128,17 @@ def write_index(results: list[ReportResult], out_dir, *, reference_date: str, mi
 
     rows = []
     for r in results:
-        status = "ok" if r.ok else "misslyckades"
+        status = ("ok (oförändrad, inte omrenderad)" if r.skipped else "ok") if r.ok else "misslyckades"
+        message = r.error if not r.ok else ("" if r.pdf is not None else r.note)
         rows.append(
             f"<tr class=\"{'ok' if r.ok else 'fel'}\"><td>{html.escape(r.name)}</td>"
-            f"<td>{link(r.html, 'Rapport (HTML)')}</td><td>{link(r.excel, 'Tabeller (Excel)')}</td>"
+            f"<td>{link(r.html, 'Rapport (HTML)')}{' · ' + link(r.pdf, 'PDF') if r.pdf is not None else ''}</td>"
+            f"<td>{link(r.excel, 'Tabeller (Excel)')}</td>"
             f"<td class=\"tal\">{html.escape(r.n_clients)}</td>"
             f"<td>{'Endast tendenser' if r.tendency else ''}</td>"
-            f"<td>{status}</td><td>{html.escape(r.error)}</td></tr>")
+            f"<td>{status}</td><td>{html.escape(message)}</td></tr>")
     n_fail = sum(not r.ok for r in results)
+    n_skip = sum(r.ok and r.skipped for r in results)
     page = f"""<!DOCTYPE html>
 <html lang="sv">
 <head>
@@ -970,10 +1157,10 @@ p.not {{ font-size: 0.9em; color: #444; }}
 <body>
 <h1>Kommunrapporter ASI (individbaserad systematisk uppföljning)</h1>
 <p>Skapad {_dt.datetime.now():%Y-%m-%d %H:%M}. <strong>Referensdatum: {html.escape(str(reference_date))}</strong>.
-{len(results)} rapporter, {len(results) - n_fail} klara, {n_fail} misslyckade.</p>
+{len(results)} rapporter, {len(results) - n_fail} klara (varav {n_skip} oförändrade sedan förra körningen), {n_fail} misslyckade.</p>
 <p class="not">{html.escape(REFERENCE_DATE_TEXT["sv"].format(date=reference_date))}</p>
 <table>
-<thead><tr><th>Kommun</th><th>Rapport</th><th>Tabeller</th><th>Antal klienter (Grund)</th>
+<thead><tr><th>Kommun</th><th>Rapport (HTML, PDF för utskrift)</th><th>Tabeller</th><th>Antal klienter (Grund)</th>
 <th>Anmärkning</th><th>Status</th><th>Meddelande</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
@@ -985,9 +1172,7 @@ Alla siffror har passerat skyddet för små tal.</p>
 </body>
 </html>
 """
-    path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return _write_atomic(out_dir / "index.html", page.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -998,9 +1183,13 @@ def _cmd(args: argparse.Namespace) -> int:
                              workers=args.workers,
                              as_of=args.as_of, timeout=args.timeout, progress=not args.quiet,
                              region=True if not args.kommun else args.region, min_cell=args.min_cell,
-                             scheduler=args.scheduler)
+                             scheduler=args.scheduler, pdf=not args.no_pdf, force=args.force)
     failed = [r for r in results if not r.ok]
-    print(f"{len(results) - len(failed)} av {len(results)} rapporter klara: {Path(args.out) / 'index.html'}")
+    skipped = sum(r.skipped for r in results if r.ok)
+    print(f"{len(results) - len(failed)} av {len(results)} rapporter klara ({skipped} oförändrade, inte omrenderade): "
+          f"{Path(args.out) / 'index.html'}")
+    n_pdf = sum(r.pdf is not None for r in results)
+    print(f"PDF: {n_pdf} av {len(results)} i {Path(args.out)}" if n_pdf else "PDF: inga skrivna")
     for r in failed:
         print(f"  misslyckades: {r.name}: {r.error}", file=sys.stderr)
     return 1 if failed else 0
@@ -1025,4 +1214,7 @@ def register_cli(subparsers) -> None:
                         "(standard $ASI_KIT_SCHEDULER, annars lokalt)")
     p.add_argument("--min-cell", type=int, default=5)
     p.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")
+    p.add_argument("--force", action="store_true",
+                   help="rendera alla rapporter, också de vars indata (utgåva, notebook, parametrar) är oförändrade")
+    p.add_argument("--no-pdf", action="store_true", help="skriv ingen PDF (standard: en PDF per rapport, Chromium)")
     p.set_defaults(func=_cmd)

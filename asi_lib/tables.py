@@ -221,12 +221,147 @@ def standard_tables(ds: Dataset, *, municipality: str | None = None, as_of=None,
     return out
 
 
+_NUM = {
+    # sign, integer part with thousands separators, decimals, suffix (per cent / percentage points)
+    "sv": r"^(?P<sign>[−-])?(?P<int>\d{1,3}(?:[\u2009\u00a0\u202f ]\d{3})*|\d+)(?:,(?P<dec>\d+))?"
+          r"(?P<suffix> %| %-enh\.)?$",
+    "en": r"^(?P<sign>-)?(?P<int>\d{1,3}(?:,\d{3})*|\d+)(?:\.(?P<dec>\d+))?(?P<suffix> %| pp)?$",
+}
+
+
+def excel_numbers(frame: pd.DataFrame, *, lang: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Published strings back to numbers for Excel, with the number format each cell was shown in.
+
+    A column is converted when every one of its cells is either a published
+    number (``"1 080"``, ``"0,24"``, ``"−0,04"``, ``"15 %"``, ``"3 %-enh."``)
+    or a marker, which stays text (``".."``, ``"<5"``, ``"–"``, ``"<0,001"``,
+    empty); label columns (the table's group and key columns) are never
+    converted.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A published table (strings).
+    lang : {"sv", "en"}, optional
+        How the numbers are written; default the table's ``attrs["asi"]["lang"]``.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The values (object columns: ``int`` for whole numbers, ``float``
+        otherwise, the marker strings unchanged) and ``{column position:
+        array of number formats or None}``.
+
+    Notes
+    -----
+    ``"d,dd"`` with *d* decimals gets the format ``#,##0.00`` (d zeros);
+    ``"x %"`` is stored as the share x/100 with ``0%`` (``0.0%`` with a
+    decimal); ``"x %-enh."`` (percentage points) as x with ``0" %-enh."``.
+    Excel shows the thousands separator and decimal comma of the reader's
+    locale.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"Antal": ["1\u2009080", "<5", ".."], "Andel": ["15 %", "0,5 %", ".."],
+    ...                   "Medel": ["0,24", "−1,5", "–"]})
+    >>> values, formats = excel_numbers(t, lang="sv")
+    >>> values.iloc[:, 0].tolist(), values.iloc[:, 1].tolist(), values.iloc[:, 2].tolist()
+    ([1080, '<5', '..'], [0.15, 0.005, '..'], [0.24, -1.5, '–'])
+    >>> formats[0][0], formats[1][1], formats[2][0]
+    ('#,##0', '0.0%', '#,##0.00')
+    """
+    from .publish import _heading
+
+    meta = frame.attrs.get("asi", {})
+    lang = lang or meta.get("lang", "sv")
+    labels = {_heading(c, lang) for c in (*meta.get("group_cols", ()), *meta.get("key_cols", ()))}
+    labels |= {c for c in (*meta.get("group_cols", ()), *meta.get("key_cols", ()))}
+    pattern = _NUM["en" if lang == "en" else "sv"]
+    values = frame.astype(object).copy()
+    formats: dict[int, np.ndarray] = {}
+    for j, col in enumerate(frame.columns):
+        if col in labels:
+            continue
+        s = frame.iloc[:, j].astype("string")
+        parts = s.str.extract(pattern)
+        num = parts["int"].notna().to_numpy()
+        if not num.any():
+            continue
+        text = s.fillna("").to_numpy(dtype=object)
+        is_marker = (~num) & pd.Series(text).isin(["", "..", "–", "-"]).to_numpy() | \
+            pd.Series(text).str.match(r"^<\s?\d").fillna(False).to_numpy()
+        if not (num | is_marker).all():
+            continue   # a label or free text column
+        digits = parts["int"].str.replace(r"\D", "", regex=True)
+        dec = parts["dec"].fillna("")
+        mag = pd.to_numeric(digits + "." + dec.where(dec != "", "0"), errors="coerce").to_numpy(dtype="float64")
+        sign = np.where(parts["sign"].notna().to_numpy(), -1.0, 1.0)
+        v = sign * mag
+        suffix = parts["suffix"].fillna("").to_numpy(dtype=object)
+        pct = suffix == " %"
+        points = np.isin(suffix, [" %-enh.", " pp"])
+        v = np.where(pct, v / 100, v)
+        nd = dec.str.len().to_numpy(dtype="int64")
+        zeros = np.array(["." + "0" * k if k else "" for k in range(int(nd.max()) + 1)], dtype=object)[nd]
+        fmt = np.where(pct, "0" + zeros + "%",
+                       np.where(points, "0" + zeros + ('" %-enh."' if lang == "sv" else '" pp"'),
+                                "#,##0" + zeros)).astype(object)
+        out = values.iloc[:, j].to_numpy(dtype=object).copy()
+        whole = num & (nd == 0) & ~pct
+        out[whole] = [int(x) for x in v[whole]]          # counts stay exact integers
+        rest = num & ~whole
+        out[rest] = v[rest].tolist()
+        values.isetitem(j, out)
+        formats[j] = np.where(num, fmt, None)
+    return values, formats
+
+
+LEGEND_SHEET = "Teckenförklaring"
+
+
+def _legend_rows(tables: dict[str, pd.DataFrame]) -> tuple[list[str], list[tuple[str, str]]]:
+    metas = [t.attrs.get("asi", {}) for t in tables.values()]
+    first = metas[0]
+    lang = first.get("lang", "sv")
+    min_cell = first.get("min_cell", 5)
+    ref = next((m["reference_date"] for m in metas if m.get("reference_date")), None)
+    tend = first.get("tendency_threshold", 10)
+    if lang == "en":
+        head = [f"Reference date: {ref or 'not stated'}",
+                f"Smallest count shown (min_cell): {min_cell}; under {tend} clients: tendencies only."]
+        rows = [("..", f"hidden: fewer than {min_cell} clients, or hidden so that no small count can be derived"),
+                (f"<{min_cell}", f"fewer than {min_cell} clients (1 to {min_cell - 1})"),
+                ("–", "cannot be computed (no clients, or the statistic does not apply)"),
+                ("<0.001", "p-value below 0.001"),
+                ("Tendencies only", f"fewer than {tend} clients: no conclusions, no p-value or interval"),
+                ("numbers", "stored as numbers (shares as per cent, means with their decimals): "
+                            "they can be charted and summed; markers are text"),
+                ("%", "share of the row's clients; pp = percentage points")]
+        return head, rows
+    head = [f"Referensdatum: {ref or 'anges inte'}",
+            f"Minsta antal som visas (min_cell): {min_cell}; under {tend} klienter: endast tendenser."]
+    rows = [("..", f"dolt: färre än {min_cell} klienter, eller dolt så att inget litet antal kan räknas fram"),
+            (f"<{min_cell}", f"färre än {min_cell} klienter (1–{min_cell - 1})"),
+            ("–", "kan inte beräknas (inga klienter, eller måttet gäller inte)"),
+            ("<0,001", "p-värde under 0,001"),
+            ("Endast tendenser", f"färre än {tend} klienter: inga slutsatser, inget p-värde eller konfidensintervall"),
+            ("tal", "sparade som tal (andelar i procent, medelvärden med sina decimaler): går att göra "
+                    "diagram av och summera; markeringarna ovan är text"),
+            ("%", "andel av radens klienter; %-enh. = procentenheter")]
+    return head, rows
+
+
 def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Path:
-    """Write published tables to one workbook, a sheet per table.
+    """Write published tables to one workbook, a sheet per table, numbers as numbers, and a legend sheet.
 
     Each sheet starts with the table's title and selection (from
     ``attrs["asi"]``) and ends with the legend of the suppression markers.
-    Only published frames are accepted.
+    Published numbers are stored as numbers with the number format they were
+    shown in (:func:`excel_numbers`: thousands separator, decimals, per
+    cent), so a manager can chart them; suppressed and empty cells stay text
+    (``".."``, ``"<5"``, ``"–"``). The last sheet, *Teckenförklaring*
+    (*Legend* in English), explains the markers and states the reference
+    date and ``min_cell``. Only published frames are accepted.
 
     Parameters
     ----------
@@ -237,7 +372,8 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
         characters replaced, a clash numbered).
     path : str or Path
         The ``.xlsx`` file; its directory is created when missing, an
-        existing file is replaced.
+        existing file is replaced atomically (temporary file, then
+        ``os.replace``).
     title : str, optional
         Put before each table's title in cell A1 (``"<title> – <name>"``).
 
@@ -266,10 +402,16 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     >>> raw.attrs["asi"] = {"group_cols": ["sex"], "additive": True, "selection": "senaste Grund",
     ...                     "unit": "klienter"}
     >>> p = write_excel({"Per kön": publish(raw)}, os.path.join(tempfile.mkdtemp(), "t.xlsx"), title="ISU 2024")
-    >>> ws = openpyxl.load_workbook(p)["Per kön"]
-    >>> ws["A1"].value, ws["A2"].value, ws["A5"].value
-    ('ISU 2024 – Per kön', 'Urval: senaste Grund. Enhet: klienter.', 'Man')
+    >>> wb = openpyxl.load_workbook(p)
+    >>> ws = wb["Per kön"]
+    >>> ws["A1"].value, ws["A2"].value, ws["A5"].value, ws["B5"].value, ws["B5"].number_format
+    ('ISU 2024 – Per kön', 'Urval: senaste Grund. Enhet: klienter.', 'Man', 40, '#,##0')
+    >>> wb.sheetnames[-1]
+    'Teckenförklaring'
     """
+    import os
+    import tempfile
+
     from .errors import AsiInputError
 
     # every table is checked before the workbook is opened: nothing half-written is left
@@ -280,18 +422,42 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
         raise AsiInputError("inga tabeller att skriva / no tables to write")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        for name, frame in tables.items():
-            meta = frame.attrs.get("asi", {})
-            sheet = sheet_name(name, taken=xl.sheets)  # valid and unique even when titles collide at 31
-            excel_frame(frame).to_excel(xl, sheet_name=sheet, index=False, startrow=3)
-            ws = xl.sheets[sheet]
-            ws["A1"] = excel_value(f"{title} – {name}" if title else str(name))
-            ws["A2"] = excel_value(f"Urval: {meta.get('selection', '')}. Enhet: {meta.get('unit', '')}.")
-            ws.cell(row=len(frame) + 6, column=1, value=excel_value(meta.get("legend", "")))
-            ws.freeze_panes = "A5"
-            for i, col in enumerate(frame.columns, start=1):
-                width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)])
-                ws.column_dimensions[ws.cell(row=4, column=i).column_letter].width = min(max(10, width + 2), 60)
-        excel_workbook(xl.book)  # no cell from data may be a formula (A1 titles, labels, headings)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.xlsx", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+            for name, frame in tables.items():
+                meta = frame.attrs.get("asi", {})
+                sheet = sheet_name(name, taken=xl.sheets)  # valid and unique even when titles collide at 31
+                values, formats = excel_numbers(frame)
+                excel_frame(values).to_excel(xl, sheet_name=sheet, index=False, startrow=3)
+                ws = xl.sheets[sheet]
+                ws["A1"] = excel_value(f"{title} – {name}" if title else str(name))
+                ws["A2"] = excel_value(f"Urval: {meta.get('selection', '')}. Enhet: {meta.get('unit', '')}.")
+                ws.cell(row=len(frame) + 6, column=1, value=excel_value(meta.get("legend", "")))
+                ws.freeze_panes = "A5"
+                for j, fmts in formats.items():
+                    for i in np.flatnonzero(fmts != None):  # noqa: E711 - element-wise on an object array
+                        ws.cell(row=5 + int(i), column=j + 1).number_format = fmts[i]
+                for i, col in enumerate(frame.columns, start=1):
+                    width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)])
+                    ws.column_dimensions[ws.cell(row=4, column=i).column_letter].width = min(max(10, width + 2), 60)
+            lang = next(iter(tables.values())).attrs.get("asi", {}).get("lang", "sv")
+            legend = sheet_name(LEGEND_SHEET if lang != "en" else "Legend", taken=xl.sheets)
+            ws = xl.book.create_sheet(legend)
+            head, rows = _legend_rows(tables)
+            # rows 4-5 stay empty: a reader of the table sheets (header on row 4) finds no table here
+            ws["A1"] = excel_value(f"{title} – {LEGEND_SHEET if lang != 'en' else 'Legend'}" if title
+                                   else (LEGEND_SHEET if lang != "en" else "Legend"))
+            ws["A2"], ws["A3"] = excel_value(head[0]), excel_value(head[1])
+            ws["A6"], ws["B6"] = ("Tecken", "Betydelse") if lang != "en" else ("Marker", "Meaning")
+            for i, (mark, text) in enumerate(rows, start=7):
+                ws.cell(row=i, column=1, value=excel_value(mark)).data_type = "s"
+                ws.cell(row=i, column=2, value=excel_value(text))
+            ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 18, 100
+            excel_workbook(xl.book)  # no cell from data may be a formula (A1 titles, labels, headings)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

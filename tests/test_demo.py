@@ -36,6 +36,15 @@ def test_demo_runs_and_says_where_results_are(demo):
     assert "Traceback" not in res.stderr
     assert str(out / "store") in res.stdout and "tabeller" in res.stdout
     assert (out / "tabeller" / "region.xlsx").exists()
+    # where the PDFs are (or why there are none)
+    from asi_lib.pdf import pdf_unavailable_reason
+
+    line = next(x for x in res.stdout.splitlines() if "rapporter som PDF" in x)
+    if pdf_unavailable_reason() is None:
+        pdfs = sorted((out / "rapporter").glob("*.pdf"))
+        assert len(pdfs) >= 4 and str(out / "rapporter") in line and pdfs[0].name in line
+    else:
+        assert "inga skrivna" in line and "Chromium" in line or "playwright" in line
 
 
 def test_every_row_is_accounted_for(demo):

@@ -236,7 +236,7 @@ def test_write_excel_writes_no_formula_and_keeps_the_text(tmp_path):
     path = write_excel(tabs, tmp_path / "t.xlsx", title=FORMULA)
     assert no_formula_cells(path) == []
     wb = openpyxl.load_workbook(path)
-    assert len(wb.sheetnames) == 4 and len({s.lower() for s in wb.sheetnames}) == 4
+    assert len(wb.sheetnames) == 5 and len({s.lower() for s in wb.sheetnames}) == 5   # 4 tables + legend
     ws = wb.worksheets[0]
     assert ws["A1"].value == f"{FORMULA} – {FORMULA} per kommun" and ws["A1"].data_type == "s"
     assert ws["A2"].value.startswith(f"Urval: {FORMULA}")
@@ -361,12 +361,15 @@ def test_hostile_names_get_their_own_files_and_index_rows(hostile):
         assert f"Kommunrapport ASI: {m}<" in res[m].html.read_text(encoding="utf-8")
         assert openpyxl.load_workbook(res[m].excel).worksheets[0]["A1"].value.startswith(f"{m} – ")
     index = (out / "index.html").read_text(encoding="utf-8")
-    rows = re.findall(r"<tr class=\"ok\"><td>(.*?)</td><td><a href=\"(.*?)\">.*?<a href=\"(.*?)\">", index)
+    # the report cell holds the HTML link and, with Chromium, the PDF link; then the Excel cell
+    rows = re.findall(r"<tr class=\"ok\"><td>(.*?)</td><td><a href=\"(.*?)\">[^<]*</a>"
+                      r"(?: · <a href=\"[^\"]*\.pdf\">PDF</a>)?</td><td><a href=\"(.*?)\">", index)
     by_name = {html.unescape(n): (unquote(h), unquote(x)) for n, h, x in rows}
     for m in (XSS, HABO, HABO_ASCII):
         assert by_name[m] == (f"{stems[m]}.html", f"{stems[m]}.xlsx"), m
     for f in out.iterdir():
-        assert re.fullmatch(r"(index|region|kommun_[a-z0-9_-]+_[0-9a-f]{8})\.(html|xlsx)|ipynb|release", f.name), f.name
+        assert re.fullmatch(r"(index|region|kommun_[a-z0-9_-]+_[0-9a-f]{8})\.(html|xlsx|pdf)|ipynb|release|"
+                            r"render-state\.json", f.name), f.name
 
 
 def test_no_formula_cell_in_any_report_workbook(hostile):

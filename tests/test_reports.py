@@ -183,7 +183,8 @@ def test_excel_readable_next_to_html(rendered):
         xlsx = res[m].excel
         assert xlsx is not None and xlsx.parent == res[m].html.parent
         wb = openpyxl.load_workbook(xlsx, read_only=True)
-        assert len(wb.sheetnames) == 16   # the material in brief + 15 standard tables
+        assert len(wb.sheetnames) == 17   # the material in brief + 15 standard tables + the legend
+        assert wb.sheetnames[-1] == "Teckenförklaring"
         assert str(wb.worksheets[0]["A1"].value).startswith(m)
 
 
@@ -194,7 +195,8 @@ def test_index_links_resolve_and_rows_say_what_happened(rendered):
     assert p.hrefs and all((out / unquote(h)).exists() for h in p.hrefs)
     stems = {m: reports.report_filename(m) for m in (BIG, SMALL)}
     assert stems[BIG].startswith("kommun_alvstad_") and stems[SMALL].startswith("kommun_ostermyra_")
-    assert {unquote(h) for h in p.hrefs} == {f"{stem}.{ext}" for stem in stems.values() for ext in ("html", "xlsx")}
+    exts = ("html", "xlsx", "pdf") if res[BIG].pdf is not None else ("html", "xlsx")   # PDF: with Chromium
+    assert {unquote(h) for h in p.hrefs} == {f"{stem}.{ext}" for stem in stems.values() for ext in exts}
     rows = {r[0]: r for r in p.tables[0][1:]}
     assert rows[SMALL][3] == ".." and rows[SMALL][4] == "Endast tendenser" and rows[SMALL][5] == "ok"
     assert int(rows[BIG][3].replace("\u2009", "")) > 50 and rows[BIG][4] == ""
@@ -405,3 +407,99 @@ def test_write_excel_refuses_an_unpublished_table_and_writes_nothing(tmp_path):
     with pytest.raises(AsiInputError, match="publish"):   # first table: was openpyxl's IndexError
         write_excel({"Rå": raw}, target)
     assert not target.exists()
+
+
+# --------------------------------------------------------------------------- Excel managers can chart
+def _text_number(text: str) -> float:
+    """A published Swedish number written out by hand: thin-space thousands, decimal comma, U+2212 minus."""
+    t = text.replace("\u2009", "").replace("\u2212", "-").replace(",", ".")
+    return float(t[:-2]) / 100 if t.endswith(" %") else float(t)
+
+
+def test_excel_numbers_are_numbers_with_formats_and_markers_stay_text(rendered):
+    from asi_lib.release import load_release
+
+    _, out, res = rendered
+    rel = load_release(out / "release")
+    wb = openpyxl.load_workbook(res[BIG].excel)
+    assert not [c.coordinate for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"]
+    # "Materialet i korthet": row 5 = clients (a count), row 6 = the target group with its share
+    pub = rel.tables(BIG)["Materialet i korthet"]
+    ws = wb["Materialet i korthet"]
+    headers = [c.value for c in ws[4]]
+    n_col, share_col = headers.index("Antal") + 1, headers.index("Andel") + 1
+    n_cell = ws.cell(row=5, column=n_col)
+    assert n_cell.data_type == "n" and isinstance(n_cell.value, int) and n_cell.number_format == "#,##0"
+    assert n_cell.value == _text_number(pub.iloc[0]["Antal"])
+    share = ws.cell(row=6, column=share_col)
+    assert pub.iloc[1]["Andel"].endswith(" %")
+    assert share.data_type == "n" and share.number_format == "0%"
+    assert share.value == pytest.approx(_text_number(pub.iloc[1]["Andel"]))
+    # a mean with one decimal (age) and composite means with two
+    ws = wb["Klientgruppen, medelvärden"]
+    headers = [c.value for c in ws[4]]
+    mean = [ws.cell(row=r, column=headers.index("Medelvärde") + 1) for r in range(5, 8)]
+    assert all(c.data_type == "n" for c in mean if c.value not in ("..", "–"))
+    assert {c.number_format for c in mean if c.data_type == "n"} <= {"#,##0.0", "#,##0.00"}
+    # the small municipality: every suppressed cell is text, exactly as published
+    wb_small = openpyxl.load_workbook(res[SMALL].excel)
+    markers = [c for ws in wb_small.worksheets[:-1] for row in ws.iter_rows(min_row=5) for c in row
+               if isinstance(c.value, str) and (c.value == ".." or re.fullmatch(r"<\d+", c.value))]
+    assert markers and all(c.data_type == "s" for c in markers)
+    # the legend sheet states the markers, the reference date and min_cell
+    legend = [" ".join(str(v) for v in row if v is not None) for row in wb["Teckenförklaring"].iter_rows(values_only=True)]
+    text = "\n".join(legend)
+    assert f"Referensdatum: {AS_OF}" in text and "(min_cell): 5" in text
+    assert any(line.startswith(".. ") for line in legend) and any(line.startswith("<5 ") for line in legend)
+
+
+# --------------------------------------------------------------------------- batch: only what changed
+def test_rerun_renders_only_reports_whose_inputs_changed(rendered, tmp_path):
+    import shutil
+
+    _, out, _ = rendered
+    release = tmp_path / "release"
+    shutil.copytree(out / "release", release)
+    target = tmp_path / "rapporter"
+
+    def run(**kw):
+        res = reports.render_reports(release, target, municipalities=[SMALL], workers=1, timeout=300,
+                                     progress=False, pdf=False, **kw)
+        assert len(res) == 1 and res[0].ok, res[0].error
+        return res[0]
+
+    first = run()
+    html = target / f"{reports.report_filename(SMALL)}.html"
+    assert not first.skipped and html.exists()
+    stamp = html.stat().st_mtime_ns
+    second = run()                                       # nothing changed: nothing rendered
+    assert second.skipped and second.seconds == 0 and html.stat().st_mtime_ns == stamp
+    assert second.html == html and second.excel == first.excel
+    index = (target / "index.html").read_text(encoding="utf-8")
+    assert "oförändrad" in index and f"{reports.report_filename(SMALL)}.xlsx" in index
+    assert run(parameters={"EXTRA_NOTE": 1}).skipped is False          # other parameters
+    assert run(parameters={"EXTRA_NOTE": 1}).skipped is True
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    manifest["created"] = "2000-01-01T00:00:00"                          # another release (checksum)
+    (release / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    again = run(parameters={"EXTRA_NOTE": 1})
+    assert not again.skipped and html.stat().st_mtime_ns != stamp
+    assert run(parameters={"EXTRA_NOTE": 1}, force=True).skipped is False   # --force
+    # written atomically: no temporary or staging file is left behind
+    assert not [p.name for p in target.rglob("*") if p.name.startswith(".")]
+
+
+def test_without_chromium_a_clear_note_and_no_pdf_not_a_crash(rendered, tmp_path, monkeypatch, capsys):
+    from asi_lib.pdf import CHROMIUM_ENV, PdfPrinter, PdfUnavailable
+
+    _, out, _ = rendered
+    monkeypatch.setenv(CHROMIUM_ENV, str(tmp_path / "no-such-chromium"))
+    with pytest.raises(PdfUnavailable, match="Chromium"):
+        with PdfPrinter() as printer:
+            printer.print_pdf(tmp_path / "x.html", tmp_path / "x.pdf")
+    res = reports.render_reports(out / "release", tmp_path / "r", municipalities=[SMALL], workers=1, timeout=300,
+                                 progress=False, pdf=True)
+    assert res[0].ok and res[0].pdf is None and res[0].html.exists()
+    assert "make browser-deps" in res[0].note and "make browser-deps" in capsys.readouterr().err
+    assert not list((tmp_path / "r").glob("*.pdf"))
+    assert "Chromium" in (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
