@@ -22,8 +22,8 @@ or on the axis, the legend sits outside the data, and every text from data
 (names) passes :func:`asi_lib.safe.mpl_text`.
 
 The figures are :class:`matplotlib.figure.Figure` objects made without
-pyplot, so a notebook shows each once (IPython's inline formatter) and no
-global figure state survives between reports in a warm kernel.
+pyplot, so no global figure state survives between reports in a warm
+kernel; :func:`show` turns one into a PNG display object for the notebook.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from .report_text import t
 from .safe import mpl_text
 from .summary import _changes, _col, _heads, _num, _overview
 
-__all__ = ["compare_figure", "change_figure", "coverage_figure", "usage_figure", "number_formatter",
+__all__ = ["show", "compare_figure", "change_figure", "coverage_figure", "usage_figure", "number_formatter",
            "percent_formatter"]
 
 TENDENCY_THRESHOLD = 10
@@ -74,6 +74,31 @@ def percent_formatter(lang: str = "sv"):
     from matplotlib.ticker import FuncFormatter
 
     return FuncFormatter(lambda x, pos=None: f"{x:.0f}\u00a0%" if lang == "sv" else f"{x:.0f}%")
+
+
+def show(fig, lang: str = "sv", *, when: bool = True):
+    """What a report cell shows: the figure as PNG, the "too few clients" sentence, or nothing (``when`` false).
+
+    Examples
+    --------
+    >>> show(None, "en").data
+    '*Too few clients to show a figure.*'
+    >>> show(None, when=False) is None
+    True
+    """
+    if not when:
+        return None
+    if fig is None:
+        from IPython.display import Markdown
+
+        return Markdown(t("no_figure", lang))
+    import io
+
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=130)   # a PNG, whatever matplotlib backend the kernel has
+    return Image(data=buf.getvalue(), format="png")
 
 
 def _figure(width=7.5, height=4.0):

@@ -20,7 +20,7 @@ import pandas as pd
 from .errors import AsiInputError
 
 __all__ = ["LANGS", "TEXT", "TABLE_TITLES", "t", "md", "table_title", "table_html", "appendix_html",
-           "translate_note", "APPENDIX", "check_lang"]
+           "translate_note", "APPENDIX", "check_lang", "check_release_lang"]
 
 LANGS = ("sv", "en")
 
@@ -29,6 +29,21 @@ def check_lang(lang: str) -> str:
     """``lang`` if it is a language of the report, else :class:`AsiInputError`."""
     if lang not in LANGS:
         raise AsiInputError(f"okänt språk '{lang}' (sv, en) / unknown language")
+    return lang
+
+
+def check_release_lang(rel, lang: str) -> str:
+    """``lang`` if the release's tables are in it, else :class:`AsiInputError` (a clear message, no mixed report).
+
+    A release is built in one language (``asi-kit release --lang``): its
+    table labels are in that language, so a report in another language would
+    be half translated.
+    """
+    check_lang(lang)
+    built = rel.manifest.get("parameters", {}).get("lang", "sv")
+    if built != lang:
+        raise AsiInputError(f"utgåvan är byggd på '{built}', rapporten begärs på '{lang}'; bygg utgåvan med "
+                            f"--lang {lang} / the release is in '{built}', build it with --lang {lang}")
     return lang
 
 
@@ -165,6 +180,10 @@ TEXT: dict[str, dict[str, str]] = {
         "appendix_text": ("Alla tabeller i utgåvan för enheten, i samma form som i Excelfilen. Många små grupper "
                           "ger fler dolda celler (`..`): det är skyddet som arbetar, inte ett fel."),
         "no_figure": "*För få klienter för att visa en figur.*",
+        "check_line": "{name}: {n} tabeller, alla skyddade för små tal: {ok}",
+        "yes": "ja",
+        "no": "NEJ",
+        "title": "Kommunrapport ASI: {name}",
         # the tiny report
         "h_tiny_what": "## Det här kan visas",
         "tiny_what": ("Med färre än tio klienter visas bara materialets omfattning. Hur många som intervjuades, "
@@ -239,6 +258,10 @@ TEXT: dict[str, dict[str, str]] = {
         "appendix_text": ("Every table of the release for this unit, as in the Excel file. Many small groups give "
                           "more hidden cells (`..`): that is the protection at work, not an error."),
         "no_figure": "*Too few clients to show a figure.*",
+        "check_line": "{name}: {n} tables, all protected for small numbers: {ok}",
+        "yes": "yes",
+        "no": "NO",
+        "title": "ASI report: {name}",
         "h_tiny_what": "## What can be shown",
         "tiny_what": ("With fewer than ten clients only the size of the material is shown. How many were "
                       "interviewed, not interviewed and followed up is in the table (hidden values show as `..`)."),

@@ -61,7 +61,7 @@ import pandas as pd
 from .report_text import SUMMARY, check_lang
 
 __all__ = ["Sentence", "summarise", "summary_markdown", "LARGE_BORTFALL", "LOW_FOLLOWUP", "HIGH_GRUND_BORTFALL",
-           "MAX_SENTENCES"]
+           "MAX_SENTENCES", "look_markdown"]
 
 #: Follow-up bortfall (%) from which the change sentence warns that the picture may be too bright.
 LARGE_BORTFALL = 40.0
@@ -435,6 +435,25 @@ def summarise(rel, municipality: str | None = None, lang: str = "sv") -> list[Se
     out = (_rule_who(tabs, region, lang, is_region, S) + _rule_heaviest(tabs, region, lang, is_region, S)
            + _rule_change(tabs, lang, S) + _rule_complete(tabs, lang, S) + _rule_look(tabs, lang, is_region, S))
     return out[:MAX_SENTENCES]
+
+
+def look_markdown(rel, municipality: str | None = None, lang: str = "sv") -> str:
+    """The report's closing section: the ``look`` sentences of :func:`summarise` and the PDSA line.
+
+    Examples
+    --------
+    >>> from asi_lib.datasets import read_dataset
+    >>> from asi_lib.release import build_release
+    >>> rel = build_release(read_dataset("demo", n_clients=300), audit_cells=False)
+    >>> look_markdown(rel, None, "sv").splitlines()[0]
+    '## Att ta med till diskussionen'
+    """
+    from .report_text import t
+    from .safe import markdown_text
+
+    looks = [s for s in summarise(rel, municipality, lang) if s.rule in ("look", "small")]
+    lines = [t("h_look", lang), ""] + [f"* {markdown_text(s.text)}" for s in looks]
+    return "\n".join(lines + [f"* {t('look_pdsa', lang)}"])
 
 
 def summary_markdown(rel, municipality: str | None = None, lang: str = "sv") -> str:
