@@ -166,7 +166,7 @@ def compare_figure(rel, municipality: str | None = None, lang: str = "sv"):
     data = data.assign(area=data["measure"].str.split(": ").str[-1])
     areas = list(dict.fromkeys(data["area"]))[::-1]
     groups = list(dict.fromkeys(data["group"]))
-    fig = _figure(7.5, 0.42 * len(areas) + 1.8)
+    fig = _figure(7.5, 0.3 * len(areas) + 1.5)
     ax = fig.add_subplot()
     step = 0.8 / max(len(groups), 1)
     tendency = False
@@ -225,7 +225,7 @@ def change_figure(rel, municipality: str | None = None, lang: str = "sv"):
     if not rows:
         return None
     d = pd.DataFrame(rows)[::-1]
-    fig = _figure(7.5, 0.42 * len(d) + 1.6)
+    fig = _figure(7.5, 0.3 * len(d) + 1.5)
     ax = fig.add_subplot()
     y = np.arange(len(d))
     colors = np.where(d["ci_high"] < 0, _COLORS[2], np.where(d["ci_low"] > 0, _COLORS[1], _COLORS[3]))
@@ -305,7 +305,7 @@ def coverage_figure(rel, municipality: str | None = None, lang: str = "sv"):
     d = _usage_rows(rel, municipality, lang)
     if d is None or not d["share"].notna().any():
         return None
-    fig = _figure(7.5, 3.8)
+    fig = _figure(7.5, 3.4)
     ax = fig.add_subplot()
     x = np.arange(len(d))
     ok = d["share"].notna().to_numpy()
@@ -355,7 +355,7 @@ def usage_figure(rel, municipality: str | None = None, lang: str = "sv"):
     d = _usage_rows(rel, municipality, lang)
     if d is None or not d[["k", "n_bortfall", "n_uppfoljning"]].notna().any().any():
         return None
-    fig = _figure(7.5, 3.8)
+    fig = _figure(7.5, 3.4)
     ax = fig.add_subplot()
     x = np.arange(len(d))
     w = 0.27

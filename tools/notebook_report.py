@@ -46,7 +46,7 @@ if EXCEL:
     write_excel(tabs, EXCEL, title=NAMN)""", []),
 ("code", """display(Markdown(reports.release_heading(rel, KOMMUN, lang=LANG)))""", []),
 ("code", """Markdown(summary.summary_markdown(rel, KOMMUN, LANG))""", []),
-("code", """text.md("how_to_read", lang=LANG)""", []),
+("code", """text.md("how_to_read", lang=LANG) if STOR else None""", []),
 ("code", """text.md("h_compare", "compare_text" if KOMMUN else "compare_text_region", lang=LANG) if STOR else None""", []),
 ("code", """figures.show(figures.compare_figure(rel, KOMMUN, LANG), LANG, when=STOR)""", []),
 ("code", """text.md("h_change", "change_text", lang=LANG) if STOR else None""", []),
