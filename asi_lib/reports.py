@@ -998,7 +998,7 @@ def _cmd(args: argparse.Namespace) -> int:
                              workers=args.workers,
                              as_of=args.as_of, timeout=args.timeout, progress=not args.quiet,
                              region=True if not args.kommun else args.region, min_cell=args.min_cell,
-                             scheduler=args.scheduler)
+                             lang=args.lang, scheduler=args.scheduler)
     failed = [r for r in results if not r.ok]
     print(f"{len(results) - len(failed)} av {len(results)} rapporter klara: {Path(args.out) / 'index.html'}")
     for r in failed:
@@ -1024,5 +1024,7 @@ def register_cli(subparsers) -> None:
                    help="Dask-schemaläggare: en uppgift per kommun till klustrets arbetare "
                         "(standard $ASI_KIT_SCHEDULER, annars lokalt)")
     p.add_argument("--min-cell", type=int, default=5)
+    p.add_argument("--lang", choices=["sv", "en"], default="sv",
+                   help="rapporternas språk; med --release måste utgåvan vara byggd på samma språk / report language")
     p.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")
     p.set_defaults(func=_cmd)
