@@ -143,15 +143,18 @@ def compare_figure(rel, municipality: str | None = None, lang: str = "sv"):
 
     Examples
     --------
-    >>> from asi_lib.datasets import read_dataset
-    >>> from asi_lib.release import build_release
-    >>> rel = build_release(read_dataset("demo", n_clients=300), audit_cells=False)
-    >>> compare_figure(rel, None, "en").axes[0].get_xlabel()
+    >>> from asi_lib.summary import example_release
+    >>> fig = compare_figure(example_release("en"), "Exempelby", "en")
+    >>> fig.axes[0].get_xlabel()
     'Mean with 95% CI (0–1, higher = more severe)'
+    >>> [tx.get_text() for tx in fig.legends[0].get_texts()]
+    ['Exempelby (n = 100)', 'The whole region (n = 400)']
     """
     from .reports import profile_plot_data
 
     region = rel.tables(None)
+    if ("Problem per kön" if municipality is None else "Problem per kommun") not in region:
+        return None
     if municipality is None:
         data = profile_plot_data(region["Problem per kön"], lang=lang)   # women, men and all (as published)
         data["group"] = data["group"].replace({"Totalt": t("fig_region", lang), "Total": t("fig_region", lang)})
@@ -214,10 +217,8 @@ def change_figure(rel, municipality: str | None = None, lang: str = "sv"):
 
     Examples
     --------
-    >>> from asi_lib.datasets import read_dataset
-    >>> from asi_lib.release import build_release
-    >>> rel = build_release(read_dataset("demo", n_clients=300), audit_cells=False)
-    >>> fig = change_figure(rel, None, "sv")
+    >>> from asi_lib.summary import example_release
+    >>> fig = change_figure(example_release(), "Exempelby", "sv")
     >>> "negativ = förbättring" in fig.axes[0].get_xlabel()
     True
     """
@@ -295,10 +296,8 @@ def coverage_figure(rel, municipality: str | None = None, lang: str = "sv"):
 
     Examples
     --------
-    >>> from asi_lib.datasets import read_dataset
-    >>> from asi_lib.release import build_release
-    >>> rel = build_release(read_dataset("demo", n_clients=300), audit_cells=False)
-    >>> fig = coverage_figure(rel, None, "sv")
+    >>> from asi_lib.summary import example_release
+    >>> fig = coverage_figure(example_release(), "Exempelby", "sv")
     >>> fig.axes[0].yaxis.get_major_formatter()(50, 0)
     '50\\xa0%'
     """
@@ -346,10 +345,8 @@ def usage_figure(rel, municipality: str | None = None, lang: str = "sv"):
 
     Examples
     --------
-    >>> from asi_lib.datasets import read_dataset
-    >>> from asi_lib.release import build_release
-    >>> rel = build_release(read_dataset("demo", n_clients=300), audit_cells=False)
-    >>> [tx.get_text().split(" (")[0] for tx in usage_figure(rel, None, "en").legends[0].get_texts()]
+    >>> from asi_lib.summary import example_release
+    >>> [tx.get_text() for tx in usage_figure(example_release("en"), "Exempelby", "en").legends[0].get_texts()]
     ['Baseline interviews', 'Baseline attrition', 'Follow-up interviews']
     """
     d = _usage_rows(rel, municipality, lang)
