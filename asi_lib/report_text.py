@@ -474,6 +474,23 @@ def appendix_html(tables: dict, *, lang: str = "sv", keys=None) -> str:
 __all__.append("show_table")
 
 
+def check_line(tables: dict, name: str, lang: str = "sv") -> str:
+    """The report's last line: how many tables the unit has and whether all passed the protection.
+
+    Examples
+    --------
+    >>> from asi_lib.publish import publish
+    >>> raw = pd.DataFrame({"n": [12]})
+    >>> check_line({"a": publish(raw), "b": raw}, "Exempelby")
+    'Exempelby: 2 tabeller, alla skyddade för små tal: NEJ'
+    """
+    ok = all(bool(f.attrs.get("asi", {}).get("published")) for f in tables.values())
+    return t("check_line", lang, name=name, n=len(tables), ok=t("yes" if ok else "no", lang))
+
+
+__all__.append("check_line")
+
+
 # --------------------------------------------------------------------------- the summary's sentences
 #: Sentence templates of :mod:`asi_lib.summary` (one rule each, documented there and in docs/reports.md).
 SUMMARY: dict[str, dict[str, str]] = {

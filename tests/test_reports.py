@@ -425,3 +425,21 @@ def test_write_excel_refuses_an_unpublished_table_and_writes_nothing(tmp_path):
     with pytest.raises(AsiInputError, match="publish"):   # first table: was openpyxl's IndexError
         write_excel({"Rå": raw}, target)
     assert not target.exists()
+
+
+def test_report_notebook_equals_its_generator_and_is_thin():
+    """The committed report is what tools/notebook_report.py writes; its cells hold no logic."""
+    import runpy
+
+    forbidden = (ast.FunctionDef, ast.ClassDef, ast.Lambda, ast.For, ast.While, ast.ListComp, ast.SetComp,
+                 ast.DictComp, ast.GeneratorExp)   # as tests/test_notebooks_thin.py
+    cells = runpy.run_path(str(Path(reports.REPORT_NOTEBOOK).parents[2] / "tools" / "notebook_report.py"))["CELLS"]
+    nb = nbformat.read(reports.REPORT_NOTEBOOK, as_version=4)
+    assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells] == \
+        [("markdown" if kind == "md" else "code", src, tags) for kind, src, tags in cells]
+    for c in nb.cells:
+        if c.cell_type == "code":
+            tree = ast.parse(c.source)
+            assert not [n for n in ast.walk(tree) if isinstance(n, forbidden)], c.source
+    # every word a reader sees comes from asi_lib.report_text: no prose cells in the notebook
+    assert not [c for c in nb.cells if c.cell_type == "markdown"]
