@@ -96,6 +96,9 @@ TENDENCY_NOTE = {
     "en": "Tendencies only (fewer than {t} clients)",
 }
 _TOTAL_LABEL = {"sv": "Totalt", "en": "Total"}
+#: Group value of a missing group key (asi_lib.groups.UNKNOWN) and its label.
+_UNKNOWN = "okänd"
+_UNKNOWN_LABEL = {"sv": "okänd", "en": "unknown"}
 
 #: Column name → (Swedish heading, English heading).
 COLUMN_LABELS: dict[str, tuple[str, str]] = {
@@ -700,7 +703,7 @@ def label_values(series: pd.Series, var: str | None = None, lang: str = "sv") ->
     ['Kvinna', 'Totalt']
     """
     s = series.astype("string")
-    mapping = {TOTAL: _TOTAL_LABEL[lang]}
+    mapping = {TOTAL: _TOTAL_LABEL[lang], _UNKNOWN: _UNKNOWN_LABEL[lang]}
     if var in ("measure", "variable", "area"):
         mapping.update({u: measure_label(u, lang) for u in s.dropna().unique()})
     elif var is not None:

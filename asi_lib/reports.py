@@ -1183,7 +1183,7 @@ def _cmd(args: argparse.Namespace) -> int:
                              workers=args.workers,
                              as_of=args.as_of, timeout=args.timeout, progress=not args.quiet,
                              region=True if not args.kommun else args.region, min_cell=args.min_cell,
-                             scheduler=args.scheduler, pdf=not args.no_pdf, force=args.force)
+                             lang=args.lang, scheduler=args.scheduler, pdf=not args.no_pdf, force=args.force)
     failed = [r for r in results if not r.ok]
     skipped = sum(r.skipped for r in results if r.ok)
     print(f"{len(results) - len(failed)} av {len(results)} rapporter klara ({skipped} oförändrade, inte omrenderade): "
@@ -1213,6 +1213,8 @@ def register_cli(subparsers) -> None:
                    help="Dask-schemaläggare: en uppgift per kommun till klustrets arbetare "
                         "(standard $ASI_KIT_SCHEDULER, annars lokalt)")
     p.add_argument("--min-cell", type=int, default=5)
+    p.add_argument("--lang", choices=["sv", "en"], default="sv",
+                   help="rapporternas språk; med --release måste utgåvan vara byggd på samma språk / report language")
     p.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")
     p.add_argument("--force", action="store_true",
                    help="rendera alla rapporter, också de vars indata (utgåva, notebook, parametrar) är oförändrade")
