@@ -41,11 +41,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -x --ignore=tests/browser tests asi_lib
 
-# Regenerate the committed notebooks: generator, one execution (reference output of the
+# Regenerate the committed notebooks: 00-05 from their jupytext sources notebooks/NN_*.py (the
+# source of truth; the report notebook from its generator), one execution (reference output of the
 # NBVAL_CHECK_OUTPUT cells), then every other output dropped (docs/notebooks.md).
 NOTEBOOKS = $(sort $(wildcard notebooks/0[0-5]_*.ipynb)) notebooks/report/kommunrapport.ipynb
 notebooks: $(STAMP)
-	for g in tools/notebook_0*.py tools/notebook_report.py; do $(PY) $$g || exit 1; done
+	$(VENV)/bin/jupytext --to ipynb --update $(sort $(wildcard notebooks/0[0-5]_*.py))
+	$(PY) tools/notebook_report.py
 	for nb in $(NOTEBOOKS); do (cd $$(dirname $$nb) && $(CURDIR)/$(VENV)/bin/jupyter nbconvert --to notebook \
 		--execute --inplace --ExecutePreprocessor.kernel_name=$(KERNEL) $$(basename $$nb)) || exit 1; done
 	$(PY) tools/lighten_notebooks.py $(NOTEBOOKS)

@@ -713,7 +713,7 @@ class Release:
 # --------------------------------------------------------------------------- build and write
 def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window=(90, 730),
                   municipalities=None, audit_cells: bool = True, store_fingerprint: str | None = None,
-                  progress: bool = False) -> Release:
+                  progress: bool = False, named=None) -> Release:
     """Compute every published table once, for the region and every municipality, protected together.
 
     Parameters
@@ -734,6 +734,13 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     store_fingerprint : str, optional
         Recorded in the manifest (default: a hash of the tables' content).
     progress : bool
+    named : list of str, optional
+        Municipalities that may be named outside their own report (region
+        file: consent and validated, :mod:`asi_lib.params`). The rows of any
+        other municipality are left out of every table that lists
+        municipalities (the region's table by municipality) after the joint
+        protection, which leaving cells out cannot weaken; their data still
+        count in the totals. Default: every municipality may be named.
 
     Returns
     -------
@@ -785,6 +792,9 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
         if t.key == "index":
             index_pub = pub
             continue
+        if named is not None and "municipality" in t.raw.columns:   # region file: unnamed rows left out
+            ok = t.raw["municipality"].astype(str).isin([*map(str, named), TOTAL, t.unit]).to_numpy()
+            t.parts = [(title, ok if mask is None else mask & ok, drop) for title, mask, drop in t.parts]
         for title, mask, drop in t.parts:
             published[t.unit][title] = _rows(pub, mask, drop=drop, lang=lang)
     # the unit list with each unit's client count as published (the index)
@@ -795,7 +805,8 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     for u in units:
         k = TOTAL if u == REGION else u
         unit_rows.append({"unit": u, "name": _REGION_LABEL[lang] if u == REGION else u,
-                          "clients": counts.get(k, "0"), "tendency": bool(raw_n.get(k, 0) < TENDENCY_THRESHOLD)})
+                          "clients": counts.get(k, "0"), "tendency": bool(raw_n.get(k, 0) < TENDENCY_THRESHOLD),
+                          "named": named is None or u == REGION or u in set(map(str, named))})
     dates = pd.to_datetime(ds.grund["interview_date"]).dropna()
     period = f"{dates.min():%Y-%m} – {dates.max():%Y-%m}" if len(dates) else "–"
     manifest = {
@@ -928,13 +939,24 @@ def _cmd(args: argparse.Namespace) -> int:
     from .store import load_store
 
     t0 = time.perf_counter()
-    ds = load_store(args.store)
-    rel = build_release(ds, as_of=args.as_of, min_cell=args.min_cell, lang=args.lang,
-                        municipalities=args.kommun, audit_cells=not args.no_audit)
+    if args.params:   # region file: period, min_cell, lang, who counts and who is named (asi_lib.params)
+        from .params import build_region_release, load_region_params
+
+        given = [f for f, v in (("--as-of", args.as_of), ("--min-cell", args.min_cell), ("--lang", args.lang),
+                                ("--kommun", args.kommun)) if v is not None]
+        if given:
+            raise AsiInputError(f"{', '.join(given)} går inte ihop med --params: ange det i regionfilen "
+                                "/ give it in the region file")
+        params = load_region_params(args.params)
+        rel = build_region_release(params, load_store(args.store), audit_cells=not args.no_audit)
+    else:
+        rel = build_release(load_store(args.store), as_of=args.as_of, min_cell=args.min_cell or 5,
+                            lang=args.lang or "sv", municipalities=args.kommun, audit_cells=not args.no_audit)
     out = write_release(rel, args.out)
     p = rel.manifest["protection"]
     print(f"Utgåva skriven: {out}  (referensdatum {rel.reference_date}, {len(rel.manifest['units'])} enheter, "
-          f"{p['cells']} celler, {p['primary']} <{args.min_cell}, {p['secondary']} dolda därutöver; "
+          f"{p['cells']} celler, {p['primary']} <{rel.manifest['parameters']['min_cell']}, "
+          f"{p['secondary']} dolda därutöver; "
           f"{time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -944,8 +966,10 @@ def register_cli(subparsers) -> None:
     p.add_argument("--store", required=True, help="lagret (mapp med manifest.json)")
     p.add_argument("--out", required=True, help="utgåvans mapp")
     p.add_argument("--as-of", default=None, help="referensdatum ÅÅÅÅ-MM-DD (standard: senaste intervjun i lagret)")
-    p.add_argument("--min-cell", type=int, default=5)
-    p.add_argument("--lang", choices=["sv", "en"], default="sv")
+    p.add_argument("--min-cell", type=int, default=None, help="standard 5")
+    p.add_argument("--lang", choices=["sv", "en"], default=None, help="standard sv")
     p.add_argument("--kommun", nargs="+", default=None, metavar="NAMN", help="bara dessa kommuner")
+    p.add_argument("--params", default=None, metavar="FIL",
+                   help="regionfil (parameters/<region>.yaml): period, min_cell, språk, samtycke, validering")
     p.add_argument("--no-audit", action="store_true", help="hoppa över heltalsgranskningen (snabbare, svagare)")
     p.set_defaults(func=_cmd)

@@ -849,7 +849,7 @@ def _error_text(exc: BaseException) -> str:
     return text.strip().splitlines()[0][:500] if text.strip() else type(exc).__name__
 
 
-def resolve_release(source, out_dir, *, as_of=None, min_cell: int = 5, lang: str = "sv") -> Path:
+def resolve_release(source, out_dir, *, as_of=None, min_cell: int = 5, lang: str = "sv", params=None) -> Path:
     """The release a batch renders: ``source`` itself, or one built from a store into ``out_dir/release``.
 
     Parameters
@@ -860,6 +860,8 @@ def resolve_release(source, out_dir, *, as_of=None, min_cell: int = 5, lang: str
         Where a release built from a store is written (``<out_dir>/release``).
     as_of, min_cell, lang
         Used only when a release is built (:func:`asi_lib.release.build_release`).
+    params : asi_lib.params.RegionParams, optional
+        A region file: a release is built with it, or must have been built with it.
 
     Returns
     -------
@@ -880,12 +882,19 @@ def resolve_release(source, out_dir, *, as_of=None, min_cell: int = 5, lang: str
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise AsiInputError(f"{mpath} går inte att läsa: {exc} / unreadable manifest") from None
-    if "reference_date" in manifest and "format" in manifest:
-        return source
     from .release import build_release, write_release
     from .store import load_store
 
     target = Path(out_dir).resolve() / "release"
+    if params is not None:
+        from .params import build_region_release, check_release_params
+
+        if "reference_date" in manifest and "format" in manifest:
+            check_release_params(params, manifest)
+            return source
+        return write_release(build_region_release(params, load_store(source)), target)
+    if "reference_date" in manifest and "format" in manifest:
+        return source
     return write_release(build_release(load_store(source), as_of=as_of, min_cell=min_cell, lang=lang), target)
 
 
@@ -926,7 +935,7 @@ def _reuse(entry, key: str, out_dir: Path, want_pdf: bool):
 def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as_of=None, timeout: int = 600,
                    progress: bool = True, region: bool | None = None, min_cell: int = 5,
                    lang: str = "sv", parameters: dict | None = None, scheduler=None,
-                   recycle: int = 50, pdf: bool = True, force: bool = False) -> list[ReportResult]:
+                   recycle: int = 50, pdf: bool = True, force: bool = False, params=None) -> list[ReportResult]:
     """Render the report notebook per municipality to HTML (no code) + Excel, and an index.
 
     Parameters
@@ -974,6 +983,11 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         page's stylesheet, whether a PDF is wanted) are those recorded for
         the files already in ``out_dir`` (``render-state.json``) is not
         rendered again (``skipped``).
+    params : asi_lib.params.RegionParams, optional
+        A region file: from a store, the release is built with it (period,
+        min_cell, lang, who counts, who is named); a release must have been
+        built with the same file. Either way, a municipality the release does
+        not name gets its own report but no row in the index.
 
     Returns
     -------
@@ -1010,7 +1024,9 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     if not REPORT_NOTEBOOK.exists():
         raise AsiInputError(f"rapportmallen saknas: {REPORT_NOTEBOOK} / report notebook missing")
     scheduler = scheduler or os.environ.get(rendering.SCHEDULER_ENV) or None
-    release = resolve_release(source, out_dir, as_of=as_of, min_cell=min_cell, lang=lang)
+    if params is not None:
+        lang = params.lang
+    release = resolve_release(source, out_dir, as_of=as_of, min_cell=min_cell, lang=lang, params=params)
     rel = load_release(release)
     known = rel.municipalities
     if municipalities is None:
@@ -1101,7 +1117,8 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
         else:
             state.pop(t.stem, None)  # a failed report is rendered again next time
     _write_atomic(out_dir / STATE_FILE, json.dumps(state, indent=1, ensure_ascii=False, sort_keys=True).encode())
-    write_index(results, out_dir, reference_date=rel.reference_date,
+    unnamed = {u["unit"] for u in rel.manifest["units"] if not u.get("named", True)}
+    write_index([r for r in results if r.municipality not in unnamed], out_dir, reference_date=rel.reference_date,
                 min_cell=rel.manifest["parameters"]["min_cell"])
     return results
 
@@ -1179,8 +1196,13 @@ Alla siffror har passerat skyddet för små tal.</p>
 def _cmd(args: argparse.Namespace) -> int:
     if bool(args.store) == bool(args.release):
         raise AsiInputError("ange antingen --release eller --store / give either --release or --store")
+    params = None
+    if args.params:
+        from .params import load_region_params
+
+        params = load_region_params(args.params)
     results = render_reports(args.release or args.store, args.out, municipalities=args.kommun or None,
-                             workers=args.workers,
+                             workers=args.workers, params=params,
                              as_of=args.as_of, timeout=args.timeout, progress=not args.quiet,
                              region=True if not args.kommun else args.region, min_cell=args.min_cell,
                              lang=args.lang, scheduler=args.scheduler, pdf=not args.no_pdf, force=args.force)
@@ -1215,6 +1237,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--min-cell", type=int, default=5)
     p.add_argument("--lang", choices=["sv", "en"], default="sv",
                    help="rapporternas språk; med --release måste utgåvan vara byggd på samma språk / report language")
+    p.add_argument("--params", default=None, metavar="FIL",
+                   help="regionfil (parameters/<region>.yaml); med --release: utgåvan ska vara byggd med den")
     p.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")
     p.add_argument("--force", action="store_true",
                    help="rendera alla rapporter, också de vars indata (utgåva, notebook, parametrar) är oförändrade")

@@ -7,7 +7,8 @@ Rules (checked on the committed .ipynb files; the output rules on a fresh execut
 * every table a cell shows is a ``publish(...)`` result: the last statement
   of a code cell, when it is an expression, is a call to ``publish``, a
   name whose last assignment in the cell is ``publish(...)``, ``print(...)``,
-  or a plot (``so.``/``sns.``/``plt.`` call); ``display`` only of publish;
+  or a plot (``so.``/``sns.``/``plt.`` call, or a kit helper ``plot_*``,
+  e.g. ``reports.plot_profile``, ``plots.plot_change``); ``display`` only of publish;
 * every ``publish`` call passes ``min_cell=MIN_CELL`` and ``lang=LANG``, so
   papermill parameters reach every table;
 * one ``parameters``-tagged cell defines OUT, KOMMUN, LANG and MIN_CELL;
@@ -15,7 +16,8 @@ Rules (checked on the committed .ipynb files; the output rules on a fresh execut
   cells, see ``tools/lighten_notebooks.py``); executed now (nbclient, the
   project's kernel), it is error-free, shows no pseudonym or client id, and
   no count column of a shown table holds 1 … MIN_CELL − 1;
-* the notebook equals what its generator ``tools/notebook_NN_*.py`` writes.
+* notebooks 00–05 and their jupytext sources ``notebooks/NN_*.py`` (percent
+  format, the source of truth) hold the same cells (types, sources, tags).
 
 Run the notebooks themselves with nbval (see docs/notebooks.md).
 """
@@ -24,7 +26,6 @@ from __future__ import annotations
 import ast
 import functools
 import re
-import runpy
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -64,6 +65,15 @@ def _root_name(node: ast.AST) -> str | None:
             return None
 
 
+def _is_kit_plot(node: ast.AST) -> bool:
+    """A call of a kit plotting helper: ``reports.plot_profile(...)``, ``plots.plot_change(...)``."""
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+    return name.startswith("plot_")
+
+
 def _is_publish(node: ast.AST) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "publish"
 
@@ -95,7 +105,8 @@ def cell_problems(src: str) -> list[str]:
                     (published.add if _is_publish(stmt.value) else published.discard)(t.id)
     ok = (_is_publish(last)
           or (isinstance(last, ast.Name) and last.id in published)
-          or (isinstance(last, ast.Call) and _root_name(last) in PLOT_ROOTS | {"print", "display"}))
+          or (isinstance(last, ast.Call) and _root_name(last) in PLOT_ROOTS | {"print", "display"})
+          or _is_kit_plot(last))
     if not ok:
         problems.append(f"the cell shows `{ast.unparse(last)[:60]}`, which is not a publish(...) result")
     return problems
@@ -117,6 +128,7 @@ def test_checker_catches_what_it_should():
         "f = lambda x: x": "Lambda",
         "while True:\n    break": "While",
         "df.head()": "not a publish",
+        "reports.profile_plot_data(p)": "not a publish",
         "frame": "not a publish",
         "p = publish(t, min_cell=MIN_CELL, lang=LANG)\np = t\np": "not a publish",
         "publish(t)": "without min_cell",
@@ -130,6 +142,8 @@ def test_checker_catches_what_it_should():
         "p = publish(t, min_cell=MIN_CELL, lang=LANG)\np",
         "print(kommun)",
         "so.Plot(d, x='a').add(so.Dot())",
+        "reports.plot_profile(p, min_cell=MIN_CELL, lang=LANG)",
+        "plots.plot_change(c, min_cell=MIN_CELL, lang=LANG)",
         "import pandas as pd\nds = load_store(OUT)",
         "display(publish(t, min_cell=MIN_CELL, lang=LANG))",
     ]
@@ -160,14 +174,35 @@ def test_parameters_cell_and_kernel(path):
     assert _code_cells(nb).index(tagged[0]) == 0
 
 
+def _cells(nb):
+    return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in nb.cells]
+
+
 @pytest.mark.parametrize("path", OWN, ids=lambda p: p.name)
-def test_generator_is_in_sync(path):
-    gens = list((ROOT / "tools").glob(f"notebook_{path.stem}.py"))
-    assert len(gens) == 1, f"no generator tools/notebook_{path.stem}.py"
-    cells = runpy.run_path(str(gens[0]))["CELLS"]  # not __main__: nothing is written
-    nb = _read(path)
-    assert [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells] == \
-        [("markdown" if kind == "md" else "code", src, tags) for kind, src, tags in cells]
+def test_notebook_and_its_text_source_do_not_drift(path):
+    """The committed .ipynb holds exactly the cells of its jupytext source (docs/notebooks.md)."""
+    import jupytext
+
+    src = path.with_suffix(".py")
+    assert src.is_file(), f"no jupytext source {src.name}: run `jupytext --set-formats ipynb,py:percent {path.name}`"
+    text, committed = jupytext.read(src), jupytext.read(path)
+    assert committed.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+    assert _cells(committed) == _cells(text), f"run `jupytext --sync notebooks/{src.name}` (or make notebooks)"
+    assert committed.metadata["kernelspec"] == text.metadata["kernelspec"]
+
+
+def test_drift_check_sees_a_changed_cell(tmp_path):
+    """The comparison above fails when one side gains a cell or a cell's text changes."""
+    import jupytext
+
+    nb = jupytext.read(OWN[0])
+    text = jupytext.reads(jupytext.writes(nb, fmt="py:percent"), fmt="py:percent")
+    assert _cells(text) == _cells(nb)
+    text.cells[-1].source += "\n# ändrad"
+    assert _cells(text) != _cells(nb)
+    text.cells.pop()
+    assert _cells(text) != _cells(nb)
+    assert not list((ROOT / "tools").glob("notebook_0*.py")), "the .py sources replace the generators"
 
 
 # --------------------------------------------------------------------------- outputs
