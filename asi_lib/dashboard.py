@@ -360,9 +360,10 @@ def _warm_up() -> None:
 def open_dashboard(release=None, *, municipality=None, query: str | None = None, lang: str | None = None):
     """What the dashboard notebook displays: the dashboard, or the refusal message.
 
-    The release is loaded (and a figure drawn once) **before** the query
-    string is read, so a preheated kernel has done that work when a visitor
-    arrives.
+    The release's manifest and region tables are loaded (and a figure drawn
+    once) **before** the query string is read, so a preheated kernel has done
+    that work when a visitor arrives; then only the municipality's own tables
+    are read (:func:`asi_lib.release.load_release` with ``units``).
 
     Parameters
     ----------
@@ -384,9 +385,10 @@ def open_dashboard(release=None, *, municipality=None, query: str | None = None,
     """
     import ipywidgets as w
 
-    from .release import load_release
+    from .release import REGION, load_release
 
-    rel = load_release(resolve_release(release))
+    path = resolve_release(release)
+    rel = load_release(path, units=[REGION])  # the manifest (allowlist) and the region's tables
     _warm_up()
     allowed = allowed_municipalities(rel)
     configured = configured_municipalities()
@@ -399,7 +401,8 @@ def open_dashboard(release=None, *, municipality=None, query: str | None = None,
         msg = w.HTML(f"<p class='asi-refusal'><b>{html.escape(REFUSAL[lang])}</b></p>")
         msg.add_class("asi-refusal")
         return msg
-    return Dashboard(rel, municipality=kommun, lang=lang).widget()
+    # one municipality's tables only: a national release holds ~290 (docs/dashboard.md, "Speed")
+    return Dashboard(load_release(path, units=[REGION, kommun]), municipality=kommun, lang=lang).widget()
 
 
 # --------------------------------------------------------------------------- step 1: load
@@ -1115,7 +1118,7 @@ class Dashboard:
         heading.add_class("asi-heading")
         kfs = w.HTML()
         kfs.add_class("asi-keyfigures")
-        image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        image = w.Image(format="png", layout=w.Layout(max_width="min(100%, 940px)"))  # its own size: sharp text
         image.add_class("asi-plot")
         message = w.HTML()
         message.add_class("asi-message")
@@ -1134,7 +1137,7 @@ class Dashboard:
                 st[k] = dd[k].value
             st["table"], st["analyst"] = show.value, analyst.value
             dd["group"].disabled = st["view"] != "profile"
-            dd["area"].disabled = st["view"] not in ("profile",)
+            dd["area"].disabled = st["view"] == "bortfall"  # the area: the profile's figure and the key figure
             res, png = self.view(st["view"], st["area"], st["group"])
             kfs.value = self.key_figures_html(st["area"])
             image.value = png

@@ -81,6 +81,19 @@ def test_query_allowlist(names):
     assert lang_from_query("lang=fr") == lang_from_query("lang=en&lang=sv") == lang_from_query("") == "sv"
 
 
+def test_release_read_for_one_municipality_is_the_same(release_path, rel, big):
+    """open_dashboard reads only the region and the municipality (a national release holds ~290)."""
+    from asi_lib.release import REGION
+    part = load_release(release_path, units=[REGION, big])
+    assert list(part.published) == [REGION, big] and part.municipalities == rel.municipalities
+    for unit in (None, big):
+        assert list(part.tables(unit)) == list(rel.tables(unit))
+        for k, f in rel.tables(unit).items():
+            pd.testing.assert_frame_equal(part.tables(unit)[k], f)
+    with pytest.raises(AsiInputError):
+        part.tables(next(m for m in rel.municipalities if m != big))
+
+
 def test_unknown_municipality_is_refused(rel):
     with pytest.raises(AsiInputError):
         Dashboard(rel, municipality="Stockholm")

@@ -37,8 +37,9 @@ SMALL = {"1", "2", "3", "4"}
 EXTRA = os.environ.get("ASI_VOILA_EXTRA", "").split()
 #: Time for one page: kernel start, store load, dashboard precompute, first render.
 PAGE_TIMEOUT_MS = 90_000
-#: Loose first-view budget with a preheated kernel on a busy 2-core machine (target 3 s: benchmark).
-FIRST_VIEW_BUDGET_S = 20
+#: First-view budget with a preheated kernel on the demo release: 3 s on a quiet machine; on a shared
+#: machine the budget grows with the load per core (the measured figure is printed either way).
+FIRST_VIEW_BUDGET_S = 3.0 * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright saknas (pip install -e '.[test]')")
 if not os.path.exists(CHROMIUM):
@@ -311,7 +312,8 @@ def test_first_view_in_swedish_without_console_warnings(page, server):
     assert page.outside == [], f"requests left localhost: {page.outside}"
     # loose budget (the benchmark holds the real target): a preheated page, not a kernel start
     assert first < FIRST_VIEW_BUDGET_S, f"first view {first:.1f} s"
-    print(f"\nfirst view (preheated kernel) {first:.1f} s")
+    print(f"\nfirst view (preheated kernel) {first:.1f} s; budget {FIRST_VIEW_BUDGET_S:.1f} s "
+          f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 @pytest.mark.parametrize("query", ["&template=lab", "&theme=dark", "&template=classic&theme=dark"])
