@@ -874,6 +874,20 @@ def write_release(rel: Release, out) -> Path:
     return out
 
 
+_LONG: dict = {}
+
+
+def _long_table(tpath: Path, sha: str):
+    """The release's long table as a pyarrow Table, read once per process and checksum."""
+    key = (str(Path(tpath).resolve()), sha)
+    if key not in _LONG:
+        import pyarrow.parquet as pq
+
+        _LONG.clear()
+        _LONG[key] = pq.read_table(tpath)
+    return _LONG[key]
+
+
 def load_release(path, units=None) -> Release:
     """Open a release folder written by :func:`write_release`.
 
@@ -884,7 +898,8 @@ def load_release(path, units=None) -> Release:
         Read only these units' tables (municipality names, :data:`REGION` for
         the region); default all. The manifest (every unit's published client
         count) is always complete. The dashboard reads one municipality and the
-        region of a national release this way.
+        region of a national release this way; the file is then read once per
+        process (kept as an arrow table for the next call with the same checksum).
 
     Returns
     -------
@@ -912,7 +927,14 @@ def load_release(path, units=None) -> Release:
         raise AsiInputError(f"{tpath} saknas eller stämmer inte med manifestet; bygg om utgåvan / "
                             "tables missing or changed since the release was built")
     wanted = None if units is None else {str(u) for u in units}
-    long = pd.read_parquet(tpath, filters=None if wanted is None else [("unit", "in", sorted(wanted))])
+    if wanted is None:
+        long = pd.read_parquet(tpath)
+    else:  # the file's arrow table is kept (per process, this checksum): the next unit's read is a filter
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = _long_table(tpath, manifest["files"]["tables.parquet"])
+        long = table.filter(pc.is_in(table["unit"], value_set=pa.array(sorted(wanted)))).to_pandas()
     groups = {k: g for k, g in long.groupby(["unit", "title"], sort=False)}
     published: dict[str, dict[str, pd.DataFrame]] = {}
     for tm in sorted(manifest["tables"], key=lambda t: (t["unit"], t["order"])):
