@@ -80,12 +80,16 @@ lab: $(STAMP)
 # Dashboard for managers (Voilà), one municipality per page: http://127.0.0.1:$(DASHBOARD_PORT)/?kommun=Älvstad
 # Settings (kernel pool, culling, max. concurrent pages, template, allowed municipalities) are in
 # notebooks/dashboard/voila.json, read from the working directory; the launcher asi_lib.dashboard_server
-# is Voilà with a gate in front (docs/dashboard.md). The demo store is built first, once, so the
-# preheated kernels do not race to build it.
+# is Voilà with a gate in front (docs/dashboard.md). The pages render a protected release
+# (ASI_KIT_RELEASE, else the demo release, built first with `asi-kit release` so the preheated
+# kernels do not race to build it).
 DASHBOARD_PORT ?= 8866
 dashboard: $(STAMP)
-	@test -n "$$ASI_KIT_STORE" || $(PY) -c "from asi_lib.demo import ensure_demo_store; ensure_demo_store('out/demo')"
-	cd notebooks/dashboard && JUPYTER_PATH=$(CURDIR)/notebooks/dashboard/share \
+	@test -n "$$ASI_KIT_RELEASE" || test -f out/demo/release/manifest.json || { \
+		$(PY) -c "from asi_lib.demo import ensure_demo_store; ensure_demo_store('out/demo')" && \
+		$(PY) -m asi_lib release --store out/demo/store --out out/demo/release; }
+	cd notebooks/dashboard && ASI_KIT_RELEASE=$${ASI_KIT_RELEASE:-$(CURDIR)/out/demo/release} \
+		JUPYTER_PATH=$(CURDIR)/notebooks/dashboard/share \
 		$(CURDIR)/$(PY) -m asi_lib.dashboard_server oversikt.ipynb --port=$(DASHBOARD_PORT)
 
 # Chromium for the PDF reports and the browser tests (Debian package; playwright's own download is not used).

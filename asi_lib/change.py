@@ -53,7 +53,7 @@ __all__ = ["change_by_area", "paired_change", "hodges_lehmann", "walsh_order_sta
 
 DEFAULT_AREAS = ("medical", "employment", "alcohol", "drugs", "legal", "family", "psychiatric")
 MEASURE_LABELS = {
-    "sv": {"composite": "Sammanfattande index (0–1)", "rating": "Intervjuarskattning (0–9)",
+    "sv": {"composite": "Sammanvägt index (0–1)", "rating": "Intervjuarskattning (0–9)",
            "self_days": "Dagar med problem (30 d)", "self_troubled": "Besvärad (0–4)",
            "self_importance": "Viktigt med hjälp (0–4)"},
     "en": {"composite": "Composite score (0–1)", "rating": "Interviewer rating (0–9)",

@@ -19,8 +19,8 @@ configured by ``notebooks/dashboard/voila.json``, with three additions.
   restricted to some municipalities (``municipalities``) and the address
   names another one, or none.
 * :class:`AsiVoila` installs the handler and exports the municipality list
-  to the kernels (``ASI_DASHBOARD_KOMMUNER``), where
-  :func:`asi_lib.dashboard.open_dashboard` applies it again.
+  (``ASI_DASHBOARD_KOMMUNER``) and the release folder (``ASI_KIT_RELEASE``)
+  to the kernels, where :func:`asi_lib.dashboard.open_dashboard` applies them.
 
 Kernels are bounded by ``max_sessions + default_pool_size`` whatever the
 number of requests: pages in use hold at most ``max_sessions`` kernels (each
@@ -51,7 +51,7 @@ from traitlets import Integer, List, Unicode
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
-from .dashboard import ENV_MUNICIPALITIES, QUERY_KEY, REFUSAL, configured_municipalities
+from .dashboard import ENV_MUNICIPALITIES, ENV_RELEASE, QUERY_KEY, REFUSAL, configured_municipalities
 
 __all__ = ["AsiKernelManager", "AsiVoila", "GatedVoilaHandler", "ENV_MUNICIPALITIES", "FORBIDDEN_ARGS",
            "BUSY_TEXT", "main"]
@@ -196,12 +196,18 @@ class AsiVoila(Voila):
                           help="Municipalities this server may show; empty: those in "
                                f"{ENV_MUNICIPALITIES} (comma-separated), if unset every municipality in the data.")
 
+    release = Unicode("", config=True,
+                      help=f"The release folder the pages render (asi-kit release); empty: {ENV_RELEASE}, "
+                           "if unset the demo release under out/demo.")
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.slots: list[_Slot] = []
 
     def initialize(self, argv=None):
         super().initialize(argv)
+        if self.release:  # the kernels read it (asi_lib.dashboard.resolve_release); relative to the launch folder
+            os.environ[ENV_RELEASE] = os.path.abspath(self.release)
         self.municipalities = list(self.municipalities) or configured_municipalities() or []
         if self.municipalities:  # the kernels apply the same list (asi_lib.dashboard.open_dashboard)
             os.environ[ENV_MUNICIPALITIES] = ",".join(self.municipalities)

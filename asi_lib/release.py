@@ -885,12 +885,32 @@ def write_release(rel: Release, out) -> Path:
     return out
 
 
-def load_release(path) -> Release:
+_LONG: dict = {}
+
+
+def _long_table(tpath: Path, sha: str):
+    """The release's long table as a pyarrow Table, read once per process and checksum."""
+    key = (str(Path(tpath).resolve()), sha)
+    if key not in _LONG:
+        import pyarrow.parquet as pq
+
+        _LONG.clear()
+        _LONG[key] = pq.read_table(tpath)
+    return _LONG[key]
+
+
+def load_release(path, units=None) -> Release:
     """Open a release folder written by :func:`write_release`.
 
     Parameters
     ----------
     path : str or Path
+    units : list of str, optional
+        Read only these units' tables (municipality names, :data:`REGION` for
+        the region); default all. The manifest (every unit's published client
+        count) is always complete. The dashboard reads one municipality and the
+        region of a national release this way; the file is then read once per
+        process (kept as an arrow table for the next call with the same checksum).
 
     Returns
     -------
@@ -917,10 +937,20 @@ def load_release(path) -> Release:
     if not tpath.is_file() or _file_sha(tpath) != manifest.get("files", {}).get("tables.parquet"):
         raise AsiInputError(f"{tpath} saknas eller stämmer inte med manifestet; bygg om utgåvan / "
                             "tables missing or changed since the release was built")
-    long = pd.read_parquet(tpath)
+    wanted = None if units is None else {str(u) for u in units}
+    if wanted is None:
+        long = pd.read_parquet(tpath)
+    else:  # the file's arrow table is kept (per process, this checksum): the next unit's read is a filter
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = _long_table(tpath, manifest["files"]["tables.parquet"])
+        long = table.filter(pc.is_in(table["unit"], value_set=pa.array(sorted(wanted)))).to_pandas()
     groups = {k: g for k, g in long.groupby(["unit", "title"], sort=False)}
     published: dict[str, dict[str, pd.DataFrame]] = {}
     for tm in sorted(manifest["tables"], key=lambda t: (t["unit"], t["order"])):
+        if wanted is not None and tm["unit"] not in wanted:
+            continue
         g = groups.get((tm["unit"], tm["title"]))
         ncol = len(tm["columns"])
         grid = np.full((tm["nrow"], ncol), "", dtype=object)
@@ -929,7 +959,7 @@ def load_release(path) -> Release:
         frame = pd.DataFrame(grid, columns=tm["columns"])
         frame.attrs["asi"] = {**tm["attrs"], "published": True}
         published.setdefault(tm["unit"], {})[tm["title"]] = frame
-    order = [u["unit"] for u in manifest["units"]]
+    order = [u["unit"] for u in manifest["units"] if wanted is None or u["unit"] in wanted]
     published = {u: published.get(u, {}) for u in order}
     return Release(manifest=manifest, published=published)
 

@@ -1,29 +1,27 @@
-"""Benchmark: the dashboard's setup and filter changes, demo region and a 300,000-interview region.
+"""Benchmark: the dashboard renders a release; page set-up, view changes and the first view in Chromium.
 
-The big region replicates the whole demo dataset (Grund, Uppföljning,
-bortfall, insatser; new client ids per copy) until Grund has ``--rows``
-interviews. Copy c's municipalities are renamed "<name> <c mod 25>", except
-that the demo's largest municipality keeps its name in the first ``--big``
-copies, so one municipality is large (a city) and the rest are ~275 small
-and middle-sized ones.
+The dashboard reads a protected release (``asi-kit release``), not the store, so
+its cost depends on the release's size, not on the number of interviews.
 
-For each region: the setup time of ``Dashboard(ds, municipality=...)`` and
-the time of every filter change (4 views × 6 groups × 2 periods, area
-"alcohol", each combination once: no cache hits), median and max.
+Scales:
 
-Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--rows 300000] [--big 20]``.
-Target: median filter change well under 1 s.
+* the demo release (``out/demo/release``, 11 municipalities);
+* a **national-shaped** release: the demo release's municipality tables copied
+  under 290 names (``out/bench_dashboard_release``). Its numbers are the demo's;
+  only the file's size and the number of units are national (building a real
+  national release is the release benchmark's job, docs/benchmarks.md).
+
+Without ``--browser``: the time of ``load_release``, of ``Dashboard(...)`` with its
+first view, and of every view change (4 views × 2 areas × 3 groupings, each once).
 
 ``--browser``: the **first view** in headless Chromium, from the request to the
-rendered table, served the way it was (``voila`` with the asi-kit template: one
-new kernel per page, which imports the stack and loads the store) and the way
-``make dashboard`` serves it now (``asi_lib.dashboard_server`` with
-``notebooks/dashboard/voila.json``: a preheated kernel that has already imported
-the stack and loaded the store and waits for the query string), side by side in
-one run; also the refusal page for an unknown municipality. Each new-server view
-starts when the pool is warm again (a visitor arriving at a quiet moment).
-Scales: the demo store and the 300,000-Grund region written as a store
-(``out/bench_dashboard_store``). Target: first view ≤ 3 s.
+rendered key figures and figure, served as ``make dashboard`` serves it
+(``asi_lib.dashboard_server`` with ``notebooks/dashboard/voila.json``: a preheated
+kernel that has loaded the release and drawn one figure, waiting for the query
+string); also the refusal page. Each view starts when the pool is warm again.
+Target: first view ≤ 3 s.
+
+Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--browser] [--units 290]``.
 """
 from __future__ import annotations
 
@@ -36,50 +34,57 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
-import pandas as pd
-
 from asi_lib.dashboard import GROUPS, VIEWS, Dashboard
-from asi_lib.dataset import Dataset
-from asi_lib.datasets import read_dataset
+from asi_lib.release import REGION, Release, load_release, write_release
 
 
-def replicate(ds: Dataset, rows: int, big: int) -> Dataset:
-    reps = -(-rows // len(ds.grund))
-    largest = ds.grund["municipality"].value_counts().index[0]
-    out = {}
-    for t, frame in ds.tables().items():
-        parts = []
-        for c in range(reps):
-            f = frame.copy()
-            f["client_pid"] = (f["client_pid"].astype(str) + f"-{c}").astype("string")
-            m = f["municipality"].astype("string")
-            keep = (m == largest) & (c < big)
-            f["municipality"] = m.where(keep, m + f" {c % 25}")
-            if "unit" in f.columns:
-                u = f["unit"].astype("string")
-                f["unit"] = u.where(keep, u + f" {c % 25}")
-            parts.append(f)
-        out[t] = pd.concat(parts, ignore_index=True)
-    out["grund"] = out["grund"].iloc[:rows]
-    return replace(ds, **out)
+def national_shaped(demo: Path, out: Path, units: int) -> Path:
+    """The demo release's municipality tables under ``units`` names (size and unit count of a national one)."""
+    if (out / "manifest.json").exists():
+        return out
+    rel = load_release(demo)
+    names = rel.municipalities
+    published = {REGION: rel.published[REGION]}
+    unit_rows = [u for u in rel.manifest["units"] if u["unit"] == REGION]
+    by_name = {u["unit"]: u for u in rel.manifest["units"]}
+    for i in range(units):
+        src = names[i % len(names)]
+        name = src if i < len(names) else f"{src} {i // len(names)}"
+        published[name] = rel.published[src]
+        unit_rows.append({**by_name[src], "unit": name, "name": name})
+    manifest = {k: v for k, v in rel.manifest.items() if k not in ("tables", "files")}
+    manifest["units"] = unit_rows
+    return write_release(Release(manifest=manifest, published=published), out)
 
 
-def run(ds: Dataset, municipality: str, label: str) -> None:
+def run(release: Path, municipality: str, label: str) -> None:
+    from asi_lib.dashboard import _warm_up
+
+    _warm_up()  # as a preheated kernel does before the visitor arrives
     t0 = time.perf_counter()
-    d = Dashboard(ds, municipality=municipality)
-    setup = time.perf_counter() - t0
+    load_release(release, units=[REGION])  # what a preheated kernel reads before the query string
+    t_pre = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rel = load_release(release, units=[REGION, municipality])  # after it
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    d = Dashboard(rel, municipality)
+    d.widget()
+    t_setup = time.perf_counter() - t0
     times = []
-    for period in (None, d.years[1]):
-        for view in VIEWS:
+    for view in VIEWS:
+        for area in ("alcohol", "drugs"):
             for group in GROUPS:
-                times.append(d.compute(view=view, group=group, area="alcohol", period=period).seconds)
-    own = int((ds.grund["municipality"] == municipality).sum())
-    print(f"{label}: {len(ds.grund):,} Grund, {municipality} {own:,} Grund; setup {setup:.2f} s; "
-          f"filter change median {statistics.median(times):.3f} s, max {max(times):.3f} s ({len(times)} changes)")
+                t0 = time.perf_counter()
+                d.set(view=view, area=area, group=group)
+                times.append(time.perf_counter() - t0)
+    size = (release / "tables.parquet").stat().st_size / 2**20
+    print(f"{label}: {len(rel.municipalities)} municipalities, tables.parquet {size:.1f} MiB; manifest + region "
+          f"{t_pre:.2f} s (before the visitor); the municipality's tables {t_load:.2f} s; page set-up with first view {t_setup:.2f} s; view change median "
+          f"{statistics.median(times):.3f} s, max {max(times):.3f} s ({len(times)} changes)", flush=True)
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,19 +97,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(mode: str, store: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def _start(release: Path, log: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "JUPYTER_PATH": str(DASH / "share"), "ASI_KIT_STORE": str(store), "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "JUPYTER_PATH": str(DASH / "share"), "ASI_KIT_RELEASE": str(release),
+           "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.pop("ASI_DASHBOARD_KOMMUNER", None)
-    if mode == "today":  # the command `make dashboard` ran before the launcher
-        cmd = [str(Path(sys.executable).with_name("voila")), str(DASH / "oversikt.ipynb"), "--no-browser",
-               f"--port={port}", "--Voila.ip=127.0.0.1", "--strip_sources=True", "--show_tracebacks=False",
-               "--template=asi-kit"]
-        cwd = ROOT
-    else:
-        cmd = [sys.executable, "-m", "asi_lib.dashboard_server", "oversikt.ipynb", f"--port={port}"]
-        cwd = DASH
+    cmd = [sys.executable, "-m", "asi_lib.dashboard_server", "oversikt.ipynb", f"--port={port}",
+           "--AsiVoila.max_sessions=20"]
+    cwd = DASH
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     end = time.monotonic() + 120
@@ -141,79 +141,53 @@ def _pool_warm(proc, log: Path, timeout: float = 300) -> None:
         time.sleep(1)
 
 
-def browser_first_view(store: Path, municipality: str, label: str, views: int = 3) -> None:
+def browser_first_view(release: Path, municipality: str, label: str, views: int = 3) -> None:
     from playwright.sync_api import sync_playwright
-    results = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", chromium_sandbox=False,
                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
-        for mode in ("today", "new"):
-            log = Path(tempfile.mkdtemp()) / "voila.log"
-            proc, url = _start(mode, store, log)
-            try:
-                times, refusals = [], []
-                for _ in range(views):
-                    for query, selector, out in (("?kommun=" + quote(municipality), ".asi-tables table", times),
-                                                 ("?kommun=Stockholm", ".asi-refusal", refusals)):
-                        if mode == "new":
-                            _pool_warm(proc, log)
-                        ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
-                        page = ctx.new_page()
-                        t0 = time.perf_counter()
-                        page.goto(url + query, wait_until="commit")
-                        page.wait_for_selector(selector, timeout=300_000)
-                        out.append(time.perf_counter() - t0)
-                        ctx.close()
-                kernels = len(_kernels(proc))
-                rss = sum(k.memory_info().rss for k in _kernels(proc)) / 2**30
-            finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=60)
-            results[mode] = (times, refusals, kernels, rss)
-            print(f"{label}, {mode}: first view median {statistics.median(times):.1f} s "
-                  f"({', '.join(f'{t:.1f}' for t in times)}); refusal median {statistics.median(refusals):.1f} s; "
-                  f"kernels left after {2 * views} views: {kernels} ({rss:.1f} GiB)", flush=True)
-    ratio = statistics.median(results["today"][0]) / statistics.median(results["new"][0])
-    print(f"{label}: first view {ratio:.1f}x faster", flush=True)
-
-
-def write_store(ds: Dataset, path: Path) -> Path:
-    """The dataset as a store on disk (tables + manifest), for the served dashboard."""
-    from asi_lib.store import Store
-    if (path / "manifest.json").exists():
-        return path
-    st = Store(path)
-    for t, frame in ds.tables().items():
-        st.write_table(t, frame)
-    st.save_manifest()
-    return path
+        log = Path(tempfile.mkdtemp()) / "voila.log"
+        proc, url = _start(release, log)
+        try:
+            times, refusals = [], []
+            for _ in range(views):
+                for query, selector, out in (("?kommun=" + quote(municipality), ".asi-kf-value", times),
+                                             ("?kommun=Stockholm", ".asi-refusal", refusals)):
+                    _pool_warm(proc, log)
+                    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+                    page = ctx.new_page()
+                    t0 = time.perf_counter()
+                    page.goto(url + query, wait_until="commit")
+                    page.wait_for_selector(selector, timeout=300_000)
+                    if out is times:
+                        page.wait_for_selector(".asi-plot", state="attached", timeout=300_000)
+                    out.append(time.perf_counter() - t0)
+                    ctx.close()
+            rss = sum(k.memory_info().rss for k in _kernels(proc)) / 2**20
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+    print(f"{label}: first view median {statistics.median(times):.1f} s ({', '.join(f'{t:.1f}' for t in times)}); "
+          f"refusal median {statistics.median(refusals):.1f} s; kernels' RSS at the end {rss:.0f} MiB; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
 
 
 def main() -> None:
+    from asi_lib.demo import ensure_demo_release
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=300_000)
-    ap.add_argument("--big", type=int, default=20)
-    ap.add_argument("--browser", action="store_true", help="first view in Chromium, before/after (see above)")
+    ap.add_argument("--units", type=int, default=290)
+    ap.add_argument("--browser", action="store_true", help="first view in Chromium (see above)")
     ap.add_argument("--views", type=int, default=3)
     a = ap.parse_args()
+    demo = Path(ensure_demo_release(ROOT / "out" / "demo"))
+    big = national_shaped(demo, ROOT / "out" / "bench_dashboard_release", a.units)
     if a.browser:
-        from asi_lib.demo import ensure_demo_store
-        demo_store = ensure_demo_store(ROOT / "out" / "demo")
-        browser_first_view(demo_store, "Älvstad", "demo store, Älvstad", a.views)
-        demo = read_dataset("demo")
-        region = replicate(demo, a.rows, a.big)
-        big = write_store(region, ROOT / "out" / "bench_dashboard_store")
-        middle = f"{demo.grund['municipality'].value_counts().index[3]} 7"
-        browser_first_view(big, middle, f"{a.rows:,} Grund, a middle-sized municipality", a.views)
-        largest = str(demo.grund["municipality"].value_counts().index[0])
-        browser_first_view(big, largest, f"{a.rows:,} Grund, the city", a.views)
+        browser_first_view(demo, "Älvstad", "demo release, Älvstad", a.views)
+        browser_first_view(big, "Älvstad", f"national-shaped release ({a.units} municipalities), Älvstad", a.views)
         return
-    demo = read_dataset("demo")
-    largest = str(demo.grund["municipality"].value_counts().index[0])
-    run(demo, largest, "demo region")
-    region = replicate(demo, a.rows, a.big)
-    run(region, largest, "big region, the city")
-    run(region, f"{demo.grund['municipality'].value_counts().index[3]} 7", "big region, a middle-sized one")
+    run(demo, "Älvstad", "demo release")
+    run(big, "Älvstad", "national-shaped release")
 
 
 if __name__ == "__main__":

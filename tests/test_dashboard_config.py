@@ -46,6 +46,11 @@ def test_voila_json_is_applied(app):
     assert c.allow_template_override == "NO" and c.allow_theme_override == "NO"
     assert c.preheat_kernel and c.default_pool_size == 2
     assert c.multi_kernel_manager_class is km
+    # only the widget extensions: a lab extension installed for JupyterLab (e.g. jupyterlab-jupytext, built
+    # against a newer JupyterLab than Voilà's page) would log "version ... does not satisfy" warnings
+    assert set(c.extension_allowlist) == {"@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8",
+                                          "jupyterlab_pygments"}
+    assert a.release == ""
     assert a.ip == "127.0.0.1" and a.port_retries == 0
     assert a.max_sessions == 6 and a.municipalities == []
     assert a.config.MappingKernelManager.cull_idle_timeout == 900

@@ -37,8 +37,9 @@ SMALL = {"1", "2", "3", "4"}
 EXTRA = os.environ.get("ASI_VOILA_EXTRA", "").split()
 #: Time for one page: kernel start, store load, dashboard precompute, first render.
 PAGE_TIMEOUT_MS = 90_000
-#: Loose first-view budget with a preheated kernel on a busy 2-core machine (target 3 s: benchmark).
-FIRST_VIEW_BUDGET_S = 20
+#: First-view budget with a preheated kernel on the demo release: 3 s on a quiet machine; on a shared
+#: machine the budget grows with the load per core (the measured figure is printed either way).
+FIRST_VIEW_BUDGET_S = 3.0 * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright saknas (pip install -e '.[test]')")
 if not os.path.exists(CHROMIUM):
@@ -82,30 +83,37 @@ def _wait_pool_warm(proc: subprocess.Popen, log: Path, timeout: float = 180) -> 
 
 
 @pytest.fixture(scope="module")
-def store():
-    from asi_lib.demo import ensure_demo_store
-    return ensure_demo_store(ROOT / "out" / "demo")
+def release():
+    from asi_lib.demo import ensure_demo_release
+    return ensure_demo_release(ROOT / "out" / "demo")
 
 
 @pytest.fixture(scope="module")
-def others(store):
-    from asi_lib.dashboard import allowed_municipalities
-    from asi_lib.store import load_store
-    names = allowed_municipalities(load_store(store))
+def rel(release):
+    from asi_lib.release import load_release
+    return load_release(release)
+
+
+@pytest.fixture(scope="module")
+def others(rel):
+    names = rel.municipalities
     assert KOMMUN in names
     return [n for n in names if n != KOMMUN]
 
 
 @pytest.fixture(scope="module")
-def server(store, tmp_path_factory):
+def server(release, tmp_path_factory):
     """The dashboard as ``make dashboard`` serves it: the launcher, run in notebooks/dashboard
-    (its voila.json: template, preheated pool, culling, gate), on a free port."""
+    (its voila.json: template, preheated pool, culling, gate), on a free port, rendering the demo release."""
     port = _free_port()
     log = tmp_path_factory.mktemp("voila") / "voila.log"
-    env = {**os.environ, "JUPYTER_PATH": str(SHARE), "ASI_KIT_STORE": str(store),
+    env = {**os.environ, "JUPYTER_PATH": str(SHARE), "ASI_KIT_RELEASE": str(release),
            "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.pop("ASI_DASHBOARD_KOMMUNER", None)
-    cmd = [sys.executable, "-m", "asi_lib.dashboard_server", NOTEBOOK.name, f"--port={port}", *EXTRA]
+    # more pages than voila.json's 6 open in this module within the culling time (the ceiling itself is
+    # tested in test_dashboard_server.py)
+    cmd = [sys.executable, "-m", "asi_lib.dashboard_server", NOTEBOOK.name, f"--port={port}",
+           "--AsiVoila.max_sessions=16", *EXTRA]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, cwd=NOTEBOOK.parent, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -173,62 +181,111 @@ def _headings(page) -> list[str]:
 
 
 def _check_protected(page, others) -> None:
-    cells = _cells(page)
-    assert cells, "the table has no cells"
+    cells = _cells(page) + page.eval_on_selector_all(".asi-kf-value", "els => els.map(e => e.textContent.trim())")
+    assert cells, "nothing shown"
     assert not SMALL & set(cells), "a count 1–4 is shown"
     text = page.inner_text("body")
     leaked = [n for n in others if re.search(rf"\b{re.escape(n)}\b", text)]
     assert not leaked, f"another municipality's name on the page: {leaked}"
 
 
-def test_dashboard_for_one_municipality(page, server, others, tmp_path):
+def _open(page, url):
     t0 = time.monotonic()
-    page.goto(server + "?kommun=" + quote(KOMMUN), wait_until="domcontentloaded")
-    page.wait_for_selector(".asi-tables table", timeout=PAGE_TIMEOUT_MS)
-    first_ready = time.monotonic() - t0
-    heads = _headings(page)
-    assert "Antal klienter" in heads and "Medelvärde" in heads, heads
-    assert "Kön" in heads
-    assert "Problemprofil" in page.inner_text(".asi-tables h3")
-    status = page.inner_text(".asi-status")
-    assert KOMMUN in status and "Bortfall vid uppföljning" in status and "Klienter i urvalet" in status
-    assert page.is_visible(".asi-plot")
-    _check_protected(page, others)
-    before = page.inner_html(".asi-tables")
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector(".asi-kf-value", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(".asi-plot img, img.asi-plot, .asi-message", state="attached", timeout=PAGE_TIMEOUT_MS)
+    return time.monotonic() - t0
 
-    # change the view: compared with the others
-    t1 = time.monotonic()
-    page.select_option(".asi-view select", label="Jämfört med övriga")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.asi-tables th')].some(e => e.textContent.includes('övriga kommuner'))",
-        timeout=30_000)
-    change_s = time.monotonic() - t1
-    heads = _headings(page)
-    assert f"Antal klienter ({KOMMUN})" in heads and "Medelvärde (hela regionen)" in heads, heads
-    assert page.inner_html(".asi-tables") != before
-    _check_protected(page, others)
 
-    # group by age and look at follow-up change
-    page.select_option(".asi-group select", label="Åldersgrupp")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.asi-tables th')].some(e => e.textContent === 'Åldersgrupp')",
-        timeout=30_000)
+def test_manager_view_for_one_municipality(page, server, others, rel, tmp_path):
+    first = _open(page, server + "?kommun=" + quote(KOMMUN))
+    # key figures first: four large numbers with their n and the region's value, the release's cells
+    values = page.eval_on_selector_all(".asi-kf-value", "els => els.map(e => e.textContent.trim())")
+    labels = page.inner_text(".asi-keyfigures")
+    assert len(values) == 4, values
+    assert values[0] == rel.client_count(KOMMUN)[0].replace("\u2009", " ") or values[0] == rel.client_count(KOMMUN)[0]
+    for word in ("Klienter med ASI Grund", "Uppföljda", "Bortfall vid Grund", "Förbättrade", "Regionen:"):
+        assert word in labels, word
+    assert rel.reference_date in page.inner_text(".asi-heading")
+    assert page.inner_text("body").count("ASI-översikt") == 1, "the title once"
+    body = page.inner_text("body")
+    assert not [t for t in ("p-värde", "Hedges", "Wilcoxon", " dz") if t in body], "statistical terms in the manager view"
+    # one figure per view; the table on demand
     page.select_option(".asi-view select", label="Förändring vid uppföljning")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.asi-tables th')].some(e => e.textContent.includes('baslinjen'))",
-        timeout=30_000)
-    assert "Förändring vid uppföljning" in page.inner_text(".asi-tables h3")
+    page.wait_for_function("() => document.querySelector('.asi-export a.asi-export-png') && "
+                           "document.querySelector('.asi-export a').download.includes('change')", timeout=30_000)
+    assert not page.is_visible(".asi-tables table")
+    page.click(".asi-show-table")
+    page.wait_for_selector(".asi-tables table", timeout=30_000)
+    heads = _headings(page)
+    assert "Andel förbättrade" in heads and "95 % intervall" in heads, heads
     _check_protected(page, others)
-    page.set_viewport_size({"width": 1280, "height": 2000})
-    page.wait_for_timeout(1500)  # the plot image is sent just before the table; let it paint
+    assert not [t for t in ("p-värde", "Hedges", "Wilcoxon") if t in page.inner_text("body")]
+    # fits a 1280 px window: no horizontal scrolling
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.set_viewport_size({"width": 1280, "height": 1800})
+    page.wait_for_timeout(1000)
     shot = tmp_path / "dashboard_alvstad.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
-    # no widget lets the user switch municipality: no option names one
-    options = page.eval_on_selector_all("select option", "els => els.map(e => e.textContent.trim())")
+    # the analysts' toggle shows the release's full table with the statistical terms
+    page.click(".asi-analyst-toggle input")
+    page.wait_for_function("() => document.querySelector('.asi-tables').textContent.includes('p-värde')",
+                           timeout=30_000)
+    _check_protected(page, others)
+    options = page.eval_on_selector_all("select option", "els => els.map(e => e.textContent.replace(/\\u00a0/g, ' ').trim())")
     assert not [o for o in options if o in others or o == KOMMUN]
     assert page.outside == [], f"requests left localhost: {page.outside}"
-    print(f"\nfirst page ready {first_ready:.1f} s; view change shown {change_s:.2f} s; screenshot {shot}")
+    print(f"\nfirst view {first:.1f} s; screenshot {shot}")
+
+
+def test_export_links_download_a_png_and_a_workbook(page, server, tmp_path):
+    import openpyxl
+
+    _open(page, server + "?kommun=" + quote(KOMMUN))
+    page.select_option(".asi-view select", label="Uppföljning och bortfall")
+    page.wait_for_function("() => (document.querySelector('.asi-export a') || {}).download?.includes('bortfall')",
+                           timeout=30_000)
+    files = {}
+    for css in ("a.asi-export-png", "a.asi-export-xlsx"):
+        with page.expect_download(timeout=30_000) as dl:
+            page.click(css)
+        path = tmp_path / dl.value.suggested_filename
+        dl.value.save_as(path)
+        files[css] = path
+    assert files["a.asi-export-png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ws = openpyxl.load_workbook(files["a.asi-export-xlsx"]).worksheets[0]
+    shown = page.eval_on_selector_all(".asi-tables td", "els => els.map(e => e.textContent.trim())")
+    page.click(".asi-show-table")
+    page.wait_for_selector(".asi-tables table", timeout=30_000)
+    shown = page.eval_on_selector_all(".asi-tables td", "els => els.map(e => e.textContent.trim())")
+    in_book = [str(c.value).strip() for row in ws.iter_rows(min_row=5) for c in row if c.value is not None]
+    assert shown and set(shown) <= set(in_book) | {""}, (shown, in_book)
+    assert not SMALL & set(in_book)
+    assert page.outside == []
+
+
+def test_english_by_address_and_by_switch(page, server, others):
+    _open(page, server + "?kommun=" + quote(KOMMUN) + "&lang=en")
+    text = page.inner_text(".asi-dashboard")
+    assert "Clients with ASI baseline" in text and "Klienter" not in text
+    options = page.eval_on_selector_all("select option", "els => els.map(e => e.textContent.replace(/\\u00a0/g, ' ').trim())")
+    assert "Change at follow-up" in options and "Alcohol" in options, options
+    assert not [o for o in options if re.search(r"[åäö]", o)], options
+    # and back with the switch in the page, then forward again
+    page.click(".asi-lang button:has-text('Svenska')")
+    page.wait_for_function("() => document.querySelector('.asi-keyfigures').textContent.includes('Klienter')",
+                           timeout=30_000)
+    page.click(".asi-lang button:has-text('English')")
+    page.wait_for_function("() => document.querySelector('.asi-keyfigures').textContent.includes('Clients')",
+                           timeout=30_000)
+    page.select_option(".asi-view select", label="Compared with the other municipalities")
+    page.click(".asi-show-table")
+    page.wait_for_selector(".asi-tables table", timeout=30_000)
+    heads = _headings(page)
+    assert "Life area" in heads and "Other municipalities" in heads, heads
+    _check_protected(page, others)
+    assert page.outside == []
 
 
 @pytest.mark.parametrize("query", ["?kommun=Stockholm", "?kommun=%3Cscript%3Ealert(1)%3C%2Fscript%3E", ""])
@@ -247,10 +304,7 @@ def test_disallowed_municipality_shows_message_only(page, server, others, query)
 def test_first_view_in_swedish_without_console_warnings(page, server):
     """A preheated kernel serves the first view quickly; the loading text is Swedish; the
     console has no warning or error (no "Unsatisfied version" of the front-end packages)."""
-    t0 = time.monotonic()
-    page.goto(server + "?kommun=" + quote(KOMMUN), wait_until="commit")
-    page.wait_for_selector(".asi-tables table", timeout=PAGE_TIMEOUT_MS)
-    first = time.monotonic() - t0
+    first = _open(page, server + "?kommun=" + quote(KOMMUN))
     page.wait_for_timeout(2000)  # late warnings (widget managers, fonts)
     texts = page.evaluate("window.__loadingTexts")
     assert texts and set(texts) == {"Översikten laddas …"}, texts
@@ -258,7 +312,8 @@ def test_first_view_in_swedish_without_console_warnings(page, server):
     assert page.outside == [], f"requests left localhost: {page.outside}"
     # loose budget (the benchmark holds the real target): a preheated page, not a kernel start
     assert first < FIRST_VIEW_BUDGET_S, f"first view {first:.1f} s"
-    print(f"\nfirst view (preheated kernel) {first:.1f} s")
+    print(f"\nfirst view (preheated kernel) {first:.1f} s; budget {FIRST_VIEW_BUDGET_S:.1f} s "
+          f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 @pytest.mark.parametrize("query", ["&template=lab", "&theme=dark", "&template=classic&theme=dark"])

@@ -51,11 +51,11 @@ def _free_port() -> int:
 class Server:
     """``python -m asi_lib.dashboard_server`` as ``make dashboard`` runs it, on a free port."""
 
-    def __init__(self, store, log: Path, extra=(), env=None):
+    def __init__(self, release, log: Path, extra=(), env=None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = log
-        env = {**os.environ, "JUPYTER_PATH": str(DASH / "share"), "ASI_KIT_STORE": str(store),
+        env = {**os.environ, "JUPYTER_PATH": str(DASH / "share"), "ASI_KIT_RELEASE": str(release),
                "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                **(env or {})}
         cmd = [sys.executable, "-m", "asi_lib.dashboard_server", "oversikt.ipynb", f"--port={self.port}", *extra]
@@ -118,14 +118,14 @@ def get(url: str, timeout: float = 240) -> tuple[int, str, float]:
 
 
 @pytest.fixture(scope="module")
-def store():
-    from asi_lib.demo import ensure_demo_store
-    return ensure_demo_store(ROOT / "out" / "demo")
+def release():
+    from asi_lib.demo import ensure_demo_release
+    return ensure_demo_release(ROOT / "out" / "demo")
 
 
 @pytest.fixture(scope="module")
-def server(store, tmp_path_factory):
-    srv = Server(store, tmp_path_factory.mktemp("voila") / "voila.log",
+def server(release, tmp_path_factory):
+    srv = Server(release, tmp_path_factory.mktemp("voila") / "voila.log",
                  extra=[f"--AsiVoila.max_sessions={MAX_SESSIONS}", f"--VoilaConfiguration.default_pool_size={POOL}",
                         f"--AsiKernelManager.cull_disconnected_timeout={DISCONNECTED}",
                         f"--MappingKernelManager.cull_interval={INTERVAL}"])
@@ -228,11 +228,11 @@ def test_template_and_theme_overrides_refused_without_a_kernel(server, query):
     assert len(server.kernels()) <= before
 
 
-def test_server_restricted_to_one_municipality(store, tmp_path):
+def test_server_restricted_to_one_municipality(release, tmp_path):
     from asi_lib.dashboard import allowed_municipalities
-    from asi_lib.store import load_store
-    other = next(m for m in allowed_municipalities(load_store(store)) if m != KOMMUN)
-    srv = Server(store, tmp_path / "voila.log", extra=["--VoilaConfiguration.default_pool_size=1"],
+    from asi_lib.release import load_release
+    other = next(m for m in allowed_municipalities(load_release(release)) if m != KOMMUN)
+    srv = Server(release, tmp_path / "voila.log", extra=["--VoilaConfiguration.default_pool_size=1"],
                  env={"ASI_DASHBOARD_KOMMUNER": KOMMUN})
     try:
         srv.wait_ready(kernels=1)
