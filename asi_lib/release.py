@@ -126,7 +126,65 @@ def client_count_table(ds) -> pd.DataFrame:
     return raw
 
 
-def _raw_tables(ds, units, *, as_of, lang, window, rci=None) -> list[_Table]:
+def _by_municipality(df: pd.DataFrame) -> dict:
+    """Each municipality's rows of one table, as ``df.loc[df["municipality"] == m]`` (same rows, order, index).
+
+    One stable reordering by municipality; each municipality is then a
+    contiguous slice (cheap), instead of one boolean mask over the whole
+    table per municipality.
+    """
+    if "municipality" not in df.columns or not len(df):
+        return {}
+    codes, uniq = pd.factorize(df["municipality"].astype("string"), sort=True)
+    order = np.argsort(codes, kind="stable")
+    ordered = df.iloc[order]
+    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+    return {str(u): ordered.iloc[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniq)}
+
+
+def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None) -> list[_Table]:
+    """Every unit's raw tables: the work shared by the units is done once for all of them.
+
+    The region's scores, the pairing of follow-ups of every municipality
+    (:func:`asi_lib.followup.pair_followups_by`, one pass) and each
+    municipality's rows (one split of every table) are computed once; each
+    unit then gets exactly what :func:`asi_lib.tables.raw_tables` and
+    :func:`asi_lib.reports.overview_raw` give for it (tests/test_release_speed.py
+    checks every table against that per-unit path).
+    """
+    from dataclasses import replace
+
+    from . import bortfall, reports, scores
+    from .followup import pair_followups, pair_followups_by
+    from .tables import _unit_tables
+
+    region_grund = scores.add_scores(ds.grund)
+    if region_pairing is None:
+        region_pairing = pair_followups(ds, window=window, as_of=as_of)
+    munis = [u for u in units if u != REGION]
+    pairings = pair_followups_by(ds, "municipality", window=window, as_of=as_of) if munis else {}
+    split = {t: _by_municipality(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")}
+    scored = _by_municipality(region_grund)
+    out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
+    for unit in units:
+        if unit == REGION:
+            m, own, grund, pairing = None, ds, region_grund, region_pairing
+        else:
+            m = unit
+            own = replace(ds, **{t: parts.get(m, getattr(ds, t).iloc[:0]) for t, parts in split.items()})
+            grund = scored.get(m, region_grund.iloc[:0])
+            pairing = pairings.get(m) or pair_followups(own, window=window, as_of=as_of)
+        specs = _unit_tables(ds, own, grund, pairing, municipality=m, as_of=as_of, lang=lang,
+                             region_grund=region_grund, rci=rci)
+        gb = next(s.raw for s in specs if s.key == "bortfall_grund")   # grund_bortfall(own, by="sex")
+        out.append(_Table(unit, "overview", reports._overview_raw(own, gb, pairing, lang=lang, window=window),
+                          [("Materialet i korthet", None, ())]))
+        out.extend(_Table(unit, spec.key, spec.raw, spec.parts) for spec in specs)
+    return out
+
+
+def _raw_tables_per_unit(ds, units, *, as_of, lang, window, rci=None) -> list[_Table]:
+    """The reference path: each unit on its own (:func:`asi_lib.tables.raw_tables`); slow, for tests and benchmarks."""
     from . import reports, scores
     from .tables import raw_tables
 
@@ -771,9 +829,9 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     from .change import estimate_rci_reference
     from .followup import pair_followups
 
-    rci = estimate_rci_reference(pair_followups(ds, window=window, as_of=ref).pairs, ("composite",),
-                                 label="hela lagret")
-    tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci)
+    region_pairing = pair_followups(ds, window=window, as_of=ref)
+    rci = estimate_rci_reference(region_pairing.pairs, ("composite",), label="hela lagret")
+    tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci, region_pairing=region_pairing)
     t_compute = time.perf_counter() - t0
     jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
     published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}

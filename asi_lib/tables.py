@@ -84,12 +84,19 @@ def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang
     ('table1', ['Klientgruppen', 'Klientgruppen, medelvärden'])
     """
     own = ds if municipality is None else ds.filter(municipality=municipality)
-    grund = scores.add_scores(own.grund)
     pairing = followup.pair_followups(own, window=window, as_of=as_of)
     if rci is None:
         region_pairs = pairing.pairs if municipality is None else \
             followup.pair_followups(ds, window=window, as_of=as_of).pairs
         rci = change.estimate_rci_reference(region_pairs, ("composite",), label="hela regionen")
+    return _unit_tables(ds, own, scores.add_scores(own.grund), pairing, municipality=municipality, as_of=as_of,
+                        lang=lang, region_grund=region_grund, rci=rci)
+
+
+def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, municipality, as_of, lang,
+                 region_grund, rci) -> list[TableSpec]:
+    """:func:`raw_tables` from the unit's own data, scored Grund and pairing (a release computes these once
+    for every unit: :func:`asi_lib.release.build_release`)."""
     out: list[TableSpec] = []
     t1 = groups.table1(grund)
     # protected as one table (one n per group), shown as two: categories, then means
