@@ -142,6 +142,71 @@ def _by_municipality(df: pd.DataFrame) -> dict:
     return {str(u): ordered.iloc[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniq)}
 
 
+def _unit_keyed(ds):
+    """The dataset with each client keyed by (municipality, client_pid), rows without a municipality left out.
+
+    Per-client steps (one row per client, latest record) then never merge two
+    municipalities' records, exactly as when each municipality is computed on
+    its own (``ds.filter(municipality=m)``).
+    """
+    from dataclasses import replace
+
+    def keyed(df):
+        if "municipality" not in df.columns or "client_pid" not in df.columns:
+            return df
+        df = df.loc[df["municipality"].notna().to_numpy()].copy()
+        df["client_pid"] = df["municipality"].astype("str") + "\x1f" + df["client_pid"].astype("str")
+        return df
+
+    return replace(ds, **{t: keyed(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")})
+
+
+def _grouped_tables(ds, munis, *, as_of) -> dict:
+    """Raw tables of every municipality that one grouped call computes for all of them: m → {key: raw}.
+
+    Each is what the per-unit call in :func:`asi_lib.tables.raw_tables` gives
+    for ``ds.filter(municipality=m)``:
+
+    * ``asi_use``: :func:`asi_lib.monitor.asi_use` by municipality, half-years
+      and years, once each; a municipality gets half-years when the median of
+      its half-years' target group is at least ``AUTO_MIN_PER_PERIOD`` (the
+      ``freq="auto"`` rule), else years;
+    * ``bortfall_grund``: :func:`asi_lib.bortfall.grund_bortfall` by
+      (municipality, sex), clients keyed by municipality (:func:`_unit_keyed`).
+    """
+    from .bortfall import grund_bortfall
+    from .monitor import AUTO_MIN_PER_PERIOD, asi_use
+
+    out: dict[str, dict] = {m: {} for m in munis}
+    want = set(munis)
+
+    def rows_of(frame, col="municipality"):
+        keys = frame[col].astype("string").to_numpy(dtype=object, na_value=None)
+        codes, uniq = pd.factorize(keys)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+        return {u: order[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniq) if u in want}
+
+    def part(frame, rows, drop=(), attrs=None):
+        got = frame.iloc[rows].drop(columns=list(drop)).reset_index(drop=True)
+        got.attrs = {"asi": {**frame.attrs["asi"], **(attrs or {})}}
+        return got
+
+    half = asi_use(ds, "municipality", "half", as_of=as_of)
+    year = asi_use(ds, "municipality", "year", as_of=as_of)
+    hrows, yrows = rows_of(half), rows_of(year)
+    for m in munis:
+        med = half["n"].to_numpy()[hrows[m]].astype(float) if m in hrows else np.array([])
+        use_half = len(med) > 0 and np.median(med) >= AUTO_MIN_PER_PERIOD
+        src, rows = (half, hrows[m]) if use_half else (year, yrows.get(m, np.zeros(0, dtype=int)))
+        out[m]["asi_use"] = part(src, rows)
+    gb = grund_bortfall(_unit_keyed(ds), by=["municipality", "sex"])
+    gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
+    for m, rows in rows_of(gb).items():
+        out[m]["bortfall_grund"] = part(gb, rows, drop=["municipality"], attrs={"group_cols": ["sex"]})
+    return out
+
+
 def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None) -> list[_Table]:
     """Every unit's raw tables: the work shared by the units is done once for all of them.
 
@@ -165,6 +230,7 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     pairings = pair_followups_by(ds, "municipality", window=window, as_of=as_of) if munis else {}
     split = {t: _by_municipality(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")}
     scored = _by_municipality(region_grund)
+    given = _grouped_tables(ds, munis, as_of=as_of) if munis else {}
     out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
     for unit in units:
         if unit == REGION:
@@ -175,7 +241,7 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
             grund = scored.get(m, region_grund.iloc[:0])
             pairing = pairings.get(m) or pair_followups(own, window=window, as_of=as_of)
         specs = _unit_tables(ds, own, grund, pairing, municipality=m, as_of=as_of, lang=lang,
-                             region_grund=region_grund, rci=rci)
+                             region_grund=region_grund, rci=rci, given=given.get(unit))
         gb = next(s.raw for s in specs if s.key == "bortfall_grund")   # grund_bortfall(own, by="sex")
         out.append(_Table(unit, "overview", reports._overview_raw(own, gb, pairing, lang=lang, window=window),
                           [("Materialet i korthet", None, ())]))
