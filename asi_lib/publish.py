@@ -75,6 +75,8 @@ statistics; non-numeric columns are keys and labels.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -647,9 +649,14 @@ def measure_label(name: str, lang: str = "sv") -> str:
     >>> measure_label("rating_drugs", "en")
     'Interviewer rating: drugs (0–9)'
     """
-    cb = load_codebook()
     if not isinstance(name, str):
         return name
+    return _measure_label_cached(name, lang)
+
+
+@lru_cache(maxsize=None)
+def _measure_label_cached(name: str, lang: str) -> str:
+    cb = load_codebook()
     if name == TOTAL:
         return _TOTAL_LABEL[lang]
     if name.startswith("composite_") and name[10:] in cb.areas:
@@ -666,7 +673,15 @@ def measure_label(name: str, lang: str = "sv") -> str:
     return name
 
 
-def _code_labels(var: str, lang: str) -> dict | None:
+def _code_labels(var: str, lang: str):
+    """Code → label of a codebook column (read-only, cached), None when it has no codes."""
+    if not isinstance(var, str):
+        return None
+    return _code_labels_cached(var, lang)
+
+
+@lru_cache(maxsize=None)
+def _code_labels_cached(var: str, lang: str):
     cb = load_codebook()
     for t in TABLES:
         if var in cb.column_names(t):
@@ -674,7 +689,7 @@ def _code_labels(var: str, lang: str) -> dict | None:
             if col.codes is None:
                 return None
             lab = cb.labels(t, var, lang)
-            return {str(k): v for k, v in lab.items()}
+            return MappingProxyType({str(k): v for k, v in lab.items()})
     return None
 
 
@@ -700,12 +715,15 @@ def label_values(series: pd.Series, var: str | None = None, lang: str = "sv") ->
     ['Kvinna', 'Totalt']
     """
     s = series.astype("string")
+    codes, uniq = pd.factorize(s)                 # the distinct codes, NA → -1
     mapping = {TOTAL: _TOTAL_LABEL[lang]}
     if var in ("measure", "variable", "area"):
-        mapping.update({u: measure_label(u, lang) for u in s.dropna().unique()})
+        mapping.update({u: measure_label(u, lang) for u in uniq})
     elif var is not None:
         mapping.update(_code_labels(var, lang) or {})
-    return s.map(mapping).fillna(s)
+    got = [mapping.get(u) for u in uniq]          # per distinct code, not per row; unknown codes stay
+    lab = np.array([None, *(u if v is None or v != v else v for u, v in zip(uniq, got))], dtype=object)
+    return pd.Series(lab[codes + 1], index=series.index, name=series.name, dtype="str")
 
 
 def _heading(col: str, lang: str) -> str:
@@ -771,6 +789,11 @@ def _name_decimals(name) -> int | None:
     """Decimals of a measure from its name (composites 2, ratings/days/age 1, SEK 0)."""
     if not isinstance(name, str) or name == TOTAL:
         return None
+    return _name_decimals_cached(name)
+
+
+@lru_cache(maxsize=None)
+def _name_decimals_cached(name: str) -> int | None:
     if "composite" in name:
         return 2
     if any(t in name for t in ("rating", "self_days", "_days", "troubled", "importance", "age")):
