@@ -1147,7 +1147,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     ci_cols = {c for c in stat_cols if isinstance(c, str) and ("ci_low" in c or "ci_high" in c)}
 
     # ---- format numbers
-    out = pd.DataFrame(index=frame.index)
+    out = {}   # column → formatted values; one DataFrame built at the end (not one insert per column)
     pct = set(_percent_cols(frame, meta, stat_cols))
     share_rows = _share_rows(frame, meta)
     row_dec = _row_measure_decimals(frame)
@@ -1191,6 +1191,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
             out[c] = s.astype("string").astype(object).where(s.notna(), EMPTY)
     note = TENDENCY_NOTE[lang].format(t=tendency_threshold)
     out["tendens"] = np.where(tendency, note, "").astype(object)
+    out = pd.DataFrame(out, index=frame.index)
     if labels:
         out = _people(out, frame, meta, lang)
 
