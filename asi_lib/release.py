@@ -161,7 +161,7 @@ def _unit_keyed(ds):
     return replace(ds, **{t: keyed(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")})
 
 
-def _grouped_tables(ds, munis, *, as_of) -> dict:
+def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
     """Raw tables of every municipality that one grouped call computes for all of them: m → {key: raw}.
 
     Each is what the per-unit call in :func:`asi_lib.tables.raw_tables` gives
@@ -172,9 +172,12 @@ def _grouped_tables(ds, munis, *, as_of) -> dict:
       its half-years' target group is at least ``AUTO_MIN_PER_PERIOD`` (the
       ``freq="auto"`` rule), else years;
     * ``bortfall_grund``: :func:`asi_lib.bortfall.grund_bortfall` by
-      (municipality, sex), clients keyed by municipality (:func:`_unit_keyed`).
+      (municipality, sex), clients keyed by municipality (:func:`_unit_keyed`);
+    * ``bortfall_reasons_grund`` / ``_uppfoljning``:
+      :func:`asi_lib.bortfall.bortfall_reasons` by municipality (a client's
+      latest record per municipality, as per unit).
     """
-    from .bortfall import grund_bortfall
+    from .bortfall import bortfall_reasons, grund_bortfall
     from .monitor import AUTO_MIN_PER_PERIOD, asi_use
 
     out: dict[str, dict] = {m: {} for m in munis}
@@ -200,6 +203,11 @@ def _grouped_tables(ds, munis, *, as_of) -> dict:
         use_half = len(med) > 0 and np.median(med) >= AUTO_MIN_PER_PERIOD
         src, rows = (half, hrows[m]) if use_half else (year, yrows.get(m, np.zeros(0, dtype=int)))
         out[m]["asi_use"] = part(src, rows)
+    for form in ("grund", "uppfoljning"):
+        # a municipality without records of the form has no rows here: computed on its own (all reasons, n = 0)
+        r = bortfall_reasons(ds, form, by="municipality", lang=lang)
+        for m, rows in rows_of(r).items():
+            out[m][f"bortfall_reasons_{form}"] = part(r, rows, drop=["municipality"], attrs={"group_cols": []})
     gb = grund_bortfall(_unit_keyed(ds), by=["municipality", "sex"])
     gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
     for m, rows in rows_of(gb).items():
@@ -230,7 +238,7 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     pairings = pair_followups_by(ds, "municipality", window=window, as_of=as_of) if munis else {}
     split = {t: _by_municipality(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")}
     scored = _by_municipality(region_grund)
-    given = _grouped_tables(ds, munis, as_of=as_of) if munis else {}
+    given = _grouped_tables(ds, munis, as_of=as_of, lang=lang) if munis else {}
     out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
     for unit in units:
         if unit == REGION:

@@ -138,10 +138,10 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
         [("Förändring per område", None, ())]))
     gb = given["bortfall_grund"] if "bortfall_grund" in given else bortfall.grund_bortfall(own, by="sex")
     out.append(TableSpec("bortfall_grund", gb, [("Bortfall Grund", None, ())]))
-    out.append(TableSpec("bortfall_reasons_grund", bortfall.bortfall_reasons(own, "grund", lang=lang),
-                         [("Bortfallsorsaker Grund", None, ())]))
-    out.append(TableSpec("bortfall_reasons_uppfoljning", bortfall.bortfall_reasons(own, "uppfoljning", lang=lang),
-                         [("Bortfallsorsaker uppföljning", None, ())]))
+    for form, title in (("grund", "Bortfallsorsaker Grund"), ("uppfoljning", "Bortfallsorsaker uppföljning")):
+        key = f"bortfall_reasons_{form}"
+        reasons = given[key] if key in given else bortfall.bortfall_reasons(own, form, lang=lang)
+        out.append(TableSpec(key, reasons, [(title, None, ())]))
     out.append(TableSpec("completion", insatser.completion(own, lang=lang), [("Insatser genomförda", None, ())]))
     return out
 
