@@ -250,8 +250,9 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
             pairing = pairings.get(m) or pair_followups(own, window=window, as_of=as_of)
         specs = _unit_tables(ds, own, grund, pairing, municipality=m, as_of=as_of, lang=lang,
                              region_grund=region_grund, rci=rci, given=given.get(unit))
-        gb = next(s.raw for s in specs if s.key == "bortfall_grund")   # grund_bortfall(own, by="sex")
-        out.append(_Table(unit, "overview", reports._overview_raw(own, gb, pairing, lang=lang, window=window),
+        raw = {s.key: s.raw for s in specs}   # bortfall_grund = grund_bortfall(own, by="sex"); followup = summary
+        out.append(_Table(unit, "overview", reports._overview_raw(own, raw["bortfall_grund"], raw["followup"],
+                                                                  lang=lang, window=window),
                           [("Materialet i korthet", None, ())]))
         out.extend(_Table(unit, spec.key, spec.raw, spec.parts) for spec in specs)
     return out

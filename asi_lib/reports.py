@@ -267,18 +267,18 @@ def overview_raw(ds, municipality: str | None = None, *, as_of=None, lang: str =
     from . import bortfall, followup
 
     own = _own(ds, municipality)
-    return _overview_raw(own, bortfall.grund_bortfall(own), followup.pair_followups(own, window=window, as_of=as_of),
-                         lang=lang, window=window)
+    pairing = followup.pair_followups(own, window=window, as_of=as_of)
+    return _overview_raw(own, bortfall.grund_bortfall(own), pairing.summary(lang=lang), lang=lang, window=window)
 
 
-def _overview_raw(own, gb: pd.DataFrame, pairing, *, lang: str, window) -> pd.DataFrame:
+def _overview_raw(own, gb: pd.DataFrame, summary: pd.DataFrame, *, lang: str, window) -> pd.DataFrame:
     """:func:`overview_raw` from the unit's own data, its Grund bortfall (``grund_bortfall(own)``, or grouped
-    by a variable: the groups are summed) and its pairing; a release computes these once per unit."""
+    by a variable: the groups are summed) and its pairing's ``summary(lang)``; a release has these already."""
     from .stats import wilson_ci
 
     n_clients = int(own.grund["client_pid"].nunique())
     n_target, k_bort = (int(gb["n"].sum()), int(gb["k"].sum())) if len(gb) else (0, 0)
-    summ = pairing.summary(lang=lang).set_index("measure")
+    summ = summary.set_index("measure")
     n_due, k_fu = int(summ.loc["due", "n"]), int(summ.loc["followed_up", "n"])
     L = {"sv": ["Klienter med ASI Grund", "Målgruppen: Grundbortfall (ej intervjuade)",
                 "Baslinjer där uppföljning förfallit: uppföljda"],
