@@ -550,6 +550,10 @@ def pair_followups_by(ds: Dataset, by: str = "municipality", *, window: tuple[in
     def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         # one stable reordering by unit, then every unit is a contiguous slice (no per-unit take of
         # ~190 columns)
+        if not len(frame):
+            frame = frame.copy()
+            frame.attrs = {}
+            return frame, {}
         parts = frame["client_pid"].astype("str").str.partition(_KEY_SEP)
         codes, uniq = pd.factorize(parts[0], sort=True)
         order = np.argsort(codes, kind="stable")

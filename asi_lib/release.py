@@ -175,9 +175,13 @@ def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
       (municipality, sex), clients keyed by municipality (:func:`_unit_keyed`);
     * ``bortfall_reasons_grund`` / ``_uppfoljning``:
       :func:`asi_lib.bortfall.bortfall_reasons` by municipality (a client's
-      latest record per municipality, as per unit).
+      latest record per municipality, as per unit);
+    * ``completion``: :func:`asi_lib.insatser.completion` by municipality
+      (the intervention's municipality; clients keyed by municipality, so an
+      intervention links only to a Grund of the same municipality).
     """
     from .bortfall import bortfall_reasons, grund_bortfall
+    from .insatser import completion
     from .monitor import AUTO_MIN_PER_PERIOD, asi_use
 
     out: dict[str, dict] = {m: {} for m in munis}
@@ -208,7 +212,12 @@ def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
         r = bortfall_reasons(ds, form, by="municipality", lang=lang)
         for m, rows in rows_of(r).items():
             out[m][f"bortfall_reasons_{form}"] = part(r, rows, drop=["municipality"], attrs={"group_cols": []})
-    gb = grund_bortfall(_unit_keyed(ds), by=["municipality", "sex"])
+    keyed = _unit_keyed(ds)
+    # a municipality without ended interventions has no rows here: computed on its own (the "all" row, n = 0)
+    comp = completion(keyed, by="municipality", lang=lang)
+    for m, rows in rows_of(comp).items():
+        out[m]["completion"] = part(comp, rows, drop=["municipality"], attrs={"group_cols": []})
+    gb = grund_bortfall(keyed, by=["municipality", "sex"])
     gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
     for m, rows in rows_of(gb).items():
         out[m]["bortfall_grund"] = part(gb, rows, drop=["municipality"], attrs={"group_cols": ["sex"]})

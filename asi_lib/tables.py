@@ -142,7 +142,8 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
         key = f"bortfall_reasons_{form}"
         reasons = given[key] if key in given else bortfall.bortfall_reasons(own, form, lang=lang)
         out.append(TableSpec(key, reasons, [(title, None, ())]))
-    out.append(TableSpec("completion", insatser.completion(own, lang=lang), [("Insatser genomförda", None, ())]))
+    comp = given["completion"] if "completion" in given else insatser.completion(own, lang=lang)
+    out.append(TableSpec("completion", comp, [("Insatser genomförda", None, ())]))
     return out
 
 
