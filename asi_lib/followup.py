@@ -36,7 +36,7 @@ from .codebook import AREAS, load_codebook
 from .dataset import Dataset
 from .errors import AsiInputError
 
-__all__ = ["Pairing", "pair_followups", "pair_columns", "UNPAIRED_REASONS", "STATUSES"]
+__all__ = ["Pairing", "pair_followups", "pair_followups_by", "pair_columns", "UNPAIRED_REASONS", "STATUSES"]
 
 STATUSES = ("followed_up", "missed", "not_yet_due")
 UNPAIRED_REASONS = ("no_baseline", "before_baseline", "too_early", "too_late", "not_selected")
@@ -469,6 +469,122 @@ def pair_followups(ds: Dataset, *, window: tuple[int, int] = (90, 730), rule: st
                               "n_due": int(bl["status"].isin(["followed_up", "missed"]).sum()),
                               "n_missed": int((bl["status"] == "missed").sum())}
     return result
+
+
+_KEY_SEP = "\x1f"   # joins a unit and a client_pid into one pairing key (never in a name or a pid)
+
+
+def _with_attrs(result: Pairing) -> Pairing:
+    """Set the frames' ``attrs["asi"]`` from the pairing's own rows (as :func:`pair_followups` does)."""
+    p = result.params
+    lo, hi = p["window"]
+    st = result.baselines["status"].to_numpy()
+    n_fu, n_missed = int((st == "followed_up").sum()), int((st == "missed").sum())
+    share = n_missed / (n_fu + n_missed) if n_fu + n_missed else float("nan")
+    for frame, unit in ((result.pairs, "klienter (par baslinje–uppföljning)"), (result.baselines, "baslinjer"),
+                        (result.unpaired, "uppföljningar")):
+        frame.attrs["asi"] = {"unit": unit, "selection": p["selection"], "window": (lo, hi), "rule": p["rule"],
+                              "as_of": str(pd.Timestamp(p["as_of"]).date()), "bortfall_share": share,
+                              "n_due": n_fu + n_missed, "n_missed": n_missed}
+    return result
+
+
+def pair_followups_by(ds: Dataset, by: str = "municipality", *, window: tuple[int, int] = (90, 730),
+                      rule: str = "last", as_of=None, **kwargs) -> dict:
+    """:func:`pair_followups` of every unit (e.g. municipality) in one pass.
+
+    The same as ``pair_followups(ds.filter(municipality=m), ...)`` for each
+    ``m``, frame for frame, but computed once over the whole dataset: a
+    release pairs 290 municipalities, and one pass costs about as much as one
+    of them.
+
+    Parameters
+    ----------
+    ds : Dataset
+    by : str, default "municipality"
+        The unit column (present in ``grund``, ``uppfoljning`` and ``insatser``);
+        rows without a unit belong to none.
+    window, rule, as_of, **kwargs
+        As :func:`pair_followups`. ``as_of`` should be given: its default is
+        the latest interview in the **whole** dataset, not per unit.
+
+    Returns
+    -------
+    dict of str to Pairing
+        Unit → its pairing, for every unit with a baseline or a follow-up.
+
+    Notes
+    -----
+    A client is a (unit, ``client_pid``) pair here: the pairing runs once
+    with the key ``unit + "\\x1f" + client_pid``, so no follow-up is ever
+    linked to a baseline in another unit (as in the per-unit call), and the
+    rows are then split by unit. Row order, ``baseline_id`` (renumbered
+    within the unit) and ``attrs`` are those of the per-unit call.
+
+    Examples
+    --------
+    >>> ds = _example_dataset()
+    >>> for t in (ds.grund, ds.uppfoljning):
+    ...     t["municipality"] = "A"
+    >>> by = pair_followups_by(ds, as_of="2026-01-01")
+    >>> list(by), by["A"].baselines["status"].tolist()
+    (['A'], ['followed_up', 'missed'])
+    >>> by["A"].pairs.equals(pair_followups(ds, as_of="2026-01-01").pairs)
+    True
+    """
+    from dataclasses import replace
+
+    def keyed(df: pd.DataFrame | None) -> pd.DataFrame | None:
+        if df is None or by not in df.columns or "client_pid" not in df.columns:
+            return df
+        df = df.loc[df[by].notna().to_numpy()].copy()
+        df["client_pid"] = df[by].astype("str") + _KEY_SEP + df["client_pid"].astype("str")
+        return df
+
+    if as_of is None:
+        dates = pd.concat([_as_dt(ds.grund["interview_date"]), _as_dt(ds.uppfoljning["interview_date"])])
+        as_of = dates.max() if len(dates) else pd.Timestamp("today").normalize()
+    kds = replace(ds, grund=keyed(ds.grund), uppfoljning=keyed(ds.uppfoljning), insatser=keyed(ds.insatser))
+    whole = pair_followups(kds, window=window, rule=rule, as_of=as_of, **kwargs)
+
+    def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+        # one stable reordering by unit, then every unit is a contiguous slice (no per-unit take of
+        # ~190 columns)
+        if not len(frame):
+            frame = frame.copy()
+            frame.attrs = {}
+            return frame, {}
+        parts = frame["client_pid"].astype("str").str.partition(_KEY_SEP)
+        codes, uniq = pd.factorize(parts[0], sort=True)
+        order = np.argsort(codes, kind="stable")
+        dtype = frame["client_pid"].dtype
+        frame = frame.iloc[order].copy()
+        frame.attrs = {}
+        frame["client_pid"] = parts[2].iloc[order].astype(dtype).to_numpy()
+        bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+        return frame, {str(u): (int(bounds[i]), int(bounds[i + 1])) for i, u in enumerate(uniq)}
+
+    out = {}
+    sliced = {}
+    for name in ("baselines", "pairs", "unpaired"):
+        sliced[name] = split(getattr(whole, name))
+    bl, bl_rows = sliced["baselines"]
+    pr, pr_rows = sliced["pairs"]
+    un, un_rows = sliced["unpaired"]
+    # baseline_id: the position in the unit's own baseline order (the global order restricted to the unit)
+    ids = bl["baseline_id"].to_numpy()
+    local = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype="int64")
+    for a, b in bl_rows.values():
+        local[np.sort(ids[a:b])] = np.arange(b - a)
+    bl["baseline_id"] = local[ids]
+    pr["baseline_id"] = local[pr["baseline_id"].to_numpy()]
+    for u in sorted(set(bl_rows) | set(pr_rows) | set(un_rows)):
+        out[u] = _with_attrs(Pairing(
+            pairs=pr.iloc[slice(*pr_rows.get(u, (0, 0)))].reset_index(drop=True),
+            baselines=bl.iloc[slice(*bl_rows.get(u, (0, 0)))].reset_index(drop=True),
+            unpaired=un.iloc[slice(*un_rows.get(u, (0, 0)))].reset_index(drop=True),
+            params=dict(whole.params)))
+    return out
 
 
 def _attach_intervention(pairs: pd.DataFrame, insatser: pd.DataFrame, lead_days: int) -> pd.DataFrame:

@@ -75,6 +75,8 @@ statistics; non-numeric columns are keys and labels.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -650,9 +652,14 @@ def measure_label(name: str, lang: str = "sv") -> str:
     >>> measure_label("rating_drugs", "en")
     'Interviewer rating: drugs (0–9)'
     """
-    cb = load_codebook()
     if not isinstance(name, str):
         return name
+    return _measure_label_cached(name, lang)
+
+
+@lru_cache(maxsize=None)
+def _measure_label_cached(name: str, lang: str) -> str:
+    cb = load_codebook()
     if name == TOTAL:
         return _TOTAL_LABEL[lang]
     if name.startswith("composite_") and name[10:] in cb.areas:
@@ -669,7 +676,15 @@ def measure_label(name: str, lang: str = "sv") -> str:
     return name
 
 
-def _code_labels(var: str, lang: str) -> dict | None:
+def _code_labels(var: str, lang: str):
+    """Code → label of a codebook column (read-only, cached), None when it has no codes."""
+    if not isinstance(var, str):
+        return None
+    return _code_labels_cached(var, lang)
+
+
+@lru_cache(maxsize=None)
+def _code_labels_cached(var: str, lang: str):
     cb = load_codebook()
     for t in TABLES:
         if var in cb.column_names(t):
@@ -677,7 +692,7 @@ def _code_labels(var: str, lang: str) -> dict | None:
             if col.codes is None:
                 return None
             lab = cb.labels(t, var, lang)
-            return {str(k): v for k, v in lab.items()}
+            return MappingProxyType({str(k): v for k, v in lab.items()})
     return None
 
 
@@ -703,12 +718,15 @@ def label_values(series: pd.Series, var: str | None = None, lang: str = "sv") ->
     ['Kvinna', 'Totalt']
     """
     s = series.astype("string")
+    codes, uniq = pd.factorize(s)                 # the distinct codes, NA → -1
     mapping = {TOTAL: _TOTAL_LABEL[lang], _UNKNOWN: _UNKNOWN_LABEL[lang]}
     if var in ("measure", "variable", "area"):
-        mapping.update({u: measure_label(u, lang) for u in s.dropna().unique()})
+        mapping.update({u: measure_label(u, lang) for u in uniq})
     elif var is not None:
         mapping.update(_code_labels(var, lang) or {})
-    return s.map(mapping).fillna(s)
+    got = [mapping.get(u) for u in uniq]          # per distinct code, not per row; unknown codes stay
+    lab = np.array([None, *(u if v is None or v != v else v for u, v in zip(uniq, got))], dtype=object)
+    return pd.Series(lab[codes + 1], index=series.index, name=series.name, dtype="str")
 
 
 def _heading(col: str, lang: str) -> str:
@@ -774,6 +792,11 @@ def _name_decimals(name) -> int | None:
     """Decimals of a measure from its name (composites 2, ratings/days/age 1, SEK 0)."""
     if not isinstance(name, str) or name == TOTAL:
         return None
+    return _name_decimals_cached(name)
+
+
+@lru_cache(maxsize=None)
+def _name_decimals_cached(name: str) -> int | None:
     if "composite" in name:
         return 2
     if any(t in name for t in ("rating", "self_days", "_days", "troubled", "importance", "age")):
@@ -906,6 +929,9 @@ def table_cells(frame: pd.DataFrame, *, min_cell: int = 5, lang: str = "sv") -> 
                             "/ a published table must not hold client identifiers")
     meta = dict(frame.attrs.get("asi", {}))
     frame = frame.reset_index(drop=True)
+    # meta is kept above; a frame without attrs is not deep-copied by pandas on every operation
+    # (that copying was a fifth of a release's publishing time)
+    frame.attrs = {}
     counts = _count_cols(frame, meta)
     if not counts:
         raise AsiInputError("tabellen saknar antal (n) och kan inte skyddas / table has no count column")
@@ -1124,7 +1150,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     ci_cols = {c for c in stat_cols if isinstance(c, str) and ("ci_low" in c or "ci_high" in c)}
 
     # ---- format numbers
-    out = pd.DataFrame(index=frame.index)
+    out = {}   # column → formatted values; one DataFrame built at the end (not one insert per column)
     pct = set(_percent_cols(frame, meta, stat_cols))
     share_rows = _share_rows(frame, meta)
     row_dec = _row_measure_decimals(frame)
@@ -1168,6 +1194,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
             out[c] = s.astype("string").astype(object).where(s.notna(), EMPTY)
     note = TENDENCY_NOTE[lang].format(t=tendency_threshold)
     out["tendens"] = np.where(tendency, note, "").astype(object)
+    out = pd.DataFrame(out, index=frame.index)
     if labels:
         out = _people(out, frame, meta, lang)
 

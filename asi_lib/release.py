@@ -126,7 +126,149 @@ def client_count_table(ds) -> pd.DataFrame:
     return raw
 
 
-def _raw_tables(ds, units, *, as_of, lang, window, rci=None) -> list[_Table]:
+def _by_municipality(df: pd.DataFrame) -> dict:
+    """Each municipality's rows of one table, as ``df.loc[df["municipality"] == m]`` (same rows, order, index).
+
+    One stable reordering by municipality; each municipality is then a
+    contiguous slice (cheap), instead of one boolean mask over the whole
+    table per municipality.
+    """
+    if "municipality" not in df.columns or not len(df):
+        return {}
+    codes, uniq = pd.factorize(df["municipality"].astype("string"), sort=True)
+    order = np.argsort(codes, kind="stable")
+    ordered = df.iloc[order]
+    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+    return {str(u): ordered.iloc[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniq)}
+
+
+def _unit_keyed(ds):
+    """The dataset with each client keyed by (municipality, client_pid), rows without a municipality left out.
+
+    Per-client steps (one row per client, latest record) then never merge two
+    municipalities' records, exactly as when each municipality is computed on
+    its own (``ds.filter(municipality=m)``).
+    """
+    from dataclasses import replace
+
+    def keyed(df):
+        if "municipality" not in df.columns or "client_pid" not in df.columns:
+            return df
+        df = df.loc[df["municipality"].notna().to_numpy()].copy()
+        df["client_pid"] = df["municipality"].astype("str") + "\x1f" + df["client_pid"].astype("str")
+        return df
+
+    return replace(ds, **{t: keyed(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")})
+
+
+def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
+    """Raw tables of every municipality that one grouped call computes for all of them: m → {key: raw}.
+
+    Each is what the per-unit call in :func:`asi_lib.tables.raw_tables` gives
+    for ``ds.filter(municipality=m)``:
+
+    * ``asi_use``: :func:`asi_lib.monitor.asi_use` by municipality, half-years
+      and years, once each; a municipality gets half-years when the median of
+      its half-years' target group is at least ``AUTO_MIN_PER_PERIOD`` (the
+      ``freq="auto"`` rule), else years;
+    * ``bortfall_grund``: :func:`asi_lib.bortfall.grund_bortfall` by
+      (municipality, sex), clients keyed by municipality (:func:`_unit_keyed`);
+    * ``bortfall_reasons_grund`` / ``_uppfoljning``:
+      :func:`asi_lib.bortfall.bortfall_reasons` by municipality (a client's
+      latest record per municipality, as per unit);
+    * ``completion``: :func:`asi_lib.insatser.completion` by municipality
+      (the intervention's municipality; clients keyed by municipality, so an
+      intervention links only to a Grund of the same municipality).
+    """
+    from .bortfall import bortfall_reasons, grund_bortfall
+    from .insatser import completion
+    from .monitor import AUTO_MIN_PER_PERIOD, asi_use
+
+    out: dict[str, dict] = {m: {} for m in munis}
+    want = set(munis)
+
+    def rows_of(frame, col="municipality"):
+        keys = frame[col].astype("string").to_numpy(dtype=object, na_value=None)
+        codes, uniq = pd.factorize(keys)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+        return {u: order[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniq) if u in want}
+
+    def part(frame, rows, drop=(), attrs=None):
+        got = frame.iloc[rows].drop(columns=list(drop)).reset_index(drop=True)
+        got.attrs = {"asi": {**frame.attrs["asi"], **(attrs or {})}}
+        return got
+
+    half = asi_use(ds, "municipality", "half", as_of=as_of)
+    year = asi_use(ds, "municipality", "year", as_of=as_of)
+    hrows, yrows = rows_of(half), rows_of(year)
+    for m in munis:
+        med = half["n"].to_numpy()[hrows[m]].astype(float) if m in hrows else np.array([])
+        use_half = len(med) > 0 and np.median(med) >= AUTO_MIN_PER_PERIOD
+        src, rows = (half, hrows[m]) if use_half else (year, yrows.get(m, np.zeros(0, dtype=int)))
+        out[m]["asi_use"] = part(src, rows)
+    for form in ("grund", "uppfoljning"):
+        # a municipality without records of the form has no rows here: computed on its own (all reasons, n = 0)
+        r = bortfall_reasons(ds, form, by="municipality", lang=lang)
+        for m, rows in rows_of(r).items():
+            out[m][f"bortfall_reasons_{form}"] = part(r, rows, drop=["municipality"], attrs={"group_cols": []})
+    keyed = _unit_keyed(ds)
+    # a municipality without ended interventions has no rows here: computed on its own (the "all" row, n = 0)
+    comp = completion(keyed, by="municipality", lang=lang)
+    for m, rows in rows_of(comp).items():
+        out[m]["completion"] = part(comp, rows, drop=["municipality"], attrs={"group_cols": []})
+    gb = grund_bortfall(keyed, by=["municipality", "sex"])
+    gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
+    for m, rows in rows_of(gb).items():
+        out[m]["bortfall_grund"] = part(gb, rows, drop=["municipality"], attrs={"group_cols": ["sex"]})
+    return out
+
+
+def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None) -> list[_Table]:
+    """Every unit's raw tables: the work shared by the units is done once for all of them.
+
+    The region's scores, the pairing of follow-ups of every municipality
+    (:func:`asi_lib.followup.pair_followups_by`, one pass) and each
+    municipality's rows (one split of every table) are computed once; each
+    unit then gets exactly what :func:`asi_lib.tables.raw_tables` and
+    :func:`asi_lib.reports.overview_raw` give for it (tests/test_release_speed.py
+    checks every table against that per-unit path).
+    """
+    from dataclasses import replace
+
+    from . import bortfall, reports, scores
+    from .followup import pair_followups, pair_followups_by
+    from .tables import _unit_tables
+
+    region_grund = scores.add_scores(ds.grund)
+    if region_pairing is None:
+        region_pairing = pair_followups(ds, window=window, as_of=as_of)
+    munis = [u for u in units if u != REGION]
+    pairings = pair_followups_by(ds, "municipality", window=window, as_of=as_of) if munis else {}
+    split = {t: _by_municipality(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")}
+    scored = _by_municipality(region_grund)
+    given = _grouped_tables(ds, munis, as_of=as_of, lang=lang) if munis else {}
+    out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
+    for unit in units:
+        if unit == REGION:
+            m, own, grund, pairing = None, ds, region_grund, region_pairing
+        else:
+            m = unit
+            own = replace(ds, **{t: parts.get(m, getattr(ds, t).iloc[:0]) for t, parts in split.items()})
+            grund = scored.get(m, region_grund.iloc[:0])
+            pairing = pairings.get(m) or pair_followups(own, window=window, as_of=as_of)
+        specs = _unit_tables(ds, own, grund, pairing, municipality=m, as_of=as_of, lang=lang,
+                             region_grund=region_grund, rci=rci, given=given.get(unit))
+        raw = {s.key: s.raw for s in specs}   # bortfall_grund = grund_bortfall(own, by="sex"); followup = summary
+        out.append(_Table(unit, "overview", reports._overview_raw(own, raw["bortfall_grund"], raw["followup"],
+                                                                  lang=lang, window=window),
+                          [("Materialet i korthet", None, ())]))
+        out.extend(_Table(unit, spec.key, spec.raw, spec.parts) for spec in specs)
+    return out
+
+
+def _raw_tables_per_unit(ds, units, *, as_of, lang, window, rci=None) -> list[_Table]:
+    """The reference path: each unit on its own (:func:`asi_lib.tables.raw_tables`); slow, for tests and benchmarks."""
     from . import reports, scores
     from .tables import raw_tables
 
@@ -778,9 +920,9 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     from .change import estimate_rci_reference
     from .followup import pair_followups
 
-    rci = estimate_rci_reference(pair_followups(ds, window=window, as_of=ref).pairs, ("composite",),
-                                 label="hela lagret")
-    tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci)
+    region_pairing = pair_followups(ds, window=window, as_of=ref)
+    rci = estimate_rci_reference(region_pairing.pairs, ("composite",), label="hela lagret")
+    tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci, region_pairing=region_pairing)
     t_compute = time.perf_counter() - t0
     jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
     published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}

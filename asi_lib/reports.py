@@ -268,13 +268,20 @@ def overview_raw(ds, municipality: str | None = None, *, as_of=None, lang: str =
     from :func:`asi_lib.stats.wilson_ci`.
     """
     from . import bortfall, followup
-    from .stats import wilson_ci
 
     own = _own(ds, municipality)
+    pairing = followup.pair_followups(own, window=window, as_of=as_of)
+    return _overview_raw(own, bortfall.grund_bortfall(own), pairing.summary(lang=lang), lang=lang, window=window)
+
+
+def _overview_raw(own, gb: pd.DataFrame, summary: pd.DataFrame, *, lang: str, window) -> pd.DataFrame:
+    """:func:`overview_raw` from the unit's own data, its Grund bortfall (``grund_bortfall(own)``, or grouped
+    by a variable: the groups are summed) and its pairing's ``summary(lang)``; a release has these already."""
+    from .stats import wilson_ci
+
     n_clients = int(own.grund["client_pid"].nunique())
-    gb = bortfall.grund_bortfall(own)
-    n_target, k_bort = (int(gb["n"].iloc[0]), int(gb["k"].iloc[0])) if len(gb) else (0, 0)
-    summ = followup.pair_followups(own, window=window, as_of=as_of).summary(lang=lang).set_index("measure")
+    n_target, k_bort = (int(gb["n"].sum()), int(gb["k"].sum())) if len(gb) else (0, 0)
+    summ = summary.set_index("measure")
     n_due, k_fu = int(summ.loc["due", "n"]), int(summ.loc["followed_up", "n"])
     L = {"sv": ["Klienter med ASI Grund", "Målgruppen: Grundbortfall (ej intervjuade)",
                 "Baslinjer där uppföljning förfallit: uppföljda"],

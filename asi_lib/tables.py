@@ -84,12 +84,21 @@ def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang
     ('table1', ['Klientgruppen', 'Klientgruppen, medelvärden'])
     """
     own = ds if municipality is None else ds.filter(municipality=municipality)
-    grund = scores.add_scores(own.grund)
     pairing = followup.pair_followups(own, window=window, as_of=as_of)
     if rci is None:
         region_pairs = pairing.pairs if municipality is None else \
             followup.pair_followups(ds, window=window, as_of=as_of).pairs
         rci = change.estimate_rci_reference(region_pairs, ("composite",), label="hela regionen")
+    return _unit_tables(ds, own, scores.add_scores(own.grund), pairing, municipality=municipality, as_of=as_of,
+                        lang=lang, region_grund=region_grund, rci=rci)
+
+
+def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, municipality, as_of, lang,
+                 region_grund, rci, given=None) -> list[TableSpec]:
+    """:func:`raw_tables` from the unit's own data, scored Grund and pairing (a release computes these once
+    for every unit: :func:`asi_lib.release.build_release`); ``given``: key → raw table already computed
+    for this unit (by a grouped pass over all units), used instead of computing it here."""
+    given = given or {}
     out: list[TableSpec] = []
     t1 = groups.table1(grund)
     # protected as one table (one n per group), shown as two: categories, then means
@@ -121,17 +130,20 @@ def raw_tables(ds: Dataset, *, municipality: str | None = None, as_of=None, lang
                     "missing_x_n", "missing_n_n", "missing_empty_n", "missing_invalid_n") if c in comp.columns],
         "linked_counts": {"n": ["interviews"]}}
     out.append(TableSpec("completeness", comp, [("Kompletthet", None, ())]))
-    out.append(TableSpec("asi_use", monitor.asi_use(own, freq="auto", as_of=as_of), [("ASI-användning", None, ())]))
+    use = given["asi_use"] if "asi_use" in given else monitor.asi_use(own, freq="auto", as_of=as_of)
+    out.append(TableSpec("asi_use", use, [("ASI-användning", None, ())]))
     out.append(TableSpec("followup", pairing.summary(lang=lang), [("Uppföljning och bortfall", None, ())]))
     out.append(TableSpec("change", _no_rci_as_missing(
         change.change_by_area(pairing.pairs, measures=("composite", "rating"), reliability=rci, lang=lang)),
         [("Förändring per område", None, ())]))
-    out.append(TableSpec("bortfall_grund", bortfall.grund_bortfall(own, by="sex"), [("Bortfall Grund", None, ())]))
-    out.append(TableSpec("bortfall_reasons_grund", bortfall.bortfall_reasons(own, "grund", lang=lang),
-                         [("Bortfallsorsaker Grund", None, ())]))
-    out.append(TableSpec("bortfall_reasons_uppfoljning", bortfall.bortfall_reasons(own, "uppfoljning", lang=lang),
-                         [("Bortfallsorsaker uppföljning", None, ())]))
-    out.append(TableSpec("completion", insatser.completion(own, lang=lang), [("Insatser genomförda", None, ())]))
+    gb = given["bortfall_grund"] if "bortfall_grund" in given else bortfall.grund_bortfall(own, by="sex")
+    out.append(TableSpec("bortfall_grund", gb, [("Bortfall Grund", None, ())]))
+    for form, title in (("grund", "Bortfallsorsaker Grund"), ("uppfoljning", "Bortfallsorsaker uppföljning")):
+        key = f"bortfall_reasons_{form}"
+        reasons = given[key] if key in given else bortfall.bortfall_reasons(own, form, lang=lang)
+        out.append(TableSpec(key, reasons, [(title, None, ())]))
+    comp = given["completion"] if "completion" in given else insatser.completion(own, lang=lang)
+    out.append(TableSpec("completion", comp, [("Insatser genomförda", None, ())]))
     return out
 
 
