@@ -133,6 +133,29 @@ def test_a_hidden_index_count_of_a_release_can_be_small(tmp_path):
     assert set(res["file"]) == {"kommun_a.xlsx", "index.html"}
 
 
+def _index(folder, rows):
+    """index.html with (name, workbook or None, count) rows, laid out as reports.write_index."""
+    tr = "".join(f"<tr><td>{n}</td><td>–</td><td>{f'<a href={x!r}>Excel</a>' if x else '–'}</td><td>{c}</td></tr>"
+                 for n, x, c in rows)
+    (folder / "index.html").write_text(f"<table>{tr}</table>", encoding="utf-8")
+
+
+def test_a_unit_without_tables_is_still_counted_in_the_index(tmp_path):
+    # a tiny municipality has no workbook, but its index count is a cell: region 10 = 6 + B
+    header = ["Variabel", "Kategori", "Antal klienter", "Antal med egenskapen", "Saknar värde", "Andel"]
+    _write(tmp_path, "region.xlsx", {"Klientgruppen": (header, [["Kön", "Man", "10", "10", "0", "100 %"]])},
+           unit="Hela regionen")
+    _index(tmp_path, [("Hela regionen", "region.xlsx", "10"), ("A", None, "6"), ("B", None, "..")])
+    res = atk.attack(tmp_path)
+    assert "index_sum" in res.attrs["families"]
+    assert res.set_index("row").loc["B", ["lo", "hi"]].tolist() == [4, 4]
+    # two hidden: 4 = B + C leaves each 0..4
+    _index(tmp_path, [("Hela regionen", "region.xlsx", "10"), ("A", None, "6"), ("B", None, ".."),
+                      ("C", None, "..")])
+    res = atk.attack(tmp_path)
+    assert not res["recovered"].any()
+
+
 def test_swedish_numbers_and_markers_are_parsed():
     assert atk.parse_cell("3\u2009005") == ("v", 3005)
     assert atk.parse_cell("−5") == ("v", -5)
