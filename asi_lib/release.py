@@ -446,6 +446,8 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     rounds, audited, audit_seconds = 0, 0, 0.0
     last_audited, det = None, np.zeros(0, dtype=int)   # audit everything first, then what changed
     for rounds in range(1, max_rounds + 1):
+        if not (hidden & shown).any():
+            break                      # nothing shown is hidden: nothing to protect (e.g. min_cell=1)
         hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact)
         for a, b in links:
             both = (hidden[a] & shown[a]) | (hidden[b] & shown[b])
@@ -894,13 +896,14 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     rci = estimate_rci_reference(pair_followups(ds, window=window, as_of=ref).pairs, ("composite",),
                                  label="hela lagret")
     tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci)
-    # a municipality with fewer clients than the tendency threshold shows no tables of its own
-    # (its report says why and shows the region): its cells are unknowns in every relation
+    # a municipality with fewer clients than the tendency threshold shows no tables of its own but
+    # the overview ("Materialet i korthet"; its report says why and shows the region): the cells of
+    # its other tables are unknowns in every relation
     idx = next(t.raw for t in tables if t.key == "index")
     raw_n = dict(zip(idx["municipality"].astype(str), idx["n"].astype(int)))
     tiny = {u for u in munis if raw_n.get(u, 0) < TENDENCY_THRESHOLD}
     for t in tables:
-        t.parts = [] if t.unit in tiny else _release_parts(t.key, t.parts)
+        t.parts = [] if t.unit in tiny and t.key != "overview" else _release_parts(t.key, t.parts)
     t_compute = time.perf_counter() - t0
     jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
     published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
