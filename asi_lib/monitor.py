@@ -33,7 +33,11 @@ AUTO_MIN_PER_PERIOD = 20
 
 
 def as_of_date(ds: Dataset, as_of=None) -> pd.Timestamp:
-    """The reference date: ``as_of`` or the latest date in the data.
+    """The reference date: ``as_of`` or the latest interview date (Grund or Uppföljning) in the data.
+
+    The one rule of the kit: a release (:func:`asi_lib.release.reference_date`),
+    the reports, the dashboard and the notebooks all use it. Registered
+    bortfall do not move it (a bortfall is not an interview).
 
     Parameters
     ----------
@@ -54,13 +58,12 @@ def as_of_date(ds: Dataset, as_of=None) -> pd.Timestamp:
     """
     if as_of is not None:
         return pd.Timestamp(as_of)
-    dates = [pd.to_datetime(ds.grund["interview_date"]).max(), pd.to_datetime(ds.uppfoljning["interview_date"]).max()]
-    if len(ds.bortfall):
-        dates.append(pd.to_datetime(ds.bortfall["bortfall_date"]).max())
+    dates = [pd.to_datetime(t["interview_date"]).max() for t in (ds.grund, ds.uppfoljning)
+             if "interview_date" in t.columns and len(t)]
     dates = [d for d in dates if pd.notna(d)]
     if not dates:
-        raise AsiInputError("inga datum i data / no dates in the data")
-    return max(dates)
+        raise AsiInputError("inga intervjudatum i data / no interview dates in the data")
+    return pd.Timestamp(max(dates)).normalize()
 
 
 def _keyed(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:

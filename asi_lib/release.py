@@ -78,12 +78,9 @@ def reference_date(ds) -> pd.Timestamp:
     >>> reference_date(ds) == max(ds.grund["interview_date"].max(), ds.uppfoljning["interview_date"].max())
     True
     """
-    dates = [pd.to_datetime(t["interview_date"]).max() for t in (ds.grund, ds.uppfoljning)
-             if "interview_date" in t.columns and len(t)]
-    dates = [d for d in dates if pd.notna(d)]
-    if not dates:
-        raise AsiInputError("lagret har inga intervjuer / the store holds no interviews")
-    return pd.Timestamp(max(dates)).normalize()
+    from .monitor import as_of_date
+
+    return as_of_date(ds)
 
 
 # --------------------------------------------------------------------------- step 2: raw tables
@@ -284,6 +281,32 @@ def _raw_tables_per_unit(ds, units, *, as_of, lang, window, rci=None) -> list[_T
     return out
 
 
+#: Counts a release does not show: table key ("profile_*" = every profile) → {part title or
+#: None for every part: raw columns}. Each is detail for analysts (who have it in the library)
+#: that ties many tables together through small numbers: missing values per group and measure
+#: in the profiles and per measure in Table 1's means (a unit's missing values per area are in
+#: "Kompletthet"), and the reasons an item is missing.
+RELEASE_DROPS = {
+    "profile_*": {None: ("n_missing",)},
+    "table1": {"Klientgruppen, medelvärden": ("n_missing",)},
+    "completeness": {None: ("missing_x_n", "missing_n_n", "missing_empty_n", "missing_invalid_n")},
+}
+
+
+def _release_parts(key: str, parts: list) -> list:
+    """The parts of a table as a release shows them (:data:`RELEASE_DROPS` removed).
+
+    >>> _release_parts("profile_sex", [("Problem per kön", None, ())])
+    [('Problem per kön', None, ('n_missing',))]
+    """
+    rule = RELEASE_DROPS.get(key) or (RELEASE_DROPS["profile_*"] if key.startswith("profile_") else {})
+    out = []
+    for title, mask, drop in parts:
+        extra = (*rule.get(None, ()), *rule.get(title, ()))
+        out.append((title, mask, tuple(drop) + tuple(c for c in extra if c not in drop)))
+    return out
+
+
 # --------------------------------------------------------------------------- step 3: joint protection
 _LG = "lg"   # the population "latest Grund per client": Table 1, profiles, comparison, index, overview
 
@@ -351,6 +374,8 @@ def _canonical(t: _Table, col: str, row: dict) -> tuple | None:
         if col == "rating_missing_n":
             return (_LG, unit, "*", "*", f"rating_{area}", "missing")
         return None
+    if t.key.startswith("bortfall_reasons") and col == "n":
+        return (unit, t.key, "n")       # the unit's bortfall clients, the same on every reason's row
     if t.key == "compare":
         measure = row.get("measure")
         if col == "n_unit":
@@ -379,6 +404,7 @@ class JointProtection:
     sets: list
     table_cells: list      # per table: global ids of its local cells
     stats: dict
+    shown: np.ndarray = None   # cells some file shows (the others are unknown to every reader)
 
 
 def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True,
@@ -436,11 +462,12 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     t0 = time.perf_counter()
     cells, gid_of, keys, values, vnan = [], [], [], [], []
     key_to_gid: dict[tuple, int] = {}
-    primary_l, forced_l, penalty_l = [], [], []
+    primary_l, forced_l, penalty_l, shown_l = [], [], [], []
     for t in tables:
         c = table_cells(t.raw, min_cell=min_cell)
         cells.append(c)
         ks = _cell_keys(t, c)
+        shown_local = _shown_cells(c, getattr(t, "parts", None))
         isnan = np.zeros(len(c.values), dtype=bool)
         for col in c.counts:
             isnan[c.cell_id[col][np.isnan(c.vals[col])]] = True
@@ -451,11 +478,13 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
                 g[j] = key_to_gid[k]
                 forced_l[g[j]] |= bool(c.forced[j])
                 penalty_l[g[j]] = max(penalty_l[g[j]], float(c.penalty[j]))
+                shown_l[g[j]] |= bool(shown_local[j])
                 continue
             if k in key_to_gid:      # the same key with another value: two quantities after all
                 k = kv
                 if k in key_to_gid:
                     g[j] = key_to_gid[k]
+                    shown_l[g[j]] |= bool(shown_local[j])
                     continue
             key_to_gid[k] = len(values)
             g[j] = len(values)
@@ -465,11 +494,15 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             primary_l.append(bool(c.primary[j]))
             forced_l.append(bool(c.forced[j]))
             penalty_l.append(float(c.penalty[j]))
+            shown_l.append(bool(shown_local[j]))
         gid_of.append(g)
     values = np.asarray(values, dtype=float)
     vnan = np.asarray(vnan, dtype=bool)
-    primary = np.asarray(primary_l, dtype=bool)
-    forced = np.asarray(forced_l, dtype=bool)
+    # a cell no file shows is unknown to every reader: hidden from the start, protecting nothing
+    # of its own (not primary), but an unknown in every equation it is part of
+    shown = np.asarray(shown_l, dtype=bool)
+    primary = np.asarray(primary_l, dtype=bool) & shown
+    forced = (np.asarray(forced_l, dtype=bool) & shown) | ~shown
     penalty = np.asarray(penalty_l, dtype=float)
     # a unit's number of clients is the one figure every reader needs: hidden only as a last resort
     is_total = np.array([len(k) == 5 and k[0] == _LG and k[2:] == ("*", "*", "n") for k in keys], dtype=bool)
@@ -520,6 +553,7 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             rn = gid.get((_LG, REGION, "*", "*", "n"))
             if oth is not None and rmiss is not None and rn is not None:
                 raw_sets.append((np.array([oth, i, rmiss, rn]), np.array([1.0, 1.0, 1.0, -1.0])))
+    raw_sets.extend(_period_equations(tables, cells, gid_of))
     sets, seen = [], set()
     for m, sg in raw_sets:
         m = np.asarray(m, dtype=int)
@@ -554,9 +588,11 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     rounds, audited, audit_seconds = 0, 0, 0.0
     last_audited, det = None, np.zeros(0, dtype=int)   # audit everything first, then what changed
     for rounds in range(1, max_rounds + 1):
+        if not (hidden & shown).any():
+            break                      # nothing shown is hidden: nothing to protect (e.g. min_cell=1)
         hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact)
         for a, b in links:
-            both = hidden[a] | hidden[b]
+            both = (hidden[a] & shown[a]) | (hidden[b] & shown[b])
             hidden[a[both & (values[a] > 0)]] = True
             hidden[b[both & (values[b] > 0)]] = True
         if not audit_cells:
@@ -579,10 +615,96 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
         raise RuntimeError(f"{det.size} skyddade celler går inte att dölja tillräckligt; utgåvan skrivs inte "
                            "/ suppressed cells could not be protected; the release is not written")
     stats = {"cells": int(len(values)), "equations": len(sets), "primary": int(primary.sum()),
-             "hidden": int(hidden.sum()), "secondary": int((hidden & ~primary).sum()), "rounds": rounds,
+             "unpublished": int((~shown).sum()), "hidden": int((hidden & shown).sum()),
+             "secondary": int((hidden & shown & ~primary).sum()), "rounds": rounds,
              "audits": audited, "audit_seconds": round(audit_seconds, 2), "seconds": round(time.perf_counter() - t0, 2)}
     return JointProtection(values=values, primary=primary, hidden=hidden, keys=keys, sets=sets,
-                           table_cells=gid_of, stats=stats)
+                           table_cells=gid_of, stats=stats, shown=shown)
+
+
+def _period_equations(tables, cells, gid_of) -> list:
+    """Equations of the ASI use per period with itself and with the unit's other tables.
+
+    * a year = its half-years: the region's table by municipality and year
+      against a municipality's own table by half-year;
+    * the periods together = the unit's totals elsewhere: Grund interviews
+      and follow-up interviews ("Kompletthet"), Grund bortfall
+      ("Bortfallsorsaker Grund").
+
+    Like every equation of the release, one that does not hold in the data is
+    dropped by the caller.
+    """
+    import re
+    from collections import defaultdict
+
+    use, totals = [], {}
+    for t, c, g in zip(tables, cells, gid_of):
+        f = c.frame
+        if t.key == "asi_use" and {"municipality", "period"} <= set(f.columns):
+            for col in ("n", "k", "n_bortfall", "n_uppfoljning"):
+                if col in c.cell_id:
+                    for m, p, i in zip(f["municipality"].astype(str), f["period"].astype(str),
+                                       g[c.cell_id[col]]):
+                        use.append((t.unit, m, p, col, int(i)))
+        elif t.key == "completeness" and "interviews" in c.cell_id and "table" in f.columns:
+            for form, i in zip(f["table"].astype(str), g[c.cell_id["interviews"]]):
+                col = {"grund": "k", "uppfoljning": "n_uppfoljning"}.get(form)
+                if col:
+                    totals[(t.unit, col)] = int(i)
+        elif t.key == "bortfall_reasons_grund" and "n" in c.cell_id and len(f):
+            totals[(t.unit, "n_bortfall")] = int(g[c.cell_id["n"]][0])
+    out = []
+    for t, c, g in zip(tables, cells, gid_of):
+        f = c.frame
+        if t.key == "followup" and "measure" in f.columns:
+            # follow-up interviews = Kompletthet's follow-up interviews
+            fu = (f["measure"].astype(str) == "followups").to_numpy()
+            if fu.any() and (t.unit, "n_uppfoljning") in totals:
+                for col in ("n", "n_clients"):
+                    if col in c.cell_id:
+                        out.append((np.array([int(g[c.cell_id[col][fu][0]]), totals[(t.unit, "n_uppfoljning")]]),
+                                    np.array([1.0, -1.0])))
+        elif t.key == "completion" and "intervention_type" in f.columns:
+            # "Alla insatser" = Σ interventions when each client has one (kept only where it holds)
+            tot = (f["intervention_type"].astype(str) == "__all__").to_numpy()
+            if tot.sum() == 1:
+                for col in ("n", "k"):
+                    if col in c.cell_id:
+                        ids = g[c.cell_id[col]]
+                        out.append((np.r_[ids[~tot], ids[tot]], np.r_[np.ones(int((~tot).sum())), -1.0]))
+    halves, per_muni, per_unit = defaultdict(list), defaultdict(list), defaultdict(list)
+    for unit, m, p, col, i in use:
+        if re.fullmatch(r"\d{4} H[12]", p):
+            halves[(unit, m, p[:4], col)].append(i)
+        per_muni[(unit, m, col)].append(i)
+        per_unit[(unit, col)].append(i)
+    for unit, m, p, col, i in use:
+        if re.fullmatch(r"\d{4}", p):
+            for owner in {unit, m}:
+                parts = halves.get((owner, m, p, col))
+                if parts:
+                    out.append((np.array([*parts, i]), np.r_[np.ones(len(parts)), -1.0]))
+    for (unit, m, col), ids in per_muni.items():
+        if (m, col) in totals:
+            out.append((np.array([*ids, totals[(m, col)]]), np.r_[np.ones(len(ids)), -1.0]))
+    for (unit, col), ids in per_unit.items():
+        if unit == REGION and (REGION, col) in totals:
+            out.append((np.array([*ids, totals[(REGION, col)]]), np.r_[np.ones(len(ids)), -1.0]))
+    return out
+
+
+def _shown_cells(c, parts) -> np.ndarray:
+    """Which cells of one table some file shows: rows × columns of its parts (all without parts)."""
+    n = len(c.values)
+    if parts is None:
+        return np.ones(n, dtype=bool)
+    shown = np.zeros(n, dtype=bool)
+    for _title, mask, drop in parts:
+        rows = np.ones(c.nrow, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        for col in c.counts:
+            if col not in drop:
+                shown[c.cell_id[col][rows]] = True
+    return shown
 
 
 def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
@@ -923,6 +1045,14 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     region_pairing = pair_followups(ds, window=window, as_of=ref)
     rci = estimate_rci_reference(region_pairing.pairs, ("composite",), label="hela lagret")
     tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci, region_pairing=region_pairing)
+    # a municipality with fewer clients than the tendency threshold shows no tables of its own but
+    # the overview ("Materialet i korthet"; its report says why and shows the region): the cells of
+    # its other tables are unknowns in every relation
+    idx = next(t.raw for t in tables if t.key == "index")
+    raw_n = dict(zip(idx["municipality"].astype(str), idx["n"].astype(int)))
+    tiny = {u for u in munis if raw_n.get(u, 0) < TENDENCY_THRESHOLD}
+    for t in tables:
+        t.parts = [] if t.unit in tiny and t.key != "overview" else _release_parts(t.key, t.parts)
     t_compute = time.perf_counter() - t0
     jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
     published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
@@ -941,8 +1071,6 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
             published[t.unit][title] = _rows(pub, mask, drop=drop, lang=lang)
     # the unit list with each unit's client count as published (the index)
     counts = dict(zip(index_pub["municipality"].astype(str), index_pub["n"].astype(str)))
-    raw_idx = tables[0].raw
-    raw_n = dict(zip(raw_idx["municipality"].astype(str), raw_idx["n"].astype(int)))
     unit_rows = []
     for u in units:
         k = TOTAL if u == REGION else u

@@ -218,8 +218,8 @@ def read_index(path: Path) -> list[tuple[str, str, str]]:
     out = []
     for cells, hrefs in p.rows:
         xlsx = [unquote(h).split("/")[-1] for h in hrefs if unquote(h).endswith(".xlsx")]
-        if len(cells) >= 4 and xlsx:
-            out.append((cells[0], xlsx[0], cells[3]))
+        if len(cells) >= 4 and (xlsx or parse_cell(cells[3])[0] != "x"):
+            out.append((cells[0], xlsx[0] if xlsx else None, cells[3]))   # a unit without tables too
     return out
 
 
@@ -308,18 +308,29 @@ def _build(model: Model, files: dict[str, dict[str, Sheet]], index_rows, region_
         _kompletthet(m, f, sheets, N.get(f), t1miss.get(f, {}))
         _bortfall(m, f, sheets, t1.get(f))
         _overview(m, f, sheets, N.get(f), f == region_file)
+    idx = {}     # unit name -> index cell (units without a workbook too)
+    for name, xlsx, text in index_rows:
+        cid = m.add_cell("index.html", "index", len(idx), name, "Antal klienter (Grund)", text)
+        if cid is None:
+            continue
+        idx[name] = (cid, xlsx)
+        if xlsx in N:
+            m.eq("index", [(cid, 1), (N[xlsx], -1)])
+    # the region's clients are the municipalities' (each client counts in the municipality of the
+    # latest Grund): region row = Σ the other rows of the index
+    reg_rows = [c for c, x in idx.values() if x is not None and x == region_file]
+    if reg_rows:
+        m.eq("index_sum", [(reg_rows[0], 1)] + [(c, -1) for c, x in idx.values() if x != region_file])
     if region_file in files:
-        _region_links(m, files, N, t1miss, region_file)
+        _region_links(m, files, N, t1miss, region_file, idx)
         units = {sh.unit for f, sheets in files.items() if f != region_file for sh in sheets.values()}
         pk = files[region_file].get("Problem per kommun")
         listed = {pk.key(r, "Kommun") for r in range(len(pk.rows))} - {TOTAL} if pk is not None else set()
-        if listed and listed <= units:  # every municipality's file is at hand: the region is their sum
-            _cross_sums(m, files, region_file)
-    for name, xlsx, text in index_rows:
-        if xlsx in N:
-            cid = m.add_cell("index.html", "index", len([c for c in m.cells if c["file"] == "index.html"]),
-                             name, "Antal klienter (Grund)", text)
-            m.eq("index", [(cid, 1), (N[xlsx], -1)])
+        missing = listed - units
+        # every municipality's file is at hand, or the missing ones are in the index: the region is
+        # the sum of the files plus one unknown (≥ 0) per cell for the municipalities without tables
+        if listed and all(u in idx for u in missing):
+            _cross_sums(m, files, region_file, [idx[u][0] for u in sorted(missing)])
 
 
 def _within_sheet(m, f, sh, Nf, t1f, t1mf, files, N, t1miss, region_file):
@@ -541,7 +552,7 @@ def _overview(m, f, sheets, Nf, is_region):
                 m.eq("overview", [(m.c(f, s, r, col), 1), (m.c(f, fu.name, flab[src], fu.count_cols[0]), -1)])
 
 
-def _region_links(m, files, N, t1miss, region_file):
+def _region_links(m, files, N, t1miss, region_file, idx=None):
     reg = files[region_file]
     by_unit = {sheets["Klientgruppen"].unit: f for f, sheets in files.items()
                if f != region_file and "Klientgruppen" in sheets}
@@ -550,6 +561,9 @@ def _region_links(m, files, N, t1miss, region_file):
         for r in range(len(sh.rows)):
             f = by_unit.get(sh.key(r, "Kommun"))
             if f is None:
+                if sh.key(r, "Kommun") in (idx or {}):     # no workbook: the index has its count
+                    m.eq("region_kommun", [(m.c(region_file, sh.name, r, N_COL), 1),
+                                           (idx[sh.key(r, "Kommun")][0], -1)])
                 continue
             m.eq("region_kommun", [(m.c(region_file, sh.name, r, N_COL), 1), (N[f], -1)])
             meas = sh.key(r, "Mått")
@@ -581,7 +595,13 @@ _CROSS = ("Klientgruppen", "Klientgruppen, medelvärden", "Problem per kön", "P
           "Bortfallsorsaker uppföljning", "Insatser genomförda")
 
 
-def _cross_sums(m, files, region_file):
+def _cross_sums(m, files, region_file, missing_n=()):
+    """Region cell = Σ the municipalities' cells (+ an unknown for those without a workbook).
+
+    ``missing_n``: index cells of the municipalities without a workbook. Their part of a
+    region cell is one unknown count ≥ 0 (not reported), at most their clients; in Table 1
+    and the profiles their "Antal klienter" is exactly their clients.
+    """
     reg = files[region_file]
     others = [f for f in files if f != region_file]
     for s in _CROSS:
@@ -593,6 +613,15 @@ def _cross_sums(m, files, region_file):
         for r, lab in enumerate(rsh.labels):
             for col in rsh.count_cols:
                 terms = [(m.c(region_file, s, r, col), 1)]
+                if missing_n:
+                    u = m.add_cell("(utan tabeller)", s, r, lab, col, "..")
+                    m.cells[u]["internal"] = True
+                    terms.append((u, -1))
+                    rest = [(c, -1) for c in missing_n]
+                    if col == N_COL and (s.startswith("Klientgruppen") or (profile and lab.startswith(TOTAL))):
+                        m.eq("cross_missing_n", [(u, 1)] + rest)
+                    elif s.startswith(("Klientgruppen", "Problem per")):   # their clients: at most N
+                        m.between("cross_missing_le", [(u, 1)] + rest, -np.inf, 0.0)
                 ok = True
                 for f in others:
                     i = lab_of.get(f, {}).get(lab)
@@ -887,7 +916,7 @@ def solve(model: Model, big: int | None = None, seed: int = 0) -> pd.DataFrame:
             rng_of[c] = (wlo[i], hi)
     out = []
     for i, cell in enumerate(model.cells):
-        if cell["kind"] in ("v", "–"):
+        if cell["kind"] in ("v", "–") or cell.get("internal"):
             continue
         d = info[cls[i]]
         lo, hi = (d["value"], d["value"]) if d["value"] is not None else rng_of.get(cls[i], (d["lo"], d["hi"]))
