@@ -209,7 +209,7 @@ def demo_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("attack_demo")
     res = build_demo_store(out, quiet=True)
-    results = render_reports(res["store"], out / "rapporter", workers=2, progress=False)
+    results = render_reports(res["store"], out / "rapporter", workers=2, progress=False, pdf=False)
     assert all(r.ok for r in results), [(r.name, r.error) for r in results if not r.ok]
     return res["store"], out / "rapporter"
 
