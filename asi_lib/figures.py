@@ -119,7 +119,7 @@ def _title(ax, text: str, tendency: bool, lang: str):
 
 
 # --------------------------------------------------------------------------- kommun vs region
-def compare_figure(rel, municipality: str | None = None, lang: str = "sv"):
+def compare_figure(rel, municipality: str | None = None, lang: str = "sv", *, compact: bool = False):
     """Composite scores per life area: the municipality next to the whole region (95 % CI).
 
     Parameters
@@ -128,6 +128,8 @@ def compare_figure(rel, municipality: str | None = None, lang: str = "sv"):
     municipality : str, optional
         ``None`` = the region (then women and men of the region).
     lang : {"sv", "en"}
+    compact : bool, default False
+        A lower figure (the short report of a small municipality fits on two pages).
 
     Returns
     -------
@@ -169,7 +171,7 @@ def compare_figure(rel, municipality: str | None = None, lang: str = "sv"):
     data = data.assign(area=data["measure"].str.split(": ").str[-1])
     areas = list(dict.fromkeys(data["area"]))[::-1]
     groups = list(dict.fromkeys(data["group"]))
-    fig = _figure(7.5, 0.3 * len(areas) + 1.5)
+    fig = _figure(7.5, (0.2 * len(areas) + 1.2) if compact else (0.3 * len(areas) + 1.5))
     ax = fig.add_subplot()
     step = 0.8 / max(len(groups), 1)
     tendency = False

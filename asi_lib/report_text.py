@@ -158,6 +158,7 @@ TEXT: dict[str, dict[str, str]] = {
             "eller följts upp. Under tio klienter visas *endast tendenser*. Alla tabeller finns i bilagan och i "
             "Excelfilen. Data i demoversionen är **syntetiska**."),
         "h_compare": "## Klienternas problem jämfört med regionen",
+        "h_compare_region": "## Klienternas problem",
         "compare_text": ("Sammanvägda index (0–1; högre = svårare problem de senaste 30 dagarna) per livsområde, "
                          "kommunen bredvid hela regionen, med 95 % KI. Överlappar intervallen kan skillnaden vara "
                          "slump."),
@@ -236,6 +237,7 @@ TEXT: dict[str, dict[str, str]] = {
             "group who were not interviewed or not followed up. Under ten clients only *tendencies* are shown. "
             "Every table is in the appendix and in the Excel file. The demo data are **synthetic**."),
         "h_compare": "## The clients' problems compared with the region",
+        "h_compare_region": "## The clients' problems",
         "compare_text": ("Composite scores (0–1; higher = more severe problems in the last 30 days) per life area, "
                          "the municipality next to the whole region, with 95% CI. Where the intervals overlap the "
                          "difference may be chance."),

@@ -372,7 +372,10 @@ def _join(items: list[str], lang: str) -> str:
 
 
 def _pct(value: float, lang: str) -> str:
-    return f"{value:.0f}\u00a0%" if lang == "sv" else f"{value:.0f}%"
+    """A percentage written as publish writes shares ("37 %"), so a sentence reads like the tables."""
+    from .publish import _fmt_pct
+
+    return str(_fmt_pct(np.array([value / 100.0]), lang)[0])
 
 
 # --------------------------------------------------------------------------- a tiny example

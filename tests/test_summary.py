@@ -155,7 +155,7 @@ def test_large_municipality_every_rule_speaks_with_the_published_numbers():
     assert "−0,22 till −0,14, n = 100 par); 3 av 7 områden" in best
     assert "Problemen ökade inom rättsliga problem" in best                  # CI 0,01–0,07 above zero
     # regression to the mean and the follow-up bortfall in the same sentence: 100 % − 63 % = 37 %
-    assert "återgång mot medelvärdet" in caveat and "37\u00a0% av dem som borde ha följts upp" in caveat
+    assert "återgång mot medelvärdet" in caveat and "37 % av dem som borde ha följts upp" in caveat
     assert complete == ("Materialet: 20 % av målgruppen intervjuades inte vid Grund (50 av 250) och 63 % av de "
                         "baslinjer som borde ha följts upp följdes upp.")
     # follow-up 63 % < 70 %: the routine, with the most common reason (45 % > 36 %); Grund bortfall 20 % is
@@ -200,7 +200,7 @@ def test_large_change_with_large_bortfall_carries_the_warning_in_the_same_senten
     rel = release(unit_tables(**{"Materialet i korthet": overview(fu=("150", "45", "30 %")),
                                  "Förändring per område": change(big)}))
     caveat = [x.text for x in summary.summarise(rel, "Storby") if x.rule == "change"][1]
-    assert caveat.startswith("Läs förändringen med stor försiktighet: 70\u00a0%")   # 100 − 30
+    assert caveat.startswith("Läs förändringen med stor försiktighet: 70 %")   # 100 − 30
     assert "återgång mot medelvärdet" in caveat and "för ljus" in caveat
     # at exactly the threshold the strong wording starts (40 % → 60 % followed up)
     rel = release(unit_tables(**{"Materialet i korthet": overview(fu=("150", "90", "60 %"))}))
