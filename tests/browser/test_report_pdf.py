@@ -102,13 +102,13 @@ def test_no_table_wider_than_the_printed_page(printed):
                     page.set_viewport_size({"width": width, "height": 1000})
                     page.goto(res[m].html.as_uri(), wait_until="load")
                     boxes = [b for b in page.evaluate(measure) if (b["cols"] >= WIDE_COLS) == wide]
-                    assert wide or len(boxes) >= 5, m
+                    assert wide or m == SMALL or len(boxes) >= 5, m   # the tiny report is short
                     out = [b for b in boxes if b["left"] < -0.5 or b["right"] > width + 0.5]
                     assert not out, (m, out[:3], width)
                     if wide:   # nothing runs off the landscape page either (no scrollbars on paper)
                         assert page.evaluate("document.documentElement.scrollWidth") <= width
-                # a table with many columns was made to fit the portrait page
-                assert max(b["cols"] for b in page.evaluate(measure) if b["cols"] < WIDE_COLS) >= 12
+                if m == BIG:   # a table with many columns was made to fit the portrait page
+                    assert max(b["cols"] for b in page.evaluate(measure) if b["cols"] < WIDE_COLS) >= 12
         finally:
             browser.close()
 
