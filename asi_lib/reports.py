@@ -111,7 +111,8 @@ def release_heading(rel, municipality: str | None = None, *, lang: str = "sv") -
             "Med färre än tio klienter går det inte att dra slutsatser, bara reflektera över tendenser. "
             "Jämför gärna med regionen eller slå ihop flera år." if lang == "sv" else
             "With fewer than ten clients no conclusions can be drawn, only tendencies reflected on. "
-            "Compare with the region or pool several years.")]
+            "Compare with the region or pool several years."),
+                  "", '<div class="asi-kort-rapport"></div>']   # the print stylesheet: a short report, no page breaks
     return "\n".join(lines)
 
 
@@ -622,6 +623,8 @@ table.asi-tabell th { background: #eef2f5; vertical-align: bottom; }
   /* a main section (h2) starts a page, except the first one after the title */
   .jp-Cell:has(h2) ~ .jp-Cell h2, .asi-ny-sida { break-before: page; }
   .jp-Cell h2.asi-samma-sida { break-before: auto; }
+  /* a short report (under ten clients) runs on without a page per section */
+  body:has(.asi-kort-rapport) .jp-Cell h2 { break-before: auto; }
   blockquote { break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
 }
@@ -1128,21 +1131,49 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     _write_atomic(out_dir / STATE_FILE, json.dumps(state, indent=1, ensure_ascii=False, sort_keys=True).encode())
     unnamed = {u["unit"] for u in rel.manifest["units"] if not u.get("named", True)}
     write_index([r for r in results if r.municipality not in unnamed], out_dir, reference_date=rel.reference_date,
-                min_cell=rel.manifest["parameters"]["min_cell"])
+                min_cell=rel.manifest["parameters"]["min_cell"], lang=rel.manifest["parameters"].get("lang", lang))
     return results
 
 
-def write_index(results: list[ReportResult], out_dir, *, reference_date: str, min_cell: int = 5) -> Path:
-    """``index.html`` (Swedish): one row per report with links (HTML, PDF, Excel), clients, tendency flag and status.
+#: Every word of the index page, Swedish and English.
+_INDEX_TEXT = {
+    "sv": {"title": "Kommunrapporter ASI", "h1": "Kommunrapporter ASI (individbaserad systematisk uppföljning)",
+           "report": "Rapport (HTML)", "tables": "Tabeller (Excel)", "tendency": "Endast tendenser",
+           "ok": "ok", "ok_skipped": "ok (oförändrad, inte omrenderad)", "failed": "misslyckades",
+           "created": "Skapad", "refdate": "Referensdatum",
+           "summary": "{n} rapporter, {ok} klara (varav {skip} oförändrade sedan förra körningen), {fail} misslyckade.",
+           "head": ["Kommun", "Rapport (HTML, PDF för utskrift)", "Tabeller", "Antal klienter (Grund)",
+                    "Anmärkning", "Status", "Meddelande"],
+           "foot": ('Antal under {m} visas som &lt;{m}; ".." = dolt för att skydda små tal. Med färre än {t} '
+                    "klienter visar rapporten endast tendenser: inga slutsatser. Alla siffror har passerat "
+                    "skyddet för små tal.")},
+    "en": {"title": "ASI municipality reports", "h1": "ASI municipality reports (individual-based systematic follow-up)",
+           "report": "Report (HTML)", "tables": "Tables (Excel)", "tendency": "Tendencies only",
+           "ok": "ok", "ok_skipped": "ok (unchanged, not rendered again)", "failed": "failed",
+           "created": "Created", "refdate": "Reference date",
+           "summary": "{n} reports, {ok} done ({skip} unchanged since the last run), {fail} failed.",
+           "head": ["Municipality", "Report (HTML, PDF for printing)", "Tables", "Clients (baseline)",
+                    "Note", "Status", "Message"],
+           "foot": ('Counts under {m} are shown as &lt;{m}; ".." = hidden to protect small numbers. With fewer '
+                    "than {t} clients a report shows tendencies only: no conclusions. Every figure has passed "
+                    "the small-number protection.")},
+}
+
+
+def write_index(results: list[ReportResult], out_dir, *, reference_date: str, min_cell: int = 5,
+                lang: str = "sv") -> Path:
+    """``index.html``: one row per report with links (HTML, PDF, Excel), clients, tendency flag and status.
 
     Status is ``ok``, ``ok (oförändrad, inte omrenderad)`` for a report whose
     inputs had not changed since the files were written, or ``misslyckades``
-    with the error; a missing PDF says why. Written atomically.
+    with the error; a missing PDF says why. Written atomically. ``lang="en"``
+    writes every word in English (the reports' language).
 
     The client counts are the release's (protected together with every report);
     the reference date is stated in the same words as in the reports.
     """
     out_dir = Path(out_dir)
+    T = _INDEX_TEXT["en" if lang == "en" else "sv"]
 
     def link(path, text):
         if path is None:
@@ -1154,22 +1185,23 @@ def write_index(results: list[ReportResult], out_dir, *, reference_date: str, mi
 
     rows = []
     for r in results:
-        status = ("ok (oförändrad, inte omrenderad)" if r.skipped else "ok") if r.ok else "misslyckades"
+        status = (T["ok_skipped"] if r.skipped else T["ok"]) if r.ok else T["failed"]
         message = r.error if not r.ok else ("" if r.pdf is not None else r.note)
         rows.append(
             f"<tr class=\"{'ok' if r.ok else 'fel'}\"><td>{html.escape(r.name)}</td>"
-            f"<td>{link(r.html, 'Rapport (HTML)')}{' · ' + link(r.pdf, 'PDF') if r.pdf is not None else ''}</td>"
-            f"<td>{link(r.excel, 'Tabeller (Excel)')}</td>"
+            f"<td>{link(r.html, T['report'])}{' · ' + link(r.pdf, 'PDF') if r.pdf is not None else ''}</td>"
+            f"<td>{link(r.excel, T['tables'])}</td>"
             f"<td class=\"tal\">{html.escape(r.n_clients)}</td>"
-            f"<td>{'Endast tendenser' if r.tendency else ''}</td>"
+            f"<td>{T['tendency'] if r.tendency else ''}</td>"
             f"<td>{status}</td><td>{html.escape(message)}</td></tr>")
     n_fail = sum(not r.ok for r in results)
     n_skip = sum(r.ok and r.skipped for r in results)
+    head = "".join(f"<th>{h}</th>" for h in T["head"])
     page = f"""<!DOCTYPE html>
-<html lang="sv">
+<html lang="{'en' if lang == 'en' else 'sv'}">
 <head>
 <meta charset="utf-8">
-<title>Kommunrapporter ASI</title>
+<title>{T['title']}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }}
@@ -1181,20 +1213,17 @@ p.not {{ font-size: 0.9em; color: #444; }}
 </style>
 </head>
 <body>
-<h1>Kommunrapporter ASI (individbaserad systematisk uppföljning)</h1>
-<p>Skapad {_dt.datetime.now():%Y-%m-%d %H:%M}. <strong>Referensdatum: {html.escape(str(reference_date))}</strong>.
-{len(results)} rapporter, {len(results) - n_fail} klara (varav {n_skip} oförändrade sedan förra körningen), {n_fail} misslyckade.</p>
-<p class="not">{html.escape(REFERENCE_DATE_TEXT["sv"].format(date=reference_date))}</p>
+<h1>{T['h1']}</h1>
+<p>{T['created']} {_dt.datetime.now():%Y-%m-%d %H:%M}. <strong>{T['refdate']}: {html.escape(str(reference_date))}</strong>.
+{T['summary'].format(n=len(results), ok=len(results) - n_fail, skip=n_skip, fail=n_fail)}</p>
+<p class="not">{html.escape(REFERENCE_DATE_TEXT["en" if lang == "en" else "sv"].format(date=reference_date))}</p>
 <table>
-<thead><tr><th>Kommun</th><th>Rapport (HTML, PDF för utskrift)</th><th>Tabeller</th><th>Antal klienter (Grund)</th>
-<th>Anmärkning</th><th>Status</th><th>Meddelande</th></tr></thead>
+<thead><tr>{head}</tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
 </table>
-<p class="not">Antal under {min_cell} visas som &lt;{min_cell}; ".." = dolt för att skydda små tal.
-Med färre än {TENDENCY_THRESHOLD} klienter visar rapporten endast tendenser: inga slutsatser.
-Alla siffror har passerat skyddet för små tal.</p>
+<p class="not">{T['foot'].format(m=min_cell, t=TENDENCY_THRESHOLD)}</p>
 </body>
 </html>
 """

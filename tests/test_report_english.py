@@ -65,6 +65,16 @@ def test_no_swedish_in_an_english_report_except_names(english, who):
     assert "Summary" in text and "ASI report" in text
 
 
+def test_no_swedish_in_the_english_index_except_names(english):
+    out, _ = english
+    names = load_release(out / "release").municipalities
+    words = visible_words(out / "index.html", names)
+    assert len(words) > 40
+    swedish = sorted({w for w in words if w.lower() in SWEDISH or re.search("[åäöÅÄÖ]", w)})
+    assert not swedish, swedish
+    assert "Reference date" in " ".join(words)
+
+
 def test_the_checker_finds_swedish(english):   # the test can fail: the Swedish words are found
     out, res = english
     page = res[BIG].html.with_name("sv.html")
