@@ -233,7 +233,7 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     """
     from dataclasses import replace
 
-    from . import bortfall, reports, scores
+    from . import reports, scores
     from .followup import pair_followups, pair_followups_by
     from .tables import _unit_tables
 

@@ -610,8 +610,10 @@ table.asi-tabell th { background: #eef2f5; vertical-align: bottom; }
     white-space: normal !important; overflow-wrap: break-word; padding: 1px 3px !important; max-width: none !important; }
   /* headings may break inside a word; cells only between words (numbers never break) */
   table th, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; }
-  /* a table of 20 columns or more gets a landscape page of its own (@page asi-bred) */
-  .jp-Cell:has(table tr > :nth-child(20)) { page: asi-bred; }
+  /* a table of 20 columns or more gets a landscape page of its own (@page asi-bred); the other tables of
+     the same output stay in portrait (an output is a block, not JupyterLab's shrink-to-fit table cell) */
+  .jp-OutputArea-output { display: block !important; }
+  table:has(tr > :nth-child(20)) { page: asi-bred; }
   thead { display: table-header-group; }
   tr, img, svg { break-inside: avoid; }
   img { max-width: 100% !important; height: auto !important; }

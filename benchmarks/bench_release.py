@@ -71,7 +71,7 @@ def sample_of(sizes: pd.Series, k: int) -> list[str]:
     return [names[i] for i in sorted({round(i * (len(names) - 1) / max(1, k - 1)) for i in range(k)})]
 
 
-def bench(label: str, ds, *, sample: int | None, full: bool) -> dict:
+def bench(label: str, ds, *, sample: int | None, full: bool, publish_tables: bool = True) -> dict:
     from asi_lib import release as R
     from asi_lib import reports, scores
     from asi_lib.change import estimate_rci_reference
@@ -90,6 +90,7 @@ def bench(label: str, ds, *, sample: int | None, full: bool) -> dict:
     with Clock() as grouped:
         tables = R._raw_tables(ds, units, as_of=ref, lang="sv", window=(90, 730), rci=rci,
                                region_pairing=region_pairing)
+    print(f"[{label}] grouped compute: {grouped.wall:.1f} s wall, {grouped.cpu:.1f} s CPU", flush=True)
     timed = munis if sample is None else sample_of(sizes.set_axis(sizes.index.astype(str)), sample)
     per = {}
     by_unit = {}
@@ -106,17 +107,19 @@ def bench(label: str, ds, *, sample: int | None, full: bool) -> dict:
         assert len(mine) == len(got)
         for a, b in zip(got, mine):
             pd.testing.assert_frame_equal(a, b, check_exact=True)
+    print(f"[{label}] per unit: " + ", ".join(f"{u} {per[u].cpu:.2f}" for u in per) + " s CPU", flush=True)
     mean_w = np.mean([per[m].wall for m in timed]) if timed else 0.0
     mean_c = np.mean([per[m].cpu for m in timed]) if timed else 0.0
     per_wall = per[R.REGION].wall + mean_w * len(munis)
     per_cpu = per[R.REGION].cpu + mean_c * len(munis)
-    hidden = [table_cells(t.raw, min_cell=5).primary for t in tables]
+    hidden = [table_cells(t.raw, min_cell=5).primary for t in tables] if publish_tables else []
     with Clock() as pub:
         for t, h in zip(tables, hidden):
             publish(t.raw, min_cell=5, lang="sv", hidden=h, labels=t.key != "index", one_marker=True)
     out = {"label": label, "units": len(units), "clients": int(ds.grund["client_pid"].nunique()),
            "tables": len(tables), "setup": setup, "grouped": grouped, "per_wall": per_wall, "per_cpu": per_cpu,
-           "timed": len(timed), "publish": pub, "extrapolated": len(timed) < len(munis)}
+           "timed": len(timed), "publish": pub, "extrapolated": len(timed) < len(munis),
+           "published": publish_tables}
     if full:
         with Clock() as whole:
             rel = R.build_release(ds)
@@ -134,8 +137,9 @@ def report(r: dict) -> None:
     print(f"{'compute, per unit (before)' + ('*' if est else ''):<44}{r['per_wall']:>10.1f}{r['per_cpu']:>10.1f}")
     print(f"{'compute, grouped (now)':<44}{g.wall:>10.1f}{g.cpu:>10.1f}")
     print(f"{'  ratio per unit / grouped':<44}{r['per_wall'] / g.wall:>9.1f}×{r['per_cpu'] / g.cpu:>9.1f}×")
-    print(f"{'publish, every table':<44}{p.wall:>10.1f}{p.cpu:>10.1f}"
-          f"   ({1000 * p.cpu / r['tables']:.0f} ms CPU per table)")
+    if r["published"]:
+        print(f"{'publish, every table':<44}{p.wall:>10.1f}{p.cpu:>10.1f}"
+              f"   ({1000 * p.cpu / r['tables']:.0f} ms CPU per table)")
     print(f"{'compute + publish (now)':<44}{g.wall + p.wall + r['setup'].wall:>10.1f}"
           f"{g.cpu + p.cpu + r['setup'].cpu:>10.1f}")
     if "full" in r:
@@ -154,14 +158,17 @@ def main(argv=None) -> None:
     ap.add_argument("--no-demo", action="store_true")
     ap.add_argument("--no-national", action="store_true")
     ap.add_argument("--full", action="store_true", help="also the whole build_release (joint protection)")
+    ap.add_argument("--no-publish", action="store_true", help="time the computation only")
     a = ap.parse_args(argv)
     if not a.no_demo:
         from asi_lib.datasets import read_dataset
 
-        report(bench("demo region", read_dataset("demo"), sample=None, full=a.full))
+        report(bench("demo region", read_dataset("demo"), sample=None, full=a.full,
+                     publish_tables=not a.no_publish))
     if not a.no_national:
         ds = national(a.clients, a.municipalities)
-        report(bench(f"national shape ({a.municipalities} municipalities)", ds, sample=a.sample, full=a.full))
+        report(bench(f"national shape ({a.municipalities} municipalities)", ds, sample=a.sample, full=a.full,
+                     publish_tables=not a.no_publish))
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def change(rows, en=False):
              "Mean at follow-up", "Difference", "95% CI, lower", "95% CI, upper", "Note"] if en else
             ["Livsområde", "Mått", "Antal klienter", "Antal par (Grund–uppföljning)", "Medelvärde vid baslinjen",
              "Medelvärde vid uppföljningen", "Skillnad", "95 % KI, nedre", "95 % KI, övre", "Anmärkning"])
-    measure = "Composite score (0–1)" if en else "Sammanfattande index (0–1)"
+    measure = "Composite score (0–1)" if en else "Sammanvägt index (0–1)"
     rating = "Interviewer rating (0–9)" if en else "Intervjuarskattning (0–9)"
     out = []
     for a, r in zip(AREAS_EN if en else AREAS_SV, rows):
