@@ -568,7 +568,7 @@ def _determined(sets, hidden: np.ndarray) -> np.ndarray:
 
 
 def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | None = None,
-               exact: bool = True) -> np.ndarray:
+               exact: bool = True, protect: np.ndarray | None = None) -> np.ndarray:
     """Hide more cells until no hidden cell can be derived from the sets.
 
     First the classic rule (no set with exactly one hidden cell: hide the
@@ -578,7 +578,11 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | 
     null space of the equations (catches chains such as a "bridge" between two
     blocks of hidden cells); repeated until stable. ``exact=False`` skips the
     exact check (a release audits its whole system with integer programming
-    instead, :func:`asi_lib.release.audit`).
+    instead, :func:`asi_lib.release.audit`). ``protect``: the hidden cells
+    the classic rule guards (default every hidden cell); a release guards its
+    small counts only and leaves the rest to its audit, so that a cell hidden
+    for another reason (not shown at all, or a secondary cell) does not drag
+    a chain of visible cells after it.
     """
     sec = np.zeros_like(sup)
     if not sets:
@@ -593,6 +597,9 @@ def _secondary(values: np.ndarray, sup: np.ndarray, sets, penalty: np.ndarray | 
             h = (sup | sec)[cells]
             cnt = np.bincount(set_idx, weights=h.astype(float), minlength=len(sets))
             cand = (cnt[set_idx] == 1) & ~h & (v > 0)
+            if protect is not None:    # only sets whose one hidden cell is guarded
+                guarded = np.bincount(set_idx, weights=(h & protect[cells]).astype(float), minlength=len(sets))
+                cand &= guarded[set_idx] == 1
             if not cand.any():
                 break
             # A cell that also sits in other sets with nothing hidden yet would open each of

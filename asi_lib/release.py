@@ -590,7 +590,8 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     for rounds in range(1, max_rounds + 1):
         if not (hidden & shown).any():
             break                      # nothing shown is hidden: nothing to protect (e.g. min_cell=1)
-        hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact)
+        hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact,
+                             protect=primary if audit_cells else None)
         for a, b in links:
             both = (hidden[a] & shown[a]) | (hidden[b] & shown[b])
             hidden[a[both & (values[a] > 0)]] = True
@@ -1058,7 +1059,7 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
     index_pub = None
     for t, g in zip(tables, jp.table_cells):
-        pub = publish(t.raw, min_cell=min_cell, lang=lang, hidden=jp.hidden[g],
+        pub = publish(t.raw, min_cell=min_cell, lang=lang, hidden=(jp.hidden & jp.shown)[g],
                       labels=t.key != "index", one_marker=True)
         pub.attrs["asi"]["reference_date"] = str(ref.date())
         if t.key == "index":
