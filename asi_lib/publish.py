@@ -81,7 +81,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from .codebook import AREAS, TABLES, load_codebook
+from .codebook import TABLES, load_codebook
 from .errors import AsiInputError
 
 __all__ = ["publish", "TOTAL", "HIDDEN", "COLUMN_LABELS", "TENDENCY_NOTE", "label_values",
