@@ -301,6 +301,14 @@ def _build(model: Model, files: dict[str, dict[str, Sheet]], index_rows, region_
             for r in range(len(shm.rows)):
                 m.eq("t1_n", [(m.c(f, shm.name, r, N_COL), 1), (N[f], -1)])
                 t1miss[f][shm.key(r, "Variabel")] = m.c(f, shm.name, r, MISS_COL)
+        if not any(v is not None for v in t1miss[f].values()):
+            # a release does not repeat the missing values per measure in Table 1's means: a
+            # composite's missing values are Kompletthet's "Index saknas" (Grund)
+            k = sheets.get("Kompletthet")
+            if k is not None and k.col("Index saknas") is not None:
+                for r in range(len(k.rows)):
+                    if k.key(r, "Formulär") == "Grund":
+                        t1miss[f][f"Sammanvägt index: {k.key(r, 'Livsområde')}"] = m.c(f, k.name, r, "Index saknas")
 
     for f, sheets in files.items():
         for sh in sheets.values():

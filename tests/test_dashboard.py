@@ -189,6 +189,9 @@ def test_hidden_groups_are_not_drawn(rel, names):
         data = load_view_data(rel, m)
         for group, (_, _, title) in GROUPS.items():
             res = select_view(data, "profile", "alcohol", group)
+            if title not in rel.tables(m):      # under ten clients a release has no profile tables
+                assert res.plot is None or not len(res.plot)
+                continue
             t = rel.tables(m)[title]
             rows = t.loc[t["Mått"] == "Sammanvägt index: Alkohol"]
             hidden = set(rows.loc[rows["Medelvärde"] == "..", rows.columns[0]])

@@ -203,7 +203,9 @@ def test_excel_readable_next_to_html(rendered):
         xlsx = res[m].excel
         assert xlsx is not None and xlsx.parent == res[m].html.parent
         wb = openpyxl.load_workbook(xlsx, read_only=True)
-        assert len(wb.sheetnames) == 17   # the material in brief + 15 standard tables + the legend
+        # the material in brief + 15 standard tables + the legend; under ten clients (SMALL) a release
+        # publishes only the material in brief
+        assert len(wb.sheetnames) == (17 if m == BIG else 2), (m, wb.sheetnames)
         assert wb.sheetnames[-1] == "Teckenförklaring"
         assert str(wb.worksheets[0]["A1"].value).startswith(m)
 
@@ -234,7 +236,7 @@ def test_executed_notebook_kept_with_parameters(rendered):
     assert ast.literal_eval(values["KOMMUN"]) == SMALL
     assert ast.literal_eval(values["RELEASE"]) == str(out / "release")   # built once from the store
     last = nb.cells[-1].outputs[0]["text"]
-    assert last.startswith(f"{SMALL}: 16 tabeller") and last.strip().endswith("ja")
+    assert last.startswith(f"{SMALL}: 1 tabeller") and last.strip().endswith("ja")   # under ten clients
 
 
 def test_cli_exit_code_1_when_a_report_fails(rendered, tmp_path):
