@@ -331,14 +331,12 @@ def _build(model: Model, files: dict[str, dict[str, Sheet]], index_rows, region_
         m.eq("index_sum", [(reg_rows[0], 1)] + [(c, -1) for c, x in idx.values() if x != region_file])
     if region_file in files:
         _region_links(m, files, N, t1miss, region_file, idx)
-        units = {sh.unit for f, sheets in files.items() if f != region_file for sh in sheets.values()}
         pk = files[region_file].get("Problem per kommun")
         listed = {pk.key(r, "Kommun") for r in range(len(pk.rows))} - {TOTAL} if pk is not None else set()
-        missing = listed - units
-        # every municipality's file is at hand, or the missing ones are in the index: the region is
-        # the sum of the files plus one unknown (≥ 0) per cell for the municipalities without tables
-        if listed and all(u in idx for u in missing):
-            _cross_sums(m, files, region_file, [idx[u][0] for u in sorted(missing)])
+        # the region is the sum of the municipalities' tables, plus one unknown (≥ 0) per cell for
+        # the municipalities that do not publish that table (their clients are in the index)
+        if listed:
+            _cross_sums(m, files, region_file, idx, listed)
 
 
 def _within_sheet(m, f, sh, Nf, t1f, t1mf, files, N, t1miss, region_file):
@@ -603,21 +601,29 @@ _CROSS = ("Klientgruppen", "Klientgruppen, medelvärden", "Problem per kön", "P
           "Bortfallsorsaker uppföljning", "Insatser genomförda")
 
 
-def _cross_sums(m, files, region_file, missing_n=()):
-    """Region cell = Σ the municipalities' cells (+ an unknown for those without a workbook).
+def _cross_sums(m, files, region_file, idx, listed):
+    """Region cell = Σ the municipalities' cells (+ an unknown for those without the table).
 
-    ``missing_n``: index cells of the municipalities without a workbook. Their part of a
-    region cell is one unknown count ≥ 0 (not reported), at most their clients; in Table 1
-    and the profiles their "Antal klienter" is exactly their clients.
+    ``listed``: the region's municipalities; ``idx``: their index cells. A municipality
+    whose workbook lacks the table (none at all, or one with only the material in brief)
+    adds one unknown count ≥ 0 per region cell (not reported), at most their clients; in
+    Table 1 and the profiles their "Antal klienter" is exactly their clients. A table some
+    such municipality lacks and the index does not count is not summed.
     """
     reg = files[region_file]
     others = [f for f in files if f != region_file]
+    unit_of = {f: next(iter(files[f].values())).unit for f in others if files[f]}
     for s in _CROSS:
         rsh = reg.get(s)
         if rsh is None:
             continue
+        have = [f for f in others if s in files[f]]
+        lacking = set(listed) - {unit_of.get(f) for f in have}
+        if not all(u in idx for u in lacking):
+            continue
+        missing_n = [idx[u][0] for u in sorted(lacking)]
         profile = s.startswith("Problem per")
-        lab_of = {f: {lab: i for i, lab in enumerate(files[f][s].labels)} for f in others if s in files[f]}
+        lab_of = {f: {lab: i for i, lab in enumerate(files[f][s].labels)} for f in have}
         for r, lab in enumerate(rsh.labels):
             for col in rsh.count_cols:
                 terms = [(m.c(region_file, s, r, col), 1)]
@@ -631,7 +637,7 @@ def _cross_sums(m, files, region_file, missing_n=()):
                     elif s.startswith(("Klientgruppen", "Problem per")):   # their clients: at most N
                         m.between("cross_missing_le", [(u, 1)] + rest, -np.inf, 0.0)
                 ok = True
-                for f in others:
+                for f in have:
                     i = lab_of.get(f, {}).get(lab)
                     if i is None:
                         if profile:
