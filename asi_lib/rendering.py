@@ -197,7 +197,11 @@ class KernelWorker:
         # "KeyboardInterrupt caught in kernel" on our stderr. Only the kernel's own log is quieted.
         helper = NotebookClient(nbformat.v4.new_notebook(), km=km, kernel_name=self.kernel_name,
                                 startup_timeout=int(self.start_timeout),
-                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL",
+                                                 # the prompt counter is set back to 1 between reports: with
+                                                 # history on, IPython printed "Session/line number was not
+                                                 # unique" into the next report
+                                                 "--HistoryManager.enabled=False"])
         helper.start_new_kernel()
         helper.start_new_kernel_client()
         self.km, self.kc = km, helper.kc

@@ -71,6 +71,27 @@ def test_one_warm_kernel_serves_several_reports_with_a_clean_namespace(tiny, tmp
     assert not psutil.pid_exists(pa["pid"]) or psutil.Process(pa["pid"]).status() == psutil.STATUS_ZOMBIE
 
 
+def test_a_warm_kernel_prints_nothing_of_its_own_into_later_reports(tmp_path):
+    # The prompt counter is set back to 1 between reports; with IPython's history on, the third to
+    # fifth report of a kernel began with "ERROR! Session/line number was not unique in database"
+    # (seen on top of the demo's Älvstad report; reproduced here with the history on: reports 3-5).
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python (asi-kit)", "language": "python"}
+    params = nbformat.v4.new_code_cell('KOMMUN = "A"\nEXCEL = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(f"x{i} = {i}") for i in range(12)]
+    path = tmp_path / "many_cells.ipynb"
+    nbformat.write(nb, path)
+    w = KernelWorker(KERNEL)
+    try:
+        res = [w.render(ReportTask(municipality=f"M{k}", name=f"M{k}", stem=f"kommun_m{k}", title="t", timeout=60,
+                                   parameters={"KOMMUN": f"M{k}"}, notebook=str(path)), tmp_path) for k in range(6)]
+    finally:
+        w.stop()
+    assert all(r.ok for r in res) and w.kernels_started == 1
+    assert [r.name for r in res if "not unique" in r.html.read_text(encoding="utf-8")] == []
+
+
 def test_failing_cell_keeps_the_kernel_timeout_replaces_it(tiny, tmp_path):
     w = KernelWorker(KERNEL)
     try:
