@@ -201,6 +201,9 @@ def test_markdown_text_fuzz_nothing_live_and_text_kept(value):
     assert tags <= {"h1", "a"}, (value, out)  # the heading and its anchor link only
     shown = html.unescape(re.sub(r"<[^>]+>", "", out))
     expected = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", value)  # control characters: spaces
+    # Unicode noncharacters (U+FDD0–FDEF, U+xFFFE/xFFFF) stay in the HTML as numeric references
+    # (&#64976;), which html.unescape (the test's reader, per HTML5) turns into nothing
+    expected = "".join(c for c in expected if not (0xFDD0 <= ord(c) <= 0xFDEF or ord(c) & 0xFFFE == 0xFFFE))
     assert " ".join(expected.split()) in " ".join(shown.split()), (value, out)
 
 
