@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AsiInputError
+from .groups import UNKNOWN
 from .publish import TOTAL, _secondary, publish, table_cells
 
 __all__ = ["REGION", "RELEASE_FORMAT", "reference_date", "build_release", "write_release", "load_release",
@@ -288,9 +289,23 @@ def _raw_tables_per_unit(ds, units, *, as_of, lang, window, rci=None) -> list[_T
 #: "Kompletthet"), and the reasons an item is missing.
 RELEASE_DROPS = {
     "profile_*": {None: ("n_missing",)},
-    "table1": {"Klientgruppen, medelvärden": ("n_missing",)},
-    "completeness": {None: ("missing_x_n", "missing_n_n", "missing_empty_n", "missing_invalid_n")},
+    "table1": {None: ("n_missing",)},
+    "completeness": {None: ("rating_missing_n", "composite_missing_n",
+                            "missing_x_n", "missing_n_n", "missing_empty_n", "missing_invalid_n")},
 }
+
+#: Count columns of missing values. What they count is the interview's documentation (an item the
+#: interviewer did not fill in), not something about the clients, so a release does not protect them
+#: as small counts of clients (``docs/methods/protection.md``, "Missing values"). It does not print
+#: them either (:data:`RELEASE_DROPS`): they stay unknowns, and the equations through them (valid +
+#: missing = clients) no longer force the valid counts beside every mean to be hidden.
+MISSING_COUNTS = ("n_missing", "rating_missing_n", "composite_missing_n",
+                  "missing_x_n", "missing_n_n", "missing_empty_n", "missing_invalid_n")
+
+#: What a reader looks at first is expensive to hide (added to a cell's value when the protection
+#: picks a cell to hide): a category's clients (Table 1 and the profiles' group n), the clients
+#: with a value beside a mean, and the Grund interviews per period.
+IMPORTANCE = 1000.0
 
 
 def _release_parts(key: str, parts: list) -> list:
@@ -305,6 +320,36 @@ def _release_parts(key: str, parts: list) -> list:
         extra = (*rule.get(None, ()), *rule.get(title, ()))
         out.append((title, mask, tuple(drop) + tuple(c for c in extra if c not in drop)))
     return out
+
+
+def _shape_for_release(tables: list, munis) -> dict:
+    """What a release shows of each table (in place); returns each unit's clients.
+
+    :data:`RELEASE_DROPS` removed; a municipality with fewer clients than the
+    tendency threshold shows no tables of its own but the overview
+    ("Materialet i korthet"; its report says why and shows the region), and
+    the region's tables by municipality leave its rows out too (one row per
+    year of two clients is what it does not show in its own report). Its
+    cells stay unknowns in every relation.
+    """
+    idx = next(t.raw for t in tables if t.key == "index")
+    raw_n = dict(zip(idx["municipality"].astype(str), idx["n"].astype(int)))
+    tiny = {u for u in munis if raw_n.get(u, 0) < TENDENCY_THRESHOLD}
+    for t in tables:
+        t.parts = [] if t.unit in tiny and t.key != "overview" else _release_parts(t.key, t.parts)
+        keep = None
+        if t.unit == REGION and tiny and t.key != "index" and "municipality" in t.raw.columns:
+            keep = ~t.raw["municipality"].astype(str).isin(tiny).to_numpy()
+        by = t.key[len("profile_"):] if t.key.startswith("profile_") else None
+        if by in t.raw.columns:
+            # the clients whose grouping value is unknown are a count of missing values (MISSING_COUNTS),
+            # not a group to describe: a profile lists the known groups and the total
+            known = (t.raw[by].astype("string") != UNKNOWN).fillna(True).to_numpy(dtype=bool)
+            keep = known if keep is None else keep & known
+        if keep is not None:
+            t.parts = [(title, keep if mask is None else np.asarray(mask, dtype=bool) & keep, drop)
+                       for title, mask, drop in t.parts]
+    return raw_n
 
 
 # --------------------------------------------------------------------------- step 3: joint protection
@@ -386,6 +431,13 @@ def _canonical(t: _Table, col: str, row: dict) -> tuple | None:
     return None
 
 
+def _important(key: tuple) -> bool:
+    """A cell a reader looks at first (:data:`IMPORTANCE`)."""
+    if key[0] == _LG:
+        return (len(key) == 5 and key[2] != "*") or (len(key) == 6 and key[5] in ("valid", "others_valid"))
+    return len(key) == 4 and not isinstance(key[0], tuple) and key[1] == "asi_use" and key[3] == "k"
+
+
 def _margin_key(key: tuple) -> tuple[str, tuple]:
     """(unit, the key without its unit): cells of one quantity in different units."""
     if key[0] == _LG:
@@ -462,21 +514,25 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     t0 = time.perf_counter()
     cells, gid_of, keys, values, vnan = [], [], [], [], []
     key_to_gid: dict[tuple, int] = {}
-    primary_l, forced_l, penalty_l, shown_l = [], [], [], []
+    primary_l, forced_l, penalty_l, shown_l, missing_l, shown_locals = [], [], [], [], [], []
     for t in tables:
         c = table_cells(t.raw, min_cell=min_cell)
         cells.append(c)
         ks = _cell_keys(t, c)
         shown_local = _shown_cells(c, getattr(t, "parts", None))
+        shown_locals.append(shown_local)
         isnan = np.zeros(len(c.values), dtype=bool)
+        is_missing = np.zeros(len(c.values), dtype=bool)
         for col in c.counts:
             isnan[c.cell_id[col][np.isnan(c.vals[col])]] = True
+            if col in MISSING_COUNTS:
+                is_missing[c.cell_id[col]] = True
         g = np.empty(len(ks), dtype=int)
         for j, k in enumerate(ks):
             kv = (k, float(c.values[j]))
             if k in key_to_gid and values[key_to_gid[k]] == c.values[j]:
                 g[j] = key_to_gid[k]
-                forced_l[g[j]] |= bool(c.forced[j])
+                forced_l[g[j]] |= bool(c.comp[j])
                 penalty_l[g[j]] = max(penalty_l[g[j]], float(c.penalty[j]))
                 shown_l[g[j]] |= bool(shown_local[j])
                 continue
@@ -492,18 +548,27 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             values.append(float(c.values[j]))
             vnan.append(bool(isnan[j]))
             primary_l.append(bool(c.primary[j]))
-            forced_l.append(bool(c.forced[j]))
+            forced_l.append(bool(c.comp[j]))
             penalty_l.append(float(c.penalty[j]))
             shown_l.append(bool(shown_local[j]))
+            missing_l.append(bool(is_missing[j]) or (k[0] == _LG and k[-1] == "missing"))
         gid_of.append(g)
     values = np.asarray(values, dtype=float)
     vnan = np.asarray(vnan, dtype=bool)
     # a cell no file shows is unknown to every reader: hidden from the start, protecting nothing
     # of its own (not primary), but an unknown in every equation it is part of
     shown = np.asarray(shown_l, dtype=bool)
-    primary = np.asarray(primary_l, dtype=bool) & shown
-    forced = (np.asarray(forced_l, dtype=bool) & shown) | ~shown
+    # a count of missing values is no count of clients (MISSING_COUNTS): not protected of its own
+    is_missing = np.asarray(missing_l, dtype=bool)
+    primary = np.asarray(primary_l, dtype=bool) & shown & ~is_missing
+    forced = ((np.asarray(forced_l, dtype=bool) | primary) & shown) | ~shown
     penalty = np.asarray(penalty_l, dtype=float)
+    penalty += IMPORTANCE * np.array([_important(k) for k in keys], dtype=bool)
+    # ASI use per period: the target group (Grund + bortfall) is the row's whole, which a table on its
+    # own keeps visible at any cost; in a release the Grund interviews are what a reader looks at, so
+    # a period with a small bortfall hides its target group (and share) rather than its interviews
+    penalty[[i for i, k in enumerate(keys) if len(k) == 4 and not isinstance(k[0], tuple)
+             and k[1] == "asi_use" and k[3] == "n"]] = 0.0
     # a unit's number of clients is the one figure every reader needs: hidden only as a last resort
     is_total = np.array([len(k) == 5 and k[0] == _LG and k[2:] == ("*", "*", "n") for k in keys], dtype=bool)
     penalty[is_total] = np.maximum(penalty[is_total], 1e6)
@@ -518,14 +583,16 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     from .publish import _complements
 
     le_pairs, lower = set(), np.zeros(len(values))
-    for t, c, g in zip(tables, cells, gid_of):
+    for t, c, g, sh in zip(tables, cells, gid_of, shown_locals):
         for part, whole in _complements(c.counts, c.meta):
             ok = ~(np.isnan(c.vals[part]) | np.isnan(c.vals[whole]))
             for a, b in zip(g[c.cell_id[part][ok]], g[c.cell_id[whole][ok]]):
                 if a != b:
                     le_pairs.add((int(a), int(b)))
         if str(getattr(t, "key", "")).startswith("profile_") and "n" in c.cell_id:
-            lower[g[c.cell_id["n"]]] = np.maximum(lower[g[c.cell_id["n"]]], 1.0)
+            ids = c.cell_id["n"]
+            listed = g[ids[sh[ids]]]          # only the groups some file lists
+            lower[listed] = np.maximum(lower[listed], 1.0)
     le_pairs = np.array(sorted(le_pairs), dtype=int).reshape(-1, 2)
     lower = np.minimum(lower, values)
     # margins: region = Σ municipalities, per quantity
@@ -1049,11 +1116,7 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     # a municipality with fewer clients than the tendency threshold shows no tables of its own but
     # the overview ("Materialet i korthet"; its report says why and shows the region): the cells of
     # its other tables are unknowns in every relation
-    idx = next(t.raw for t in tables if t.key == "index")
-    raw_n = dict(zip(idx["municipality"].astype(str), idx["n"].astype(int)))
-    tiny = {u for u in munis if raw_n.get(u, 0) < TENDENCY_THRESHOLD}
-    for t in tables:
-        t.parts = [] if t.unit in tiny and t.key != "overview" else _release_parts(t.key, t.parts)
+    raw_n = _shape_for_release(tables, munis)
     t_compute = time.perf_counter() - t0
     jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
     published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
