@@ -33,7 +33,9 @@ Within one file (one unit: a municipality or the region):
 
 ``t1_n``           every "Antal klienter" of Table 1 (both sheets) is the unit's N;
 ``t1_cats``        per variable of Table 1: sum of k over categories + missing = N;
-                   "Saknar värde" is one number per variable;
+                   "Saknar värde" is one number per variable (a release does not print
+                   it: then it is an unknown ≥ 0 per variable, and per measure in the
+                   means, that the relations below use like any hidden cell);
 ``prof_n``         profile tables ("Problem per …"): a group's n is the same on every
                    measure row; Totalt n = N;
 ``prof_sum``       sum of the groups' n + Table 1's missing of that variable = Totalt n;
@@ -232,6 +234,7 @@ class Model:
         self.where: dict[tuple, int] = {}
         self.rel: list[tuple[str, dict, float, float]] = []
         self.min_cell = 5
+        self.unlisted: dict[tuple, tuple[int, set]] = {}   # (file, sheet) -> (unknown, listed names)
 
     def add_cell(self, file, sheet, row, label, column, text) -> int | None:
         p = parse_cell(text)
@@ -243,6 +246,12 @@ class Model:
         self.cells.append({"file": file, "sheet": sheet, "r": row, "row": label, "column": column,
                            "marker": str(text), "kind": p[0], "value": p[1] if p[0] in ("v", "<") else None})
         self.where[(file, sheet, row, column)] = cid
+        return cid
+
+    def unknown(self, file, sheet, row, label, column) -> int:
+        """A count the reader knows exists but no file prints (e.g. missing values): an integer ≥ 0."""
+        cid = self.add_cell(file, sheet, row, label, column, "..")
+        self.cells[cid]["internal"] = True
         return cid
 
     def c(self, file, sheet, row, column):
@@ -284,14 +293,17 @@ def _build(model: Model, files: dict[str, dict[str, Sheet]], index_rows, region_
             continue
         N[f] = m.c(f, sh.name, 0, N_COL)
         ks, miss = {}, {}
+        # a release does not print missing values: each variable still has some, unknown (≥ 0)
+        printed = sh.col(MISS_COL) is not None
         for r in range(len(sh.rows)):
             m.eq("t1_n", [(m.c(f, sh.name, r, N_COL), 1), (N[f], -1)])
             var, cat = sh.key(r, "Variabel"), sh.key(r, "Kategori")
             ks[(var, cat)] = m.c(f, sh.name, r, K_COL)
             if var in miss:
-                m.eq("t1_cats", [(m.c(f, sh.name, r, MISS_COL), 1), (miss[var], -1)])
+                if printed:
+                    m.eq("t1_cats", [(m.c(f, sh.name, r, MISS_COL), 1), (miss[var], -1)])
             else:
-                miss[var] = m.c(f, sh.name, r, MISS_COL)
+                miss[var] = m.c(f, sh.name, r, MISS_COL) if printed else m.unknown(f, sh.name, r, var, MISS_COL)
         for var, mc in miss.items():
             m.eq("t1_cats", [(k, 1) for (v, _), k in ks.items() if v == var] + [(mc, 1), (N[f], -1)])
         t1[f] = (ks, miss)
@@ -309,6 +321,10 @@ def _build(model: Model, files: dict[str, dict[str, Sheet]], index_rows, region_
                 for r in range(len(k.rows)):
                     if k.key(r, "Formulär") == "Grund":
                         t1miss[f][f"Sammanvägt index: {k.key(r, 'Livsområde')}"] = m.c(f, k.name, r, "Index saknas")
+            elif shm is not None:   # nor there: each measure's missing values are unknowns (≥ 0)
+                for r in range(len(shm.rows)):
+                    lab = shm.key(r, "Variabel")
+                    t1miss[f][lab] = m.unknown(f, shm.name, r, lab, MISS_COL)
 
     for f, sheets in files.items():
         for sh in sheets.values():
@@ -329,10 +345,16 @@ def _build(model: Model, files: dict[str, dict[str, Sheet]], index_rows, region_
     reg_rows = [c for c, x in idx.values() if x is not None and x == region_file]
     if reg_rows:
         m.eq("index_sum", [(reg_rows[0], 1)] + [(c, -1) for c, x in idx.values() if x != region_file])
+    for (f, s), (u, names) in m.unlisted.items():
+        # the municipalities a table by municipality does not list: their clients (from the index)
+        rest = [c for name, (c, x) in idx.items() if name not in names and x != region_file]
+        m.eq("prof_sum", [(u, 1)] + [(c, -1) for c in rest])
     if region_file in files:
         _region_links(m, files, N, t1miss, region_file, idx)
         pk = files[region_file].get("Problem per kommun")
         listed = {pk.key(r, "Kommun") for r in range(len(pk.rows))} - {TOTAL} if pk is not None else set()
+        # and the municipalities it leaves out: every unit of the index but the region
+        listed |= {name for name, (_c, x) in idx.items() if x != region_file}
         # the region is the sum of the municipalities' tables, plus one unknown (≥ 0) per cell for
         # the municipalities that do not publish that table (their clients are in the index)
         if listed:
@@ -369,7 +391,11 @@ def _within_sheet(m, f, sh, Nf, t1f, t1mf, files, N, t1miss, region_file):
             # a group that is no category of the variable (e.g. "okänd") holds the clients without a value
             unknown = [g for g in parts if (var, g) not in ks]
             if var == "Kommun":
-                m.eq("prof_sum", terms)
+                # the region's table may leave a municipality out (under ten clients): its clients
+                # are an unknown here, tied to the index below (_build)
+                u = m.unknown(f, s, tot[0], "(ej listade kommuner)", N_COL + " (ej listade)")
+                m.unlisted[(f, s)] = (u, set(parts))
+                m.eq("prof_sum", terms + [(u, 1)])
             elif var_miss is not None and unknown:
                 m.eq("prof_sum", terms)
                 m.eq("prof_sum", [(m.c(f, s, groups[g][0], N_COL), 1) for g in unknown] + [(var_miss, -1)])
