@@ -21,7 +21,10 @@ kernel that has loaded the release and drawn one figure, waiting for the query
 string); also the refusal page. Each view starts when the pool is warm again.
 Target: first view ≤ 3 s.
 
-Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--browser] [--units 290]``.
+``--compare CHECKOUT`` (with ``--browser``): the same against another checkout's
+server (its code, ``voila.json`` and template), the two taking turns view by view.
+
+Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--browser [--compare DIR]] [--units 290]``.
 """
 from __future__ import annotations
 
@@ -65,10 +68,10 @@ def run(release: Path, municipality: str, label: str) -> None:
 
     _warm_up()  # as a preheated kernel does before the visitor arrives
     t0 = time.perf_counter()
-    load_release(release, units=[REGION])  # what a preheated kernel reads before the query string
+    pre = load_release(release, units=[REGION])  # what a preheated kernel reads before the query string
     t_pre = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rel = load_release(release, units=[REGION, municipality])  # after it
+    rel = load_release(release, units=[REGION, municipality], manifest=pre.manifest)  # after it
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
     d = Dashboard(rel, municipality)
@@ -88,7 +91,6 @@ def run(release: Path, municipality: str, label: str) -> None:
 
 
 ROOT = Path(__file__).resolve().parents[1]
-DASH = ROOT / "notebooks" / "dashboard"
 
 
 def _free_port() -> int:
@@ -97,14 +99,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(release: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def _start(release: Path, log: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """The dashboard server of the checkout ``root`` (its code, voila.json and template) on a free port."""
     port = _free_port()
-    env = {**os.environ, "JUPYTER_PATH": str(DASH / "share"), "ASI_KIT_RELEASE": str(release),
-           "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "JUPYTER_PATH": str(root / "notebooks" / "dashboard" / "share"),
+           "ASI_KIT_RELEASE": str(release), "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     env.pop("ASI_DASHBOARD_KOMMUNER", None)
     cmd = [sys.executable, "-m", "asi_lib.dashboard_server", "oversikt.ipynb", f"--port={port}",
            "--AsiVoila.max_sessions=20"]
-    cwd = DASH
+    cwd = root / "notebooks" / "dashboard"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     end = time.monotonic() + 120
@@ -141,35 +145,53 @@ def _pool_warm(proc, log: Path, timeout: float = 300) -> None:
         time.sleep(1)
 
 
-def browser_first_view(release: Path, municipality: str, label: str, views: int = 3) -> None:
+def browser_first_view(release: Path, municipality: str, label: str, views: int = 3,
+                       roots: dict[str, Path] | None = None) -> None:
+    """First view and refusal page in Chromium, ``views`` times per server; servers alternate view by view.
+
+    ``roots``: label → checkout (default this one); with two checkouts (``--compare``) both servers
+    run at once and take turns, so both see the same load.
+    """
     from playwright.sync_api import sync_playwright
+    roots = roots or {"": ROOT}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", chromium_sandbox=False,
                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
-        log = Path(tempfile.mkdtemp()) / "voila.log"
-        proc, url = _start(release, log)
+        servers = {}
         try:
-            times, refusals = [], []
+            for name, root in roots.items():
+                log = Path(tempfile.mkdtemp()) / "voila.log"
+                servers[name] = (*_start(release, log, root), log)
+            res = {name: {"first": [], "refusal": [], "load": []} for name in roots}
             for _ in range(views):
-                for query, selector, out in (("?kommun=" + quote(municipality), ".asi-kf-value", times),
-                                             ("?kommun=Stockholm", ".asi-refusal", refusals)):
-                    _pool_warm(proc, log)
-                    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
-                    page = ctx.new_page()
-                    t0 = time.perf_counter()
-                    page.goto(url + query, wait_until="commit")
-                    page.wait_for_selector(selector, timeout=300_000)
-                    if out is times:
-                        page.wait_for_selector(".asi-plot", state="attached", timeout=300_000)
-                    out.append(time.perf_counter() - t0)
-                    ctx.close()
-            rss = sum(k.memory_info().rss for k in _kernels(proc)) / 2**20
+                for name, (proc, url, log) in servers.items():
+                    for query, selector, key in (("?kommun=" + quote(municipality), ".asi-kf-value", "first"),
+                                                 ("?kommun=Stockholm", ".asi-refusal", "refusal")):
+                        for other, _u, other_log in servers.values():
+                            _pool_warm(other, other_log)
+                        ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+                        page = ctx.new_page()
+                        res[name]["load"].append(os.getloadavg()[0])
+                        t0 = time.perf_counter()
+                        page.goto(url + query, wait_until="commit")
+                        page.wait_for_selector(selector, timeout=300_000)
+                        if key == "first":
+                            page.wait_for_selector(".asi-plot", state="attached", timeout=300_000)
+                        res[name][key].append(time.perf_counter() - t0)
+                        ctx.close()
+            rss = {name: sum(k.memory_info().rss for k in _kernels(proc)) / 2**20
+                   for name, (proc, _u, _l) in servers.items()}
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-    print(f"{label}: first view median {statistics.median(times):.1f} s ({', '.join(f'{t:.1f}' for t in times)}); "
-          f"refusal median {statistics.median(refusals):.1f} s; kernels' RSS at the end {rss:.0f} MiB; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+            for proc, _u, _l in servers.values():
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)
+    for name, r in res.items():
+        times, refusals, load = r["first"], r["refusal"], r["load"]
+        print(f"{label}{' [' + name + ']' if name else ''}: first view median {statistics.median(times):.2f} s "
+              f"({', '.join(f'{t:.2f}' for t in times)}); refusal median {statistics.median(refusals):.2f} s "
+              f"({', '.join(f'{t:.2f}' for t in refusals)}); load average at the views {min(load):.1f}–"
+              f"{max(load):.1f} (median {statistics.median(load):.1f}) on {os.cpu_count()} cores; "
+              f"kernels' RSS at the end {rss[name]:.0f} MiB", flush=True)
 
 
 def main() -> None:
@@ -179,12 +201,17 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=290)
     ap.add_argument("--browser", action="store_true", help="first view in Chromium (see above)")
     ap.add_argument("--views", type=int, default=3)
+    ap.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                    help="with --browser: also serve another checkout (e.g. `git archive main | tar -x -C DIR`); "
+                         "the two servers take turns, view by view")
     a = ap.parse_args()
     demo = Path(ensure_demo_release(ROOT / "out" / "demo"))
     big = national_shaped(demo, ROOT / "out" / "bench_dashboard_release", a.units)
     if a.browser:
-        browser_first_view(demo, "Älvstad", "demo release, Älvstad", a.views)
-        browser_first_view(big, "Älvstad", f"national-shaped release ({a.units} municipalities), Älvstad", a.views)
+        roots = {"this": ROOT, str(a.compare): a.compare.resolve()} if a.compare else None
+        browser_first_view(demo, "Älvstad", "demo release, Älvstad", a.views, roots)
+        browser_first_view(big, "Älvstad", f"national-shaped release ({a.units} municipalities), Älvstad", a.views,
+                           roots)
         return
     run(demo, "Älvstad", "demo release")
     run(big, "Älvstad", "national-shaped release")

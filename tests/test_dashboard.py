@@ -94,6 +94,28 @@ def test_release_read_for_one_municipality_is_the_same(release_path, rel, big):
         part.tables(next(m for m in rel.municipalities if m != big))
 
 
+def test_second_read_reuses_the_manifest_unless_the_release_changed(release_path, big, tmp_path):
+    """After the query string a page reads its tables with the manifest it already has (no 3.7 MB re-parse)."""
+    import shutil
+
+    from asi_lib.release import REGION, write_release
+    folder = tmp_path / "release"
+    shutil.copytree(release_path, folder)
+    first = load_release(folder, units=[REGION])
+    marked = {**first.manifest, "read_by": "the first call"}  # only in memory: shows which manifest was used
+    again = load_release(folder, units=[REGION, big], manifest=marked)
+    assert again.manifest is marked and list(again.published) == [REGION, big]
+    full = load_release(folder)
+    for unit in (None, big):
+        for k, f in full.tables(unit).items():
+            pd.testing.assert_frame_equal(again.tables(unit)[k], f)
+    # the release is rebuilt in the meantime (other tables): the folder's own manifest is read
+    write_release(load_release(folder, units=[REGION, big]), folder)
+    fresh = load_release(folder, units=[REGION, big], manifest=marked)
+    assert "read_by" not in fresh.manifest
+    assert fresh.manifest["files"]["tables.parquet"] != marked["files"]["tables.parquet"]
+
+
 def test_unknown_municipality_is_refused(rel):
     with pytest.raises(AsiInputError):
         Dashboard(rel, municipality="Stockholm")

@@ -322,6 +322,19 @@ def test_first_view_in_swedish_without_console_warnings(page, server):
           f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
+def test_front_end_loads_with_the_first_cell(page, server):
+    """The page's scripts (voila.js) load with the first cell, not after the last: the browser fetches
+    them while the kernel reads the municipality's tables (Voilà's lab template waited for the kernel)."""
+    resp = page.goto(server + "?kommun=" + quote(KOMMUN), wait_until="load")
+    raw = resp.text()
+    scripts = re.findall(r"<script src=\"[^\"]*/voila\.js\"", raw)
+    assert len(scripts) == 1, scripts
+    at = raw.index(scripts[0])
+    assert raw.index("jupyter-config-data") < at < raw.index('cell-index="2"') < raw.index("window.voila_finish()")
+    page.wait_for_selector(".asi-kf-value", timeout=PAGE_TIMEOUT_MS)
+    assert page.outside == [], f"requests left localhost: {page.outside}"
+
+
 @pytest.mark.parametrize("query", ["&template=lab", "&theme=dark", "&template=classic&theme=dark"])
 def test_template_and_theme_override_refused_in_browser(page, server, query):
     """?template= / ?theme= would make Voilà render another template (lab loads Font Awesome from
