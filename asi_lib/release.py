@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import AsiInputError
-from .groups import UNKNOWN
 from .publish import TOTAL, _secondary, publish, table_cells
 
 __all__ = ["REGION", "RELEASE_FORMAT", "reference_date", "build_release", "write_release", "load_release",
@@ -332,6 +331,8 @@ def _shape_for_release(tables: list, munis) -> dict:
     year of two clients is what it does not show in its own report). Its
     cells stay unknowns in every relation.
     """
+    from .groups import UNKNOWN     # here: reading a release (the dashboard) imports no computation
+
     idx = next(t.raw for t in tables if t.key == "index")
     raw_n = dict(zip(idx["municipality"].astype(str), idx["n"].astype(int)))
     tiny = {u for u in munis if raw_n.get(u, 0) < TENDENCY_THRESHOLD}
