@@ -788,7 +788,7 @@ def _shown_cells(c, parts) -> np.ndarray:
 
 
 def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
-    """Hide the cheapest visible non-zero cell near each determined cell.
+    """Hide the cheapest visible cell near each determined cell.
 
     Near: in an equation with the cell; when all of those are hidden or
     protected by a penalty (a unit's client count), in an equation with one of
@@ -813,7 +813,7 @@ def _hide_around(det: np.ndarray, values, hidden, sets, penalty) -> bool:
                 break
             seen_sets |= ids
             cand = np.unique(np.concatenate([sets[i][0] for i in ids]))
-            vis = cand[~hidden[cand] & (values[cand] > 0)]
+            vis = cand[~hidden[cand]]     # a 0 too: in a release a hidden 0 reads like any other ".."
             cheap = vis[penalty[vis] < 1e6]
             if cheap.size:
                 pick = cheap[np.argmin(cost[cheap])]
