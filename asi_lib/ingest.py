@@ -296,6 +296,10 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     baselines = current["grund"][["client_pid", "interview_date"]].rename(columns={"client_pid": "client_key"})
     known_qids = set(quarantine["qid"])
     accepted_keys: dict[str, set] = {t: set() for t in TABLES}
+    # identities of earlier ingests' quarantine entries: only these can be resolved by an accepted row (drop_resolved),
+    # so only accepted identities among them are kept (not one Python string per accepted row: ~160 MB at 10^6 rows)
+    old_q_ids = {t: set(quarantine.loc[quarantine["table"] == t, "identity"].dropna()) if "identity" in quarantine
+                 else set() for t in TABLES}
     requarantined: dict[str, set] = {t: set() for t in TABLES}
     this_qids: set = set()
     processed: list[FileResult] = []
@@ -321,7 +325,10 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
             q = q[~q["qid"].isin(known_qids)]
             known_qids |= set(q["qid"])
             new_q.append(q)
-        accepted_keys[t] |= set(st.identity_keys(t, accepted.drop(index=conflict_rows)).dropna())
+        if old_q_ids[t] and len(accepted):
+            keys = st.identity_keys(t, accepted.loc[~accepted.index.isin(conflict_rows)])
+            accepted_keys[t] |= set(keys[keys.isin(old_q_ids[t]).to_numpy()].dropna())
+            del keys
         if t == "grund" and len(accepted):
             baselines = pd.concat([baselines, accepted[["client_pid", "interview_date"]].rename(
                 columns={"client_pid": "client_key"})], ignore_index=True)
