@@ -290,6 +290,7 @@ def _ingest_locked(paths, st: Store, *, mapping, table, as_of_ts, key_path, acce
     current = {t: st.read_table(t) for t in TABLES}
     changed: set[str] = set()
     quarantine = st.read_quarantine()
+    release_memory()  # the Parquet buffers of the store just read
     new_q: list[pd.DataFrame] = []
     corrections: list[dict] = []
     all_problems: list[pd.DataFrame] = []

@@ -589,8 +589,9 @@ class CsvSource:
         import pyarrow.csv as pacsv
         n = int(self.counts[0])
         names = [f"c{i}" for i in range(n)]
-        per_record = max(Path(self.file).stat().st_size / max(len(self.counts), 1), 1.0)
-        ro = pacsv.ReadOptions(column_names=names, block_size=int(min(max(chunk_rows * per_record, 1 << 22), 1 << 28)))
+        # one thread and 4 MB blocks: memory in flight is one block and the chunk being assembled (with threads,
+        # blocks parsed ahead on other threads' heaps made the peak vary from run to run by ~300 MB)
+        ro = pacsv.ReadOptions(column_names=names, block_size=1 << 22, use_threads=False)
         po = pacsv.ParseOptions(delimiter=self.delimiter, quote_char='"', double_quote=True, escape_char=False,
                                 newlines_in_values=True, ignore_empty_lines=False)
         co = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=False,
