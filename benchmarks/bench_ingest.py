@@ -26,6 +26,7 @@ against ``pandas.read_csv`` alone.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,12 +43,14 @@ seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
 t = rep.totals()
 assert all(f.status == "ok" for f in rep.files), rep.summary_sv()
 assert t["read"] == t["accepted_new"] + t["accepted_unchanged"] + t["corrected"] + t["quarantined"], t
+assert t["accepted_unchanged"] == 0, "not a fresh store"  # every run ingests into an empty store
 try:  # this process's own high-water mark: ru_maxrss would include the parent's pages it forked with
     hwm = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM:"))
 except (OSError, StopIteration):
     hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "maxrss_mb": hwm / 1024,
-                  "read": t["read"], "quarantined": t["quarantined"], "exit": rep.exit_code}))
+                  "read": t["read"], "accepted_new": t["accepted_new"], "quarantined": t["quarantined"],
+                  "exit": rep.exit_code}))
 """
 
 
@@ -81,7 +84,10 @@ def national(scale: float, repeat: int, out: str | None, seed: int = 12) -> dict
     runs = {"whole": [], "chunked": []}
     for i in range(repeat):
         for name, chunk in (("whole", 0), ("chunked", None)) if i % 2 == 0 else (("chunked", None), ("whole", 0)):
-            r = run_child(files, work / f"store-{name}-{i}", work / f"key-{name}-{i}", as_of, chunk)
+            store, key = work / f"store-{name}-{i}", work / f"key-{name}-{i}"
+            shutil.rmtree(store, ignore_errors=True)  # a fresh store every time: a kept --out folder from an
+            key.unlink(missing_ok=True)               # earlier run would make this a re-ingest (other figures)
+            r = run_child(files, store, key, as_of, chunk)
             runs[name].append(r)
             r["load"] = os.getloadavg()[0]
             print(f"  {name:<8} run {i + 1}: {r['seconds']:6.1f} s (CPU {r['cpu_seconds']:5.1f} s), peak RSS "
