@@ -409,9 +409,10 @@ def auto_chunk_rows(n_columns: int) -> int:
     costs a fixed ~0.3-0.5 s of per-column pandas work in validation, so the
     88-column Grund file took 13 chunks at two million cells and 4 at eight
     million (CPU time of the whole ingest 29.4 s -> 24.8 s, the same as
-    reading every file whole). The peak did not grow (851 -> 837 MB): it is
-    the merge of the last file into the store, not a chunk in flight (a
-    90,000-row Grund chunk peaks at ~580 MB of the process while validated).
+    reading every file whole); the peak stayed at ~840 MB then. With the
+    merge into an empty table copying nothing, the peak of a first ingest
+    (~770 MB) is a 100,000-row Uppföljning chunk being validated while the
+    Grund table is held (+250-400 MB per chunk in flight).
     The row cap keeps a narrow file (insatser: 11 columns) from becoming one
     chunk.
 
