@@ -467,6 +467,14 @@ def _csv_damage(text: str, delim: str, header, n_body: int) -> pd.DataFrame | No
 
 # ---------------------------------------------------------------- CSV in chunks
 DEFAULT_CHUNK_ROWS = 100_000   # rows per chunk of a streamed CSV (see :func:`open_csv`)
+try:
+    import pyarrow as _pa
+    import pyarrow.csv  # noqa: F401 - the streaming CSV reader
+    _HAVE_ARROW_CSV = True
+    _ARROW_ERRORS = (_pa.ArrowInvalid, _pa.ArrowException)
+except ImportError:  # pragma: no cover - pyarrow is a pandas 3 string backend here, but never required
+    _HAVE_ARROW_CSV = False
+    _ARROW_ERRORS = (ValueError,)
 _BLOCK_CHARS = 1 << 22          # characters per block of the scanning pass
 
 
@@ -520,6 +528,7 @@ class CsvSource:
     counts: np.ndarray | None
     truncated: bool
     width: int
+    arrow: bool = False  # read with pyarrow's CSV reader (see :meth:`chunks`)
 
     def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS):
         """The file's rows as :class:`RawTable` s of at most ``chunk_rows`` records each (the header counts in the first).
@@ -528,12 +537,30 @@ class CsvSource:
         the file's real rows; read problems (short rows, a cut last row) as in
         :func:`read_csv_text`. Always yields at least one (possibly empty) chunk.
 
+        A plain file (``arrow``: UTF-8, every record exactly as wide as the
+        header, no lone carriage return) is parsed by pyarrow's streaming CSV
+        reader, straight into Arrow strings; any other file, and the rest of
+        a plain one that pyarrow refuses, by pandas. Chunk boundaries are the
+        same either way (records ``k * chunk_rows`` ...).
+
         Raises
         ------
         AsiInputError
             pandas cannot parse a record (raised when the reader reaches it).
         """
         chunk_rows = max(int(chunk_rows), 1)
+        done = 0
+        if self.arrow:
+            try:
+                for raw in self._arrow_chunks(chunk_rows):
+                    yield raw
+                    done += 1
+                return
+            except _ARROW_ERRORS:  # pyarrow refuses what pandas may read: pandas reads the chunks not yet yielded
+                pass
+        yield from self._pandas_chunks(chunk_rows, skip=done)
+
+    def _pandas_chunks(self, chunk_rows: int, skip: int = 0):
         try:
             reader = pd.read_csv(self.file, encoding=self.encoding, sep=self.delimiter, dtype=str,
                                  keep_default_na=False, na_filter=False, header=None, skip_blank_lines=False,
@@ -543,8 +570,11 @@ class CsvSource:
             if prev is None:  # pragma: no cover - the scan found a header
                 prev = pd.DataFrame(columns=range(len(self.names)))
             prev = prev.iloc[1:]  # record 0 is the header
+            k = 0
             for cur in it:
-                yield self._chunk(prev, last=False)
+                if k >= skip:
+                    yield self._chunk(prev, last=False)
+                k += 1
                 prev = cur
             yield self._chunk(prev, last=True)
         except (pd.errors.ParserError, csv.Error, ValueError) as exc:
@@ -552,6 +582,49 @@ class CsvSource:
         except OSError as exc:
             raise _err(f"filen kan inte läsas ({exc.strerror or exc})", f"cannot read file ({exc.strerror or exc})",
                        self.file) from None
+
+    def _arrow_chunks(self, chunk_rows: int):
+        """:meth:`_pandas_chunks` with pyarrow's reader: pieces of exactly ``chunk_rows`` records (the last fewer)."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+        n = int(self.counts[0])
+        names = [f"c{i}" for i in range(n)]
+        # one thread and 4 MB blocks: memory in flight is one block and the chunk being assembled (with threads,
+        # blocks parsed ahead on other threads' heaps made the peak vary from run to run by ~300 MB)
+        ro = pacsv.ReadOptions(column_names=names, block_size=1 << 22, use_threads=False)
+        po = pacsv.ParseOptions(delimiter=self.delimiter, quote_char='"', double_quote=True, escape_char=False,
+                                newlines_in_values=True, ignore_empty_lines=False)
+        co = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=False,
+                                  quoted_strings_can_be_null=False)
+
+        def pieces():
+            buf, reader = None, pacsv.open_csv(self.file, read_options=ro, parse_options=po, convert_options=co)
+            for batch in reader:
+                t = pa.Table.from_batches([batch])
+                buf = t if buf is None else pa.concat_tables([buf, t])
+                while buf.num_rows >= chunk_rows:
+                    yield buf.slice(0, chunk_rows)
+                    buf = buf.slice(chunk_rows)
+            if buf is not None and buf.num_rows:
+                yield buf
+
+        def frame(t, start):
+            df = t.to_pandas()
+            df.columns = range(n)
+            df.index = pd.RangeIndex(start, start + len(df))
+            return df.iloc[1:] if start == 0 else df
+
+        it = pieces()
+        prev, start = next(it, None), 0
+        if prev is None:  # pragma: no cover - the scan found a header
+            prev = pa.table({c: pa.array([], pa.string()) for c in names})
+        for cur in it:
+            yield self._chunk(frame(prev, start), last=False)
+            start += prev.num_rows
+            prev = cur
+        if start + prev.num_rows != len(self.counts):  # pyarrow and the counting reader split the records differently
+            raise _ARROW_ERRORS[0]("record count")
+        yield self._chunk(frame(prev, start), last=True)
 
     def _chunk(self, body: pd.DataFrame, *, last: bool) -> RawTable:
         rec = np.asarray(body.index, dtype=np.int64)  # record number, header = 0
@@ -603,6 +676,8 @@ def _scan_utf8(p: Path):
     counts = array.array("q")
     head, delim, carry = "", None, ""
     quoted = nonblank = nul = False
+    n_cr = n_crlf = 0
+    cr_end = False
     last = ""
     try:
         with open(p, encoding="utf-8-sig", newline="\n") as f:
@@ -618,6 +693,9 @@ def _scan_utf8(p: Path):
                 if not block:
                     break
                 nonblank = nonblank or bool(block.strip())
+                n_cr += block.count("\r")
+                n_crlf += block.count("\r\n") + (cr_end and block.startswith("\n"))
+                cr_end = block.endswith("\r")
                 nul = nul or "\x00" in block
                 r = block.rstrip(" \t")
                 if r:
@@ -634,7 +712,7 @@ def _scan_utf8(p: Path):
     if not quoted and carry.strip("\r") != "":
         counts.append(carry.count(delim) + 1)
     return {"encoding": "utf-8-sig", "delimiter": delim or ",", "empty": not nonblank, "nul": nul,
-            "truncated": bool(last) and last not in "\r\n", "quoted": quoted,
+            "truncated": bool(last) and last not in "\r\n", "quoted": quoted, "lone_cr": n_cr != n_crlf,
             "counts": None if quoted else np.frombuffer(counts, dtype=np.int64).copy()}
 
 
@@ -722,6 +800,10 @@ def open_csv(path, *, table=None, mapping=None) -> CsvSource:
         if scan["nul"]:
             raise _err("filen ser inte ut som text (CSV)", "file does not look like text (CSV)", path)
         enc, delim, counts, truncated = scan["encoding"], scan["delimiter"], scan["counts"], scan["truncated"]
+    # pyarrow reads a plain file (UTF-8, every record as wide as the header, lines ended by \n or \r\n) into the
+    # same cells as pandas, without making a Python string of every cell
+    arrow = (scan is not None and not scan["lone_cr"] and counts is not None and len(counts) > 0
+             and bool((counts == counts[0]).all()) and _HAVE_ARROW_CSV)
     try:
         first = pd.read_csv(p, encoding=enc, sep=delim, dtype=str, keep_default_na=False, na_filter=False,
                             header=None, skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL, nrows=1)
@@ -733,7 +815,7 @@ def open_csv(path, *, table=None, mapping=None) -> CsvSource:
     while width and str(header[width - 1]).strip() == "":
         width -= 1
     return CsvSource(table=tab, file=str(path), names=names, original_columns=orig, encoding=enc, delimiter=delim,
-                     counts=counts, truncated=truncated, width=width)
+                     counts=counts, truncated=truncated, width=width, arrow=arrow)
 
 
 # ---------------------------------------------------------------- Excel

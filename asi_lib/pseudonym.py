@@ -87,8 +87,14 @@ def normalise_id_text(ids: pd.Series) -> pd.Series:
     """
     s = pd.Series(ids, dtype="str").fillna("")
     s = _ascii_digits(s)
-    s = s.str.replace(r"[" + DASHES + r"]", "-", regex=True).str.replace(r"[\ufe62\uff0b]", "+", regex=True)
-    return s.str.replace(r"\s+", "", regex=True)
+    # only values with white space or a non-ASCII character can change: the (Python) regex replacements run on
+    # those alone; the test itself is an ASCII pattern, which pandas hands to Arrow (no Python loop)
+    odd = s.str.contains(r"[^!-~]", regex=True).fillna(False).astype(bool)
+    if not odd.any():
+        return s
+    t = s[odd]
+    t = t.str.replace(r"[" + DASHES + r"]", "-", regex=True).str.replace(r"[\ufe62\uff0b]", "+", regex=True)
+    return s.where(~odd, t.str.replace(r"\s+", "", regex=True))
 
 
 def mask_identifiers(values):
@@ -166,6 +172,33 @@ def _luhn_ok(arr: np.ndarray) -> np.ndarray:
     return total % 10 == 0
 
 
+def _extract_pnr(s: pd.Series) -> pd.DataFrame:
+    """``s.str.extract(_PNR_RE)`` for the compact form of :func:`normalise_id_text`, in Arrow (RE2) when it can.
+
+    pandas runs ``str.extract`` in Python, row by row. The compact form holds
+    no Unicode digit (turned into ASCII) and no white space (removed), where
+    RE2's ``\\d`` and ``$`` would differ from Python's, so RE2 gives the same
+    groups; a group that took no part is empty in RE2 and NaN in pandas, so
+    empty groups become NaN (no group of the pattern can match empty text).
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        arr = pa.array(s.array) if len(s) else pa.array([], type=pa.string())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        st = pc.extract_regex(arr, _PNR_RE)
+    except Exception:  # pragma: no cover - no pyarrow, or a pyarrow without RE2
+        return s.str.extract(_PNR_RE)
+    valid = pc.is_valid(st)
+    out = {}
+    for i, name in enumerate(("c", "y", "m", "d", "sep", "n")):
+        child = st.field(i)
+        child = pc.if_else(pc.and_(valid, pc.not_equal(child, "")), child, pa.scalar(None, pa.string()))
+        out[name] = pd.Series(pd.arrays.ArrowStringArray(child), index=s.index, dtype="str")
+    return pd.DataFrame(out, index=s.index)
+
+
 def parse_personal_numbers(ids: pd.Series, ref_date=None) -> pd.DataFrame:
     """Recognise personal identity and coordination numbers.
 
@@ -207,7 +240,7 @@ def parse_personal_numbers(ids: pd.Series, ref_date=None) -> pd.DataFrame:
     """
     s = normalise_id_text(ids)
     ref = pd.Timestamp(ref_date) if ref_date is not None else pd.Timestamp.today().normalize()
-    parts = s.str.extract(_PNR_RE)
+    parts = _extract_pnr(s)
     has = parts["y"].notna()
     out = pd.DataFrame(index=s.index)
     y = pd.to_numeric(parts["y"], errors="coerce")
@@ -318,9 +351,10 @@ def client_keys(ids: pd.Series, municipality: pd.Series, ref_date=None) -> pd.Se
 
 
 def _hash_keys(keys: pd.Series, key: bytes) -> pd.Series:
-    uniq = keys.dropna().unique()
-    table = {k: hmac.new(key, k.encode("utf-8"), hashlib.sha256).hexdigest() for k in uniq}
-    return keys.map(table).astype("string")
+    codes, uniq = pd.factorize(keys, use_na_sentinel=True)  # each distinct key hashed once, then taken per row
+    hexes = np.array([hmac.new(key, k.encode("utf-8"), hashlib.sha256).hexdigest() for k in uniq] + [None],
+                     dtype=object)
+    return pd.Series(hexes[codes], index=keys.index, dtype="string")  # code -1 (no key) takes the None: <NA>
 
 
 def pseudonymise_ids(ids: pd.Series, municipality: pd.Series, key: bytes) -> pd.Series:

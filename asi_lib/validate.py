@@ -357,8 +357,9 @@ def validate_frame(raw, *, as_of=None, codebook=None, context: dict | None = Non
         of the Grund interviews known (store + batch). Without it the
         follow-up rules are skipped;
         ``seen``: a dict shared by the chunks of one file (start empty); it
-        keeps ``seen["first"]`` (identity -> first row number) so that a
-        ``duplicate`` in a later chunk names the first row of the file.
+        keeps ``seen["first_parts"]`` (identity -> first row number, one part
+        per chunk) so that a ``duplicate`` in a later chunk names the first
+        row of the file, and the baselines' first dates (computed once).
 
     Returns
     -------
@@ -669,20 +670,39 @@ def _cross_field(out, df, table, as_of, cb, P, context, pseudonymised) -> None:
     if seen is not None:  # a file read in chunks: identities of earlier chunks with their first row
         ident_key = parts["_k"].astype("string").str.cat([parts[c].astype("string") for c in ident], sep="\x1f")
         ident_key = ident_key.where(complete)
-        before = seen.get("first")
-        prior = ident_key.map(before) if before is not None and len(before) else pd.Series(np.nan, index=idx)
-        first = first.where(prior.isna(), prior.astype("float64"))
+        # one (identity -> first row) part per earlier chunk, each with its own hash table, built once: a single
+        # growing Series would rebuild the table of every earlier identity in every chunk
+        befores = seen.setdefault("first_parts", [])
+        prior = np.full(len(idx), np.nan)
+        if befores:
+            look = ident_key.astype(object).to_numpy()
+            for part in befores:
+                pos = part.index.get_indexer(look)
+                hit = (pos >= 0) & np.isnan(prior)
+                prior[hit] = part.to_numpy()[pos[hit]]
+        prior = pd.Series(prior, index=idx)
+        first = first.where(prior.isna(), prior)
         fresh = complete & prior.isna() & (first == rowno)
-        add = pd.Series(rowno[fresh].to_numpy(), index=pd.Index(ident_key[fresh].to_numpy(), dtype="string"))
-        seen["first"] = add if before is None else pd.concat([before, add])
+        if fresh.any():
+            befores.append(pd.Series(rowno[fresh].to_numpy(dtype="float64"),
+                                     index=pd.Index(ident_key[fresh].astype(object).to_numpy(), dtype=object)))
     dup = complete & (first < rowno)
     P.add("duplicate", dup, date_col, df.get(date_col), " " + first.astype("Int64").astype(str),
           " " + first.astype("Int64").astype(str))
 
     base = context.get("baselines")
     if table == "uppfoljning" and base is not None:
-        firstg = base.dropna().groupby("client_key")["interview_date"].min()
-        gdate = pd.to_datetime(key.astype(object).map(firstg.to_dict())).astype("datetime64[us]")
+        cached = seen.get("baseline_first") if seen is not None else None
+        if cached is None or cached[0] is not base:  # once per file: the baselines do not change between chunks
+            firstg = base.dropna().groupby("client_key")["interview_date"].min()
+            cached = (base, pd.Index(firstg.index.astype(object), dtype=object),
+                      firstg.to_numpy().astype("datetime64[us]"))
+            if seen is not None:
+                seen["baseline_first"] = cached
+        pos = cached[1].get_indexer(key.astype(object).to_numpy())
+        gd = np.full(len(idx), np.datetime64("NaT"), dtype="datetime64[us]")
+        gd[pos >= 0] = cached[2][pos[pos >= 0]]
+        gdate = pd.Series(gd, index=idx)
         has_key = key.notna()
         P.add("followup_without_grund", has_key & gdate.isna(), "interview_date", df.get("interview_date"))
         before = has_key & gdate.notna() & date.notna() & (date <= gdate)

@@ -129,3 +129,33 @@ def test_chunked_conflicts_and_corrections_equal_whole_file(region):
     rc = run(region, "chunked2", CHUNK, paths=[changed], accept_corrections=True)
     same_outcome(region, "whole2", "chunked2", rw, rc)
     assert rc.files[0].corrected == 2
+
+
+def test_chunked_resolves_earlier_quarantine_like_whole_file(region):
+    """A row quarantined by an earlier ingest and fixed at the source leaves the quarantine in both paths.
+
+    Only identities that an earlier quarantine entry holds are kept while the
+    chunks are merged (not one key per accepted row); this checks that the
+    fixed row, in a late chunk, is still found (``resolved``) and that an
+    unfixed one stays.
+    """
+    g = pd.read_csv(region["files"]["grund"], dtype=str, keep_default_na=False)
+    bad_item, fixed_later = 70, 12  # two rows of different chunks get an out-of-range answer
+    orig = g.loc[bad_item, "medical_troubled"]
+    broken, fixed = region["dir"] / "grund_broken.csv", region["dir"] / "grund_fixed.csv"
+    g.loc[[bad_item, fixed_later], "medical_troubled"] = "77"
+    write_rows(broken, list(g.columns), g.to_numpy().tolist())
+    g.loc[bad_item, "medical_troubled"] = orig
+    write_rows(fixed, list(g.columns), g.to_numpy().tolist())
+    reports = {}
+    for name, chunk in (("whole3", 0), ("chunked3", CHUNK)):
+        first = run(region, name, chunk, paths=[broken])
+        q = Store(region["dir"] / name).read_quarantine()
+        assert {bad_item + 2, fixed_later + 2} <= set(q["row"].astype(int)), name
+        reports[name] = (first, run(region, name, chunk, paths=[fixed]))
+    same_outcome(region, "whole3", "chunked3", reports["whole3"][1], reports["chunked3"][1])
+    for name, (first, second) in reports.items():
+        assert second.resolved == 1, name  # row 72 fixed: its entry leaves; row 14 is quarantined again, same content
+        q = Store(region["dir"] / name).read_quarantine()
+        rows = set(q["row"].astype(int))
+        assert bad_item + 2 not in rows and fixed_later + 2 in rows, name

@@ -320,3 +320,66 @@ def test_short_row_found_in_a_file_with_quoted_cells_too(tmp_path):
                  + 'K2,"Ale, norra",U\n', encoding="utf-8")
     rp = read_file(p)[0].read_problems
     assert rp.index.tolist() == [3] and rp["rule"].tolist() == ["short_row"] and rp["column"].tolist() == ["interview_date"]
+
+
+# ---------------------------------------------------------------- chunks: pyarrow's reader against pandas'
+def _chunk_frames(src, n):
+    return [(c.data, c.read_problems) for c in src.chunks(n)]
+
+
+HEAD = "client_id,municipality,unit,interview_date,sex,main_substance,comment"
+
+
+@pytest.mark.parametrize("name, body, arrow", [
+    ("plain", [f"A{i},Ale,Öst,2024-03-{i % 28 + 1:02d},female,alcohol,x" for i in range(23)], True),
+    ("quoted", ['A1,Ale,Öst,2024-03-01,female,alcohol,"rad ett\nrad två, ""citat"""',
+                'A2,"Ale",Öst,2024-03-02,male,"cannabis",ab"c', 'A3,Ale,Öst,2024-03-03,male,alcohol,""',
+                ',,,,,,', 'A4,Ale, Öst ,2024-03-04,male,alcohol,"a\r\nb"'] * 3, True),
+    ("short_row", ["A1,Ale,Öst,2024-03-01,female,alcohol,x", "A2,Ale,Öst", "A3,Ale,Öst,2024-03-03,male,alcohol,y"], False),
+    ("blank_line", ["A1,Ale,Öst,2024-03-01,female,alcohol,x", "", "A3,Ale,Öst,2024-03-03,male,alcohol,y"], False),
+    ("lone_cr", ["A1,Ale,Öst,2024-03-01,female,alcohol,x\rA2,Ale,Öst,2024-03-02,male,alcohol,y"], False),
+])
+@pytest.mark.parametrize("eol, bom, end", [("\n", "", "\n"), ("\r\n", "\ufeff", "\r\n"), ("\n", "", "")])
+def test_arrow_chunks_equal_pandas_chunks(tmp_path, name, body, arrow, eol, bom, end):
+    """The same RawTables (cells, row numbers, read problems) from pyarrow's CSV reader as from pandas', any chunk size."""
+    import dataclasses
+
+    from asi_lib.io import open_csv
+    p = tmp_path / f"{name}.csv"
+    p.write_bytes((bom + eol.join([HEAD, *body]) + end).encode("utf-8"))
+    src = open_csv(p)
+    assert src.arrow is arrow
+    by_pandas = dataclasses.replace(src, arrow=False)
+    for n in (1, 2, 4, 7, 1000):
+        a, b = _chunk_frames(src, n), _chunk_frames(by_pandas, n)
+        assert len(a) == len(b)
+        for (da, pa_), (db, pb) in zip(a, b):
+            pd.testing.assert_frame_equal(da, db)
+            pd.testing.assert_frame_equal(pa_, pb)
+    if name == "quoted":
+        rows = pd.concat([d for d, _ in a])
+        assert rows.loc[2, "comment"] == 'rad ett\nrad två, "citat"' and rows.loc[3, "comment"] == 'ab"c'
+
+
+def test_arrow_chunks_fall_back_to_pandas_where_pyarrow_disagrees(tmp_path):
+    """When pyarrow's records do not add up to the counting reader's (checked at the end), pandas reads the rest.
+
+    The chunks already yielded are not read again; the last ones come from
+    pandas, and together they equal pandas' chunks.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from asi_lib.io import open_csv
+    p = tmp_path / "g.csv"
+    p.write_text(HEAD + "\n" + "\n".join(f"A{i},Ale,Öst,2024-03-01,female,alcohol,x{i}" for i in range(10)) + "\n",
+                 encoding="utf-8")
+    src = open_csv(p)
+    assert src.arrow
+    wrong = dataclasses.replace(src, counts=np.append(src.counts, src.counts[0]))  # one record more than pyarrow finds
+    a, b = _chunk_frames(wrong, 3), _chunk_frames(dataclasses.replace(src, arrow=False), 3)
+    assert [d.index.tolist() for d, _ in a] == [[2, 3], [4, 5, 6], [7, 8, 9], [10, 11]]
+    assert len(a) == len(b)
+    for (da, _), (db, _) in zip(a, b):
+        pd.testing.assert_frame_equal(da, db)

@@ -210,3 +210,24 @@ def test_fuzz_spellings_give_one_pseudonym_and_are_masked(day, nnn, sep, twelve,
     p = pseudonymise_ids(pd.Series([written]), pd.Series(["Ale"]), KEY).iloc[0]
     assert p == hmac.new(KEY, f"pnr|{canon}".encode(), hashlib.sha256).hexdigest(), repr(written)
     assert mask_identifiers(f"x {written} y") == "x *** y"
+
+
+def test_personal_number_parts_in_arrow_equal_python_regex():
+    """The Arrow (RE2) extraction of the personal-number parts gives pandas' ``str.extract`` groups, NaN and all.
+
+    Random identifiers of digits, dashes, plus, spaces, NBSP, letters and line breaks, normalised as
+    the kit does; the reference is pandas' Python-regex ``str.extract`` written out here.
+    """
+    import numpy as np
+
+    from asi_lib import pseudonym as ps
+    rng = np.random.default_rng(3)
+    chars = list("0123456789-+ \u2013\u00a0aZ\n")
+    vals = ["811218-9876", "198112189876", "811218+9876", "８１１２１８＋９８７６", "", "A17", "811218-98761"]
+    vals += ["".join(rng.choice(chars, size=rng.integers(0, 14))) for _ in range(3000)]
+    vals += ["".join(rng.choice(list("0123456789"), size=k)) for k in (10, 12) for _ in range(500)]
+    norm = ps.normalise_id_text(pd.Series(vals, dtype="str"))
+    expected = norm.str.extract(r"^(?P<c>\d{2})?(?P<y>\d{2})(?P<m>\d{2})(?P<d>\d{2})(?P<sep>[-+])?(?P<n>\d{4})$")
+    got = ps._extract_pnr(norm)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["y"].notna().sum() > 1000

@@ -114,3 +114,31 @@ def test_lock_refuses_a_second_writer_and_takes_over_a_stale_lock(tmp_path):
     with pytest.raises(AsiInputError, match="annan-server"):
         with st.lock("ingest"):
             pass
+
+
+def test_merge_key_codes_equal_where_text_keys_equal():
+    """Store.merge's int64 identity codes match exactly where the text keys (``_key_series``) match.
+
+    Checked pairwise on random stored and incoming rows (client, category, date), against the text
+    keys written out; keys with a missing part are all -1 (the text keys are all NaN there).
+    """
+    import numpy as np
+
+    from asi_lib.store import _key_codes, _key_series
+    rng = np.random.default_rng(7)
+
+    def rows(n):
+        return pd.DataFrame({
+            "client_pid": pd.array(rng.choice(["a" * 64, "b" * 64, "c" * 64, None], n), dtype="string"),
+            "form": pd.Categorical(rng.choice(["grund", "uppfoljning", None], n), categories=["grund", "uppfoljning", "x"]),
+            "d": pd.to_datetime(rng.choice(["2024-01-01", "2024-01-02", "2023-12-31", None], n)).astype("datetime64[us]")})
+    cur, new = rows(400), rows(250)
+    cols = ["client_pid", "form", "d"]
+    ck, nk = _key_codes(cur, new, cols)
+    codes = np.concatenate([ck.to_numpy(), nk.to_numpy()])
+    text = np.concatenate([_key_series(cur, cols).to_numpy(), _key_series(new, cols).to_numpy()])
+    full = pd.concat([cur, new]).notna().all(axis=1).to_numpy()
+    c, t = codes[full], text[full]
+    assert ((c[:, None] == c[None, :]) == (t[:, None] == t[None, :])).all()
+    assert (codes[~full] == -1).all() and pd.isna(text[~full]).all()
+    assert ck.index.equals(cur.index) and nk.index.equals(new.index)
