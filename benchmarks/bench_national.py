@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -160,16 +159,21 @@ def main(argv=None) -> int:
     # 2. ingest (child process: its own peak RSS)
     store, key = work / "store", work / "pseudonym.key"
     csvs = [str(p) for p in files if p.suffix == ".csv"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # the child reports its own high-water mark (VmHWM): RUSAGE_CHILDREN's maxrss counts the
+    # parent's pages at fork, i.e. the generated region held here
+    wrapper = ("import runpy, sys\nsys.argv = ['asi-kit', *sys.argv[1:]]\ntry:\n"
+               "    runpy.run_module('asi_lib', run_name='__main__')\nfinally:\n"
+               "    print('VmHWM', next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')),"
+               " file=sys.stderr)\n")
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "asi_lib", "ingest", *csvs, "--store", str(store), "--key", str(key),
+    res = subprocess.run([sys.executable, "-c", wrapper, "ingest", *csvs, "--store", str(store), "--key", str(key),
                           "--as-of", as_of], capture_output=True, text=True)
     fig["ingest_s"] = time.perf_counter() - t0
     if res.returncode not in (0, 1):
         print(res.stderr, file=sys.stderr)
         return 2
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    fig["ingest_peak_rss_mb"] = peak / 1024 if peak > before else None
+    hwm = [ln.split()[1] for ln in res.stderr.splitlines() if ln.startswith("VmHWM ")]
+    fig["ingest_peak_rss_mb"] = int(hwm[-1]) / 1024 if hwm else None
     print(f"  ingested in {fig['ingest_s']:.1f} s, peak RSS {fig['ingest_peak_rss_mb'] or 0:,.0f} MB", flush=True)
 
     # 3. release (hook)
