@@ -552,7 +552,7 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             forced_l.append(bool(c.comp[j]))
             penalty_l.append(float(c.penalty[j]))
             shown_l.append(bool(shown_local[j]))
-            missing_l.append(bool(is_missing[j]) or (k[0] == _LG and k[-1] == "missing"))
+            missing_l.append(bool(is_missing[j]))
         gid_of.append(g)
     values = np.asarray(values, dtype=float)
     vnan = np.asarray(vnan, dtype=bool)
