@@ -10,6 +10,7 @@ Nothing here is analysis logic: it only calls the library's rooms in order.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -91,11 +92,25 @@ def build_demo_store(out, *, n_clients: int = 3000, seed: int = DEMO_SEED, as_of
     return {"export": export, "store": store, "key": key, "reports": reports}
 
 
+@contextlib.contextmanager
+def _building(out):
+    """One builder at a time under ``out``: a second caller (another notebook, test or kernel) waits
+    for the first and then finds the store or release there, instead of stopping at the store's lock."""
+    import fcntl
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    with open(Path(out) / ".demo-build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_demo_store(out="out/demo", **kw) -> Path:
     """The demo store under ``out``, built if it does not exist yet."""
     store = Path(out) / "store"
     if not (store / "manifest.json").exists():
-        build_demo_store(out, quiet=True, **kw)
+        with _building(out):
+            if not (store / "manifest.json").exists():
+                build_demo_store(out, quiet=True, **kw)
     return store
 
 
@@ -106,7 +121,10 @@ def ensure_demo_release(out="out/demo", **kw) -> Path:
 
     rel = Path(out) / "release"
     if not (rel / "manifest.json").exists():
-        write_release(build_release(load_store(ensure_demo_store(out, **kw))), rel)
+        store = ensure_demo_store(out, **kw)
+        with _building(out):
+            if not (rel / "manifest.json").exists():
+                write_release(build_release(load_store(store)), rel)
     return rel
 
 

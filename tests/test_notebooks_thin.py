@@ -260,17 +260,9 @@ def _executed(path: Path):
 
     from asi_lib.reports import ensure_kernel
 
-    import fcntl
-
     nb = _read(path)
-    # the notebooks share ../out/demo (built by the first that finds it missing): under pytest -n 2
-    # two of them built it at once and one stopped at the store's lock; run them one at a time
-    lock = ROOT / "out" / ".notebook-tests.lock"
-    lock.parent.mkdir(exist_ok=True)
-    with open(lock, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        NotebookClient(nb, kernel_name=ensure_kernel(), timeout=600,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(nb, kernel_name=ensure_kernel(), timeout=600,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     return nb
 
 
