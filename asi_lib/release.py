@@ -44,7 +44,7 @@ import pandas as pd
 from .errors import AsiInputError
 from .publish import TOTAL, _secondary, publish, table_cells
 
-__all__ = ["REGION", "RELEASE_FORMAT", "reference_date", "build_release", "write_release", "load_release",
+__all__ = ["REGION", "RELEASE_FORMAT", "reference_date", "build_release", "write_release", "load_release", "units_for",
            "Release", "protect_jointly", "audit", "client_count_table"]
 
 #: Unit name of the whole region in a release.
@@ -1054,14 +1054,25 @@ class Release:
         """The unit key of a municipality (``None`` = the region); unknown names are refused."""
         if municipality is None or municipality == REGION:
             return REGION
-        if str(municipality) not in self.published:
+        if str(municipality) not in self.municipalities:
             raise AsiInputError(f"okänd kommun '{municipality}' i utgåvan (finns: {', '.join(self.municipalities)}) "
                                 "/ unknown municipality in the release")
         return str(municipality)
 
     def tables(self, municipality: str | None = None) -> dict[str, pd.DataFrame]:
-        """Published tables of one municipality (``None`` = the region), title → frame."""
-        return self.published[self.unit_of(municipality)]
+        """Published tables of one municipality (``None`` = the region), title → frame.
+
+        Raises
+        ------
+        AsiInputError
+            Unknown municipality, or one that this ``load_release(units=...)``
+            did not read.
+        """
+        unit = self.unit_of(municipality)
+        if unit not in self.published:
+            raise AsiInputError(f"'{municipality}' lästes inte in: load_release(..., units=units_for(...)) "
+                                "/ this unit was not read from the release")
+        return self.published[unit]
 
     def client_counts(self) -> pd.DataFrame:
         """Clients with ASI Grund per municipality as published (the index), with the tendency flag."""
@@ -1273,6 +1284,15 @@ def _long_table(tpath: Path, sha: str):
         _LONG.clear()
         _LONG[key] = pq.read_table(tpath)
     return _LONG[key]
+
+
+def units_for(municipality: str | None) -> list[str]:
+    """The units a report or view of one municipality reads: its own and the region's.
+
+    >>> units_for("Fjällbo"), units_for(None)
+    (['__region__', 'Fjällbo'], ['__region__'])
+    """
+    return [REGION] if municipality is None or municipality == REGION else [REGION, str(municipality)]
 
 
 def load_release(path, units=None, manifest=None) -> Release:

@@ -197,6 +197,21 @@ def test_unknown_municipality_is_refused(rel):
         loaded.tables("Atlantis")
 
 
+def test_a_report_reads_its_own_unit_and_the_region_only(rel, tmp_path):
+    _, built = rel
+    path = R.write_release(built, tmp_path / "r")
+    part = R.load_release(path, units=R.units_for("Fjällbo"))
+    assert list(part.published) == [R.REGION, "Fjällbo"]
+    assert part.tables("Fjällbo")["Materialet i korthet"].equals(
+        built.published["Fjällbo"]["Materialet i korthet"].astype(str))
+    # the manifest stays whole: every municipality's published count, the same as a full read
+    assert part.client_counts().equals(R.load_release(path).client_counts())
+    with pytest.raises(AsiInputError, match="lästes inte in"):
+        part.tables("Älvstad")
+    with pytest.raises(AsiInputError, match="okänd kommun 'Atlantis'"):
+        part.tables("Atlantis")
+
+
 def test_cli_builds_a_release(tmp_path, demo):
     from asi_lib.cli import main
     from asi_lib.demo import build_demo_store

@@ -32,11 +32,12 @@ from IPython.display import HTML, Markdown, display
 from asi_lib import figures, reports, summary
 from asi_lib import report_text as text
 from asi_lib.demo import ensure_demo_release
-from asi_lib.release import load_release
+from asi_lib.release import load_release, units_for
 from asi_lib.tables import write_excel
 
 warnings.filterwarnings("ignore")
-rel = load_release(RELEASE if RELEASE else ensure_demo_release("../../out/demo"))
+# bara regionens och kommunens tabeller läses (hela utgåvan finns i manifestet)
+rel = load_release(RELEASE if RELEASE else ensure_demo_release("../../out/demo"), units=units_for(KOMMUN))
 text.check_release_lang(rel, LANG)
 tabs = rel.tables(KOMMUN)          # skyddade tillsammans med alla andra rapporter i utgåvan
 NAMN = rel.heading_facts(KOMMUN, LANG)["name"]
