@@ -289,42 +289,45 @@ def excel_numbers(frame: pd.DataFrame, *, lang: str | None = None) -> tuple[pd.D
     labels = {_heading(c, lang) for c in (*meta.get("group_cols", ()), *meta.get("key_cols", ()))}
     labels |= {c for c in (*meta.get("group_cols", ()), *meta.get("key_cols", ()))}
     pattern = _NUM["en" if lang == "en" else "sv"]
-    values = frame.astype(object).copy()
+    values = pd.DataFrame(frame.to_numpy(dtype=object, copy=True), columns=frame.columns, index=frame.index)
+    values.attrs = dict(frame.attrs)
     formats: dict[int, np.ndarray] = {}
-    for j, col in enumerate(frame.columns):
-        if col in labels:
-            continue
-        s = frame.iloc[:, j].astype("string")
-        parts = s.str.extract(pattern)
-        num = parts["int"].notna().to_numpy()
-        if not num.any():
-            continue
-        text = s.fillna("").to_numpy(dtype=object)
-        is_marker = (~num) & pd.Series(text).isin(["", "..", "–", "-"]).to_numpy() | \
-            pd.Series(text).str.match(r"^<\s?\d").fillna(False).to_numpy()
-        if not (num | is_marker).all():
-            continue   # a label or free text column
-        digits = parts["int"].str.replace(r"\D", "", regex=True)
-        dec = parts["dec"].fillna("")
-        mag = pd.to_numeric(digits + "." + dec.where(dec != "", "0"), errors="coerce").to_numpy(dtype="float64")
-        sign = np.where(parts["sign"].notna().to_numpy(), -1.0, 1.0)
-        v = sign * mag
-        suffix = parts["suffix"].fillna("").to_numpy(dtype=object)
-        pct = suffix == " %"
-        points = np.isin(suffix, [" %-enh.", " pp"])
-        v = np.where(pct, v / 100, v)
-        nd = dec.str.len().to_numpy(dtype="int64")
-        zeros = np.array(["." + "0" * k if k else "" for k in range(int(nd.max()) + 1)], dtype=object)[nd]
-        fmt = np.where(pct, "0" + zeros + "%",
-                       np.where(points, "0" + zeros + ('" %-enh."' if lang == "sv" else '" pp"'),
-                                "#,##0" + zeros)).astype(object)
-        out = values.iloc[:, j].to_numpy(dtype=object).copy()
-        whole = num & (nd == 0) & ~pct
-        out[whole] = [int(x) for x in v[whole]]          # counts stay exact integers
-        rest = num & ~whole
-        out[rest] = v[rest].tolist()
+    cols = [j for j, col in enumerate(frame.columns) if col not in labels]
+    n = len(frame)
+    if not cols or not n:
+        return values, formats
+    # every candidate column in one pass (column after column): one regex over the table, not one per column
+    grid = values.iloc[:, cols].to_numpy(dtype=object)
+    flat = pd.Series(grid.T.reshape(-1), dtype="string")
+    parts = flat.str.extract(pattern)
+    num = parts["int"].notna().to_numpy()
+    text = flat.fillna("").to_numpy(dtype=object)
+    is_marker = ((~num) & np.isin(text, ["", "..", "–", "-"])) | \
+        flat.str.match(r"^<\s?\d").fillna(False).to_numpy(dtype=bool)
+    k = len(cols)
+    convert = (num | is_marker).reshape(k, n).all(axis=1) & num.reshape(k, n).any(axis=1)  # else labels/free text
+    digits = parts["int"].str.replace(r"\D", "", regex=True)
+    dec = parts["dec"].fillna("")
+    mag = pd.to_numeric(digits + "." + dec.where(dec != "", "0"), errors="coerce").to_numpy(dtype="float64")
+    v = np.where(parts["sign"].notna().to_numpy(), -1.0, 1.0) * mag
+    suffix = parts["suffix"].fillna("").to_numpy(dtype=object)
+    pct = suffix == " %"
+    points = np.isin(suffix, [" %-enh.", " pp"])
+    v = np.where(pct, v / 100, v)
+    nd = dec.str.len().to_numpy(dtype="int64")
+    zeros = np.array(["." + "0" * d if d else "" for d in range(int(nd.max()) + 1)], dtype=object)[nd]
+    fmt = np.where(pct, "0" + zeros + "%",
+                   np.where(points, "0" + zeros + ('" %-enh."' if lang == "sv" else '" pp"'),
+                            "#,##0" + zeros)).astype(object)
+    whole = num & (nd == 0) & ~pct
+    for i in np.flatnonzero(convert):
+        j, sl = cols[i], slice(i * n, (i + 1) * n)
+        out = grid[:, i].copy()
+        w, r = whole[sl], num[sl] & ~whole[sl]
+        out[w] = np.round(v[sl][w]).astype(np.int64).tolist()    # counts stay exact (Python) integers
+        out[r] = v[sl][r].tolist()
         values.isetitem(j, out)
-        formats[j] = np.where(num, fmt, None)
+        formats[j] = np.where(num[sl], fmt[sl], None)
     return values, formats
 
 
