@@ -724,6 +724,11 @@ def label_values(series: pd.Series, var: str | None = None, lang: str = "sv") ->
     >>> label_values(pd.Series(["female", "__total__"]), "sex").tolist()
     ['Kvinna', 'Totalt']
     """
+    return pd.Series(_label_array(series, var, lang), index=series.index, name=series.name, dtype="str")
+
+
+def _label_array(series: pd.Series, var: str | None, lang: str) -> np.ndarray:
+    """:func:`label_values` as an object array (``None`` for a missing code): no Series built."""
     s = series.astype("string")
     codes, uniq = pd.factorize(s)                 # the distinct codes, NA → -1
     mapping = {TOTAL: _TOTAL_LABEL[lang], _UNKNOWN: _UNKNOWN_LABEL[lang]}
@@ -733,7 +738,7 @@ def label_values(series: pd.Series, var: str | None = None, lang: str = "sv") ->
         mapping.update(_code_labels(var, lang) or {})
     got = [mapping.get(u) for u in uniq]          # per distinct code, not per row; unknown codes stay
     lab = np.array([None, *(u if v is None or v != v else v for u, v in zip(uniq, got))], dtype=object)
-    return pd.Series(lab[codes + 1], index=series.index, name=series.name, dtype="str")
+    return lab[codes + 1]
 
 
 def _heading(col: str, lang: str) -> str:
@@ -897,7 +902,7 @@ class _Cells:
         self.__dict__.update(kw)
 
 
-def table_cells(frame: pd.DataFrame, *, min_cell: int = 5, lang: str = "sv") -> _Cells:
+def table_cells(frame: pd.DataFrame, *, min_cell: int = 5, lang: str = "sv", equations: bool = True) -> _Cells:
     """The count cells of a raw table, their primary protection and additive equations.
 
     The first half of :func:`publish`, exposed so that a release can protect
@@ -912,6 +917,9 @@ def table_cells(frame: pd.DataFrame, *, min_cell: int = 5, lang: str = "sv") -> 
         A raw result with ``attrs["asi"]`` (see the module docstring).
     min_cell : int, default 5
     lang : {"sv", "en"}
+    equations : bool, default True
+        Build ``sets``; False when the hidden cells are already decided
+        (:func:`publish` with ``hidden=``), which needs no equations.
 
     Returns
     -------
@@ -946,7 +954,9 @@ def table_cells(frame: pd.DataFrame, *, min_cell: int = 5, lang: str = "sv") -> 
     keys_declared = set(meta.get("key_cols", ())) | set(meta.get("group_cols", ()))
     stat_cols = [c for c in frame.columns if c not in counts and c not in keys_declared
                  and _is_numeric(frame[c])]
-    keyf = _key_frame(frame, counts, stat_cols)
+    # the key columns as text: for a group's or a category's shared n cell, and for the equations
+    needs_keys = equations or bool(meta.get("group_n")) or meta.get("category_col") in frame.columns
+    keyf = _key_frame(frame, counts, stat_cols) if needs_keys else None
     nrow = len(frame)
 
     # ---- cells: one id per (row, count column); the n of one group is one cell
@@ -989,7 +999,7 @@ def table_cells(frame: pd.DataFrame, *, min_cell: int = 5, lang: str = "sv") -> 
         small = (rest > 0) & (rest < min_cell)
         comp[cell_id[part][small]] = True
     comp &= ~primary
-    sets = _build_sets(frame, meta, counts, keyf, cell_id, vals)
+    sets = _build_sets(frame, meta, counts, keyf, cell_id, vals) if equations else []
     penalty = np.zeros_like(vz)
     for whole in dict(meta.get("row_sums", {})):
         if whole in cell_id:
@@ -1092,7 +1102,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     >>> out.iloc[:, :3].values.tolist()
     [['Man', '..', '..'], ['Kvinna', '<5', '..'], ['Totalt', '43', '0,42']]
     """
-    c = table_cells(frame, min_cell=min_cell, lang=lang)
+    c = table_cells(frame, min_cell=min_cell, lang=lang, equations=hidden is None)
     if hidden is None:
         hidden = protect_cells(c)
     hidden = np.asarray(hidden, dtype=bool) | c.primary
@@ -1268,26 +1278,30 @@ def _people(out: pd.DataFrame, frame: pd.DataFrame, meta: dict, lang: str) -> pd
         s = frame[c]
         if pd.api.types.is_bool_dtype(s.dtype) or _is_numeric(s):
             continue
+        # object arrays, None for a missing value: one Series per column costs more than the labels
         codes = s.astype("string")
         if c == (cat or "category") and "variable" in frame.columns:
-            lab = codes.copy()
-            var = frame["variable"].astype("string")
-            for v in var.dropna().unique():
-                m = (var == v).fillna(False).to_numpy()
-                lab[m] = label_values(s[m], v, lang)
+            lab = codes.to_numpy(dtype=object, na_value=None).copy()
+            var_codes, var_uniq = pd.factorize(frame["variable"].astype("string"))
+            for i, v in enumerate(var_uniq):
+                m = var_codes == i
+                lab[m] = _label_array(s[m], v, lang)
         elif c == "comparison" and isinstance(meta.get("compared"), dict):
-            lab = _comparison_labels(codes, meta["compared"].get("column"), lang)
+            lab = _comparison_labels(codes, meta["compared"].get("column"), lang).to_numpy(dtype=object,
+                                                                                            na_value=None)
         elif c in _VALUE_LABELS:
-            lab = codes.map({k: v[li] for k, v in _VALUE_LABELS[c].items()}).fillna(codes)
+            lab = codes.map({k: v[li] for k, v in _VALUE_LABELS[c].items()}).fillna(codes).to_numpy(
+                dtype=object, na_value=None)
         elif c in ("term", "group_var"):
-            lab = label_values(s, "variable", lang)
+            lab = _label_array(s, "variable", lang)
         else:
-            lab = label_values(s, value_vars.get(c, c), lang)
+            lab = _label_array(s, value_vars.get(c, c), lang)
         if c in labelled_by:
-            own = frame[labelled_by[c]].astype("string")
-            is_tot = (codes == TOTAL).fillna(False)
-            lab = own.where(own.notna() & ~is_tot & (own != codes).fillna(True), lab)
-        out[c] = lab.astype(object).where(lab.notna(), EMPTY)
+            own = frame[labelled_by[c]].astype("string").to_numpy(dtype=object, na_value=None)
+            code = codes.to_numpy(dtype=object, na_value=None)
+            use = ~pd.isna(own) & (code != TOTAL) & (own != code)
+            lab = np.where(use, own, lab)
+        out[c] = pd.Series(np.where(pd.isna(lab), EMPTY, lab), index=out.index, dtype=object)
     keep = [c for c in out.columns if c not in drop]
     text = [c for c in keep if c in _TEXT]
     keep = [c for c in keep if c not in _TEXT and c != "tendens"] + text + ["tendens"]

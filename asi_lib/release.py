@@ -1096,6 +1096,16 @@ class Release:
 
 
 # --------------------------------------------------------------------------- build and write
+def _publish_tables(tables, jp, *, min_cell: int, lang: str) -> list[pd.DataFrame]:
+    """Every table of the release published with the joint decision (``jp``), in table order.
+
+    Nothing is decided here: each table shows what the joint protection hid
+    (:func:`asi_lib.publish.publish` with ``hidden=``).
+    """
+    return [publish(t.raw, min_cell=min_cell, lang=lang, hidden=(jp.hidden & jp.shown)[g],
+                    labels=t.key != "index", one_marker=True) for t, g in zip(tables, jp.table_cells)]
+
+
 def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window=(90, 730),
                   municipalities=None, audit_cells: bool = True, store_fingerprint: str | None = None,
                   progress: bool = False, named=None) -> Release:
@@ -1174,9 +1184,7 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
     published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
     index_pub = None
-    for t, g in zip(tables, jp.table_cells):
-        pub = publish(t.raw, min_cell=min_cell, lang=lang, hidden=(jp.hidden & jp.shown)[g],
-                      labels=t.key != "index", one_marker=True)
+    for t, pub in zip(tables, _publish_tables(tables, jp, min_cell=min_cell, lang=lang)):
         pub.attrs["asi"]["reference_date"] = str(ref.date())
         if t.key == "index":
             index_pub = pub

@@ -481,7 +481,9 @@ def profile_plot_data(profile: pd.DataFrame, *, groups=None, measures="composite
         raise AsiInputError(f"inte en profiltabell (saknar {', '.join(missing)}) / not a profile table")
     group_cols = cols[:cols.index(heads["measure"])]
     if group_cols:
-        group = pub[group_cols].astype("string").agg(" – ".join, axis=1)
+        group = pub[group_cols[0]].astype("string")
+        for c in group_cols[1:]:
+            group = group.str.cat(pub[c].astype("string"), sep=" – ")
         if group_cols == list(meta.get("group_cols", [])):  # labels=False: codes
             group = pd.Series(label_values(pub[group_cols[0]], group_cols[0], lang), index=pub.index) \
                 if len(group_cols) == 1 else group
@@ -494,7 +496,7 @@ def profile_plot_data(profile: pd.DataFrame, *, groups=None, measures="composite
     wanted = {c for c in codes} | {measure_label(c, lang) for c in codes}
     out = pd.DataFrame({
         "group": group.astype("string"),
-        "measure": measure.map(lambda m: measure_label(m, lang) if m in codes else m).astype("string"),
+        "measure": measure.map({c: measure_label(c, lang) for c in codes}).fillna(measure).astype("string"),
         "n": _to_number(pub[heads["n"]]),
         "mean": _to_number(pub[heads["mean"]]),
         "ci_low": _to_number(pub[heads["ci_low"]]),
