@@ -44,12 +44,29 @@ FULL_MUNICIPALITIES = 290
 FULL_CLIENTS = 350_000
 
 
-def build_release(store: Path, out: Path, as_of=None) -> Path | None:
-    """The release (issue 9): every published table of every municipality, protected together."""
+def build_release(store: Path, out: Path, as_of=None, phases: dict | None = None) -> Path | None:
+    """The release (issue 9): every published table of every municipality, protected together.
+
+    ``phases`` gets the seconds of each step: reading the store, the build's
+    own steps (``manifest["build_seconds"]``: compute, protection, publish,
+    fingerprint) and writing.
+    """
     from asi_lib.release import build_release as build, write_release
     from asi_lib.store import load_store
 
-    return write_release(build(load_store(store), as_of=as_of), out)
+    t0 = time.perf_counter()
+    ds = load_store(store)
+    t1 = time.perf_counter()
+    rel = build(ds, as_of=as_of)
+    t2 = time.perf_counter()
+    path = write_release(rel, out)
+    if phases is not None:
+        phases.update({"load store": t1 - t0, **rel.manifest.get("build_seconds", {}),
+                       "rest of the build": (t2 - t1) - sum(rel.manifest.get("build_seconds", {}).values()),
+                       "write": time.perf_counter() - t2})
+        phases["rounds"] = rel.manifest["protection"].get("rounds")
+        phases["hidden"] = rel.manifest["protection"].get("hidden")
+    return path
 
 
 def run(cmd: list[str], **kw) -> float:
@@ -78,7 +95,11 @@ def cells_seconds(result) -> float | None:
 
 
 def warm_alone(store, out, names, as_of, release) -> list[dict]:
-    """Each of ``names`` rendered alone on one already warm kernel: per-report cost without start-up."""
+    """Each of ``names`` rendered alone on one already warm kernel: per-report cost without start-up.
+
+    Like the batch, each writes HTML, PDF and Excel (the worker's Chromium is
+    started by the warm-up report).
+    """
     from asi_lib.rendering import KernelWorker, ReportTask
 
     w = KernelWorker(reports.ensure_kernel(reports.KERNEL_NAME))
@@ -87,16 +108,17 @@ def warm_alone(store, out, names, as_of, release) -> list[dict]:
             params = {"KOMMUN": m, "LANG": "sv"}
             if release is not None:
                 params["RELEASE"] = str(release)
-            return ReportTask(municipality=m, name=m, stem=reports.report_filename(m), title=m, parameters=params)
+            return ReportTask(municipality=m, name=m, stem=reports.report_filename(m), title=m, parameters=params,
+                              pdf=True)   # as in the batch: HTML, PDF and Excel
 
         w.render(task(names[0]), out)  # warm-up: kernel start and imports
         rows = []
         for m in names:
             r = w.render(task(m), out)
-            rows.append({"name": m, "s": r.seconds, "cells_s": cells_seconds(r), "ok": r.ok})
+            rows.append({"name": m, "s": r.seconds, "cells_s": cells_seconds(r), "pdf_s": r.pdf_seconds, "ok": r.ok})
         return rows
     finally:
-        w.stop()
+        w.close()
 
 
 def cell_profile(results) -> dict:
@@ -178,8 +200,11 @@ def main(argv=None) -> int:
 
     # 3. release (hook)
     t0 = time.perf_counter()
-    release = build_release(store, work / "release", as_of=as_of)
+    fig["release_phases"] = {}
+    release = build_release(store, work / "release", as_of=as_of, phases=fig["release_phases"])
     fig["release_s"] = time.perf_counter() - t0 if release is not None else None
+    print(f"  release in {fig['release_s']:.1f} s: " + ", ".join(
+        f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in fig["release_phases"].items()), flush=True)
     extra = {"RELEASE": str(release)} if release is not None else None
 
     # 4. every report
@@ -236,6 +261,9 @@ def main(argv=None) -> int:
     print(f"{'ingest (peak RSS ' + format(fig['ingest_peak_rss_mb'] or 0, ',.0f') + ' MB)':<46} {fig['ingest_s']:>9.1f}")
     print(f"{'release':<46} " + ("        –  (hook: no release built yet)" if release is None
                                   else f"{fig['release_s']:>9.1f}"))
+    for k, v in fig.get("release_phases", {}).items():
+        if isinstance(v, float):
+            print(f"{'  ' + k:<46} {v:>9.1f}")
     print(f"{'all ' + str(len(results)) + ' reports, asi-kit (' + fig['scheduler'] + ')':<46} {fig['reports_s']:>9.1f}")
     print(f"{'  per report (slope)':<46} {fig['engine_per_report_s']:>9.2f}")
     for key, label in (("per_report_smallest", "smallest"), ("per_report_largest", "largest")):
@@ -257,7 +285,7 @@ def main(argv=None) -> int:
         for c in prof["top_cells"]:
             print(f"  {c['s_per_report']:6.2f} s {c['share']:5.0%}  {c['cell']}")
         print(f"  {prof['outside_cells_s'] / n_ok:6.2f} s {prof['outside_cells_s'] / prof['total_s']:5.0%}  "
-              "outside the cells (kernel start/reset, parameters, HTML export)")
+              "outside the cells (kernel start/reset, parameters, HTML export, PDF)")
     (work / "bench_national.json").write_text(json.dumps(fig, indent=1, ensure_ascii=False), encoding="utf-8")
     if not args.out:
         shutil.rmtree(work, ignore_errors=True)
