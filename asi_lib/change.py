@@ -202,52 +202,117 @@ def walsh_order_statistic(d, k: int) -> float:
 
 
 def _walsh_order_statistics(s: np.ndarray, ks) -> np.ndarray:
-    """:func:`walsh_order_statistic` for several ``ks`` of one sorted ``s`` at once (same steps, same floats).
+    """:func:`walsh_order_statistic` for several ``ks`` of one sorted ``s`` at once."""
+    return _walsh_batch([(s, ks)])[0]
 
-    Each ``k`` runs its own bisection (the same midpoints and counts as one
-    at a time); they only share the ``searchsorted`` calls, so a
-    Hodges–Lehmann estimate with its CI (up to four order statistics) costs
-    one pass of bisection steps instead of four.
+
+def _walsh_batch(problems) -> list[np.ndarray]:
+    """:func:`walsh_order_statistic` for many ``(sorted s, ks)`` at once: the same steps, the same floats.
+
+    Each (s, k) runs its own bisection, with the midpoints and counts of
+    :func:`walsh_order_statistic`; the steps of all of them are taken
+    together (one ``searchsorted`` per step for all), so a change table's
+    Hodges–Lehmann estimates and CIs cost one pass of bisection steps.
+
+    Counting: a run of equal values ``s_i`` at positions ``first..last``
+    with ``J = #{s_j <= 2θ − s_i}`` adds
+    :math:`\\sum_{i=first}^{\\min(last, J-1)} (J - i)`, so each distinct value
+    is searched once. ``s_j <= x`` within one array is found among the
+    arrays' distinct values ``V`` of all arrays (``r = #{V <= x}``; value
+    ``v`` of array ``a`` is ``<= x`` iff its rank in ``V`` is ``< r``) with
+    one ``searchsorted`` on the keys ``a·(|V|+1) + rank``.
     """
-    n = s.size
-    m = n * (n + 1) // 2
-    ks = np.asarray(ks, dtype=np.int64)
-    if ((ks < 1) | (ks > m)).any():
-        raise ValueError("k out of range")
-    # tied values (ASI differences are few distinct values) counted once: a run of equal s_i at
-    # positions first..last with J = #{s_j <= 2θ - s_i} adds sum over i in first..min(last, J-1) of J - i
-    u, first = np.unique(s, return_index=True)
-    last = np.append(first[1:], n) - 1
-    starts = np.append(first, n)
+    sizes_n, us, firsts, lasts, starts = [], [], [], [], []
+    k_arr, k_val = [], []
+    for a, (s, ks) in enumerate(problems):
+        n = s.size
+        m = n * (n + 1) // 2
+        ks = np.asarray(ks, dtype=np.int64)
+        if ((ks < 1) | (ks > m)).any():
+            raise ValueError("k out of range")
+        u, first = np.unique(s, return_index=True)
+        us.append(u)
+        firsts.append(first)
+        lasts.append(np.append(first[1:], n) - 1)
+        starts.append(np.append(first, n))
+        k_arr.append(np.full(ks.size, a))
+        k_val.append(ks)
+    usize = np.array([u.size for u in us], dtype=np.int64)
+    u_off = np.concatenate([[0], np.cumsum(usize)])
+    st_off = u_off + np.arange(usize.size + 1)           # each array's starts has one more entry
+    u_all, first_all, last_all = np.concatenate(us), np.concatenate(firsts), np.concatenate(lasts)
+    starts_all = np.concatenate(starts)
+    values = np.unique(u_all)
+    width = values.size + 1
+    keys = np.repeat(np.arange(usize.size), usize) * width + np.searchsorted(values, u_all)
+    k_arr, ks_all = np.concatenate(k_arr), np.concatenate(k_val)
 
-    def count_le(theta: np.ndarray) -> np.ndarray:
-        r = np.searchsorted(u, (2.0 * theta[:, None] - u[None, :]).ravel(), side="right")
-        j = starts[r].reshape(theta.size, u.size)
-        cnt = np.maximum(np.minimum(last, j - 1) - first + 1, 0)
-        return (cnt * (j - first) - cnt * (cnt - 1) // 2).sum(axis=1)
+    def below(theta, arr):
+        """Per query (a k of array ``arr`` at ``theta``), per distinct value of its array: J, first, last."""
+        sz = usize[arr]
+        rep = np.repeat(np.arange(arr.size), sz)
+        pos = np.arange(int(sz.sum())) - np.repeat(np.cumsum(sz) - sz, sz) + np.repeat(u_off[arr], sz)
+        x = 2.0 * theta[rep] - u_all[pos]
+        a = arr[rep]
+        c = np.searchsorted(keys, a * width + np.searchsorted(values, x, side="right")) - u_off[a]
+        return rep, pos, starts_all[st_off[a] + c], np.cumsum(sz) - sz
 
-    lo = np.full(ks.size, s[0])
-    hi = np.full(ks.size, s[-1])
-    at_lo = count_le(lo) >= ks            # the smallest value is already the k-th
+    def count_le(theta, arr):
+        rep, pos, j, bounds = below(theta, arr)
+        f = first_all[pos]
+        cnt = np.maximum(np.minimum(last_all[pos], j - 1) - f + 1, 0)
+        return np.add.reduceat(cnt * (j - f) - cnt * (cnt - 1) // 2, bounds)
+
+    s0 = np.array([s[0] for s, _ in problems])[k_arr]
+    lo, hi = s0.copy(), np.array([s[-1] for s, _ in problems])[k_arr]
+    at_lo = count_le(lo, k_arr) >= ks_all          # the smallest value is already the k-th
     active = ~at_lo
     for _ in range(200):  # count_le(lo) < k <= count_le(hi)
         if not active.any():
             break
         mid = (lo + hi) / 2.0
-        stop = active & ((mid <= lo) | (mid >= hi))
-        active &= ~stop
+        active &= ~((mid <= lo) | (mid >= hi))
         if not active.any():
             break
         go = np.flatnonzero(active)
-        up = count_le(mid[go]) >= ks[go]
+        up = count_le(mid[go], k_arr[go]) >= ks_all[go]
         hi[go[up]] = mid[go[up]]
         lo[go[~up]] = mid[go[~up]]
     # snap: the largest Walsh average <= hi (a run of equal s_i gives one candidate, valid at its first)
     out = lo.copy()
-    for r in np.flatnonzero(~at_lo):
-        j = starts[np.searchsorted(u, 2.0 * hi[r] - u, side="right")] - 1
-        valid = j >= first
-        out[r] = ((u[valid] + s[j[valid]]) / 2.0).max()
+    snap = np.flatnonzero(~at_lo)
+    if snap.size:
+        rep, pos, j, bounds = below(hi[snap], k_arr[snap])
+        j = j - 1
+        valid = j >= first_all[pos]
+        arr = k_arr[snap][rep]
+        partner = np.concatenate([s for s, _ in problems])[np.concatenate([[0], np.cumsum(
+            [s.size for s, _ in problems])])[arr] + np.where(valid, j, 0)]
+        cand = np.where(valid, (u_all[pos] + partner) / 2.0, -np.inf)
+        out[snap] = np.maximum.reduceat(cand, bounds)
+    return np.split(out, np.cumsum([np.size(ks) for _, ks in problems])[:-1])
+
+
+def _hl_batch(diffs, alpha: float = 0.05) -> list[tuple[float, float, float]]:
+    """:func:`hodges_lehmann` of several difference arrays, their order statistics found together."""
+    out: list = [None] * len(diffs)
+    problems, where = [], []
+    for i, d in enumerate(diffs):
+        d = np.asarray(d, dtype=np.float64)
+        d = d[~np.isnan(d)]
+        n = d.size
+        if n == 0:
+            out[i] = (np.nan, np.nan, np.nan)
+            continue
+        m = n * (n + 1) // 2
+        c = signed_rank_critical(n, alpha)
+        with_ci = not (c < 1 or c > m // 2 + (m % 2) or n < 2)
+        mid = [(m + 1) // 2] if m % 2 else [m // 2, m // 2 + 1]
+        problems.append((np.sort(d), [*mid, *([c, m + 1 - c] if with_ci else [])]))
+        where.append((i, m % 2 == 1, with_ci))
+    for (i, odd, with_ci), w in zip(where, _walsh_batch(problems) if problems else []):
+        est = float(w[0]) if odd else (float(w[0]) + float(w[1])) / 2.0
+        out[i] = (est, float(w[-2]), float(w[-1])) if with_ci else (est, np.nan, np.nan)
     return out
 
 
@@ -277,20 +342,7 @@ def hodges_lehmann(d, alpha: float = 0.05) -> tuple[float, float, float]:
     >>> hodges_lehmann([1.0, 2.0, 4.0])[0]
     2.25
     """
-    d = np.asarray(d, dtype=np.float64)
-    d = d[~np.isnan(d)]
-    n = d.size
-    if n == 0:
-        return (np.nan, np.nan, np.nan)
-    m = n * (n + 1) // 2
-    c = signed_rank_critical(n, alpha)
-    with_ci = not (c < 1 or c > m // 2 + (m % 2) or n < 2)
-    mid = [(m + 1) // 2] if m % 2 else [m // 2, m // 2 + 1]
-    w = _walsh_order_statistics(np.sort(d), [*mid, *([c, m + 1 - c] if with_ci else [])])
-    est = float(w[0]) if m % 2 else (float(w[0]) + float(w[1])) / 2.0
-    if not with_ci:
-        return (est, np.nan, np.nan)
-    return (est, float(w[-2]), float(w[-1]))
+    return _hl_batch([d], alpha)[0]
 
 
 def dz_ci(dz: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -621,7 +673,7 @@ def reliable_change(x0, x1, *, sd: float, reliability: float, z: float = 1.96) -
 
 # --------------------------------------------------------------------------- core
 def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", reliability: float | None = None,
-                  sd_ref: float | None = None, clients=None) -> dict:
+                  sd_ref: float | None = None, clients=None, _hl=None) -> dict:
     """All paired statistics for one measure (one row of a change table).
 
     Parameters
@@ -709,7 +761,8 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
         else:
             res["p_wilcoxon"] = 1.0
             res["wilcoxon_method"] = "all differences zero"
-    res["hl_estimate"], res["hl_ci_low"], res["hl_ci_high"] = hodges_lehmann(d, alpha)
+    # _hl: hodges_lehmann(d, alpha) computed by the caller (change_by_area: all rows together)
+    res["hl_estimate"], res["hl_ci_low"], res["hl_ci_high"] = hodges_lehmann(d, alpha) if _hl is None else _hl
     sd_ref = float(a.std(ddof=1)) if sd_ref is None and n >= 2 else sd_ref
     res["sd_ref"] = sd_ref if sd_ref is not None else np.nan
     if reliability is not None and np.isfinite(reliability) and sd_ref is not None and np.isfinite(sd_ref):
@@ -832,6 +885,7 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
     cb = load_codebook()
     rows = []
     cache: dict = {}
+    todo = []
     for area in _areas(pairs, areas):
         for m in measures:
             col = measure_column(m, area)
@@ -841,14 +895,22 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
             rel, sd_fixed, src = _reliability_for(m, area, pairs, reliability, cache)
             sdr = sd.get((m, area), sd.get(area, sd.get(m))) if isinstance(sd, dict) else sd
             sdr = sd_fixed if sdr is None else sdr
-            v0, v1 = _num(pairs[c0]), _num(pairs[c1])
-            r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
-                              clients=pairs["client_pid"] if "client_pid" in pairs.columns else None)
-            r.update(_timing(pairs, ~(np.isnan(v0) | np.isnan(v1))))
-            r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
-                     measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,
-                     reliability_source=src, note=RTM_CAVEAT[lang])
-            rows.append(r)
+            todo.append((area, m, col, rel, sdr, src, _num(pairs[c0]), _num(pairs[c1])))
+    # the Hodges-Lehmann estimates of all rows at once (paired_change's d = x1 - x0 of the complete pairs)
+    diffs = []
+    for *_, v0, v1 in todo:
+        x0, x1 = np.asarray(v0, dtype=np.float64), np.asarray(v1, dtype=np.float64)
+        ok = ~(np.isnan(x0) | np.isnan(x1))
+        diffs.append(x1[ok] - x0[ok])
+    hls = _hl_batch(diffs, alpha)
+    for (area, m, col, rel, sdr, src, v0, v1), hl in zip(todo, hls):
+        r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
+                          clients=pairs["client_pid"] if "client_pid" in pairs.columns else None, _hl=hl)
+        r.update(_timing(pairs, ~(np.isnan(v0) | np.isnan(v1))))
+        r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
+                 measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,
+                 reliability_source=src, note=RTM_CAVEAT[lang])
+        rows.append(r)
     cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS, *TIMING_COLUMNS, "note"]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_pairs", "n_improved", "n_unchanged", "n_worse"):
