@@ -211,19 +211,21 @@ def _walsh_batch(problems) -> list[np.ndarray]:
 
     Each (s, k) runs its own bisection, with the midpoints and counts of
     :func:`walsh_order_statistic`; the steps of all of them are taken
-    together (one ``searchsorted`` per step for all), so a change table's
-    Hodges–Lehmann estimates and CIs cost one pass of bisection steps.
+    together, so a change table's Hodges–Lehmann estimates and CIs cost one
+    pass of bisection steps.
 
     Counting: a run of equal values ``s_i`` at positions ``first..last``
     with ``J = #{s_j <= 2θ − s_i}`` adds
     :math:`\\sum_{i=first}^{\\min(last, J-1)} (J - i)`, so each distinct value
-    is searched once. ``s_j <= x`` within one array is found among the
-    arrays' distinct values ``V`` of all arrays (``r = #{V <= x}``; value
-    ``v`` of array ``a`` is ``<= x`` iff its rank in ``V`` is ``< r``) with
-    one ``searchsorted`` on the keys ``a·(|V|+1) + rank``.
+    is one row. ``J`` only grows with θ, so a row whose ``J`` is the same at
+    the bracket's ``lo`` and ``hi`` keeps it at every midpoint: its part of
+    the count is fixed and only the other rows are searched (fewer at every
+    step). ``s_j <= x`` within one array is found among the distinct values
+    ``V`` of all arrays (``r = #{V <= x}``; value ``v`` of array ``a`` is
+    ``<= x`` iff its rank in ``V`` is ``< r``) with one ``searchsorted`` on
+    the keys ``a·(|V|+1) + rank``.
     """
-    sizes_n, us, firsts, lasts, starts = [], [], [], [], []
-    k_arr, k_val = [], []
+    us, firsts, lasts, starts, k_arr, k_val = [], [], [], [], [], []
     for a, (s, ks) in enumerate(problems):
         n = s.size
         m = n * (n + 1) // 2
@@ -246,27 +248,34 @@ def _walsh_batch(problems) -> list[np.ndarray]:
     width = values.size + 1
     keys = np.repeat(np.arange(usize.size), usize) * width + np.searchsorted(values, u_all)
     k_arr, ks_all = np.concatenate(k_arr), np.concatenate(k_val)
+    nk = ks_all.size
+    # one element per (k, distinct value of its array), grouped by k in order
+    esz = usize[k_arr]
+    el_q = np.repeat(np.arange(nk), esz)
+    el_pos = np.arange(int(esz.sum())) - np.repeat(np.cumsum(esz) - esz, esz) + np.repeat(u_off[k_arr], esz)
+    el_a, el_u, el_f, el_l = k_arr[el_q], u_all[el_pos], first_all[el_pos], last_all[el_pos]
 
-    def below(theta, arr):
-        """Per query (a k of array ``arr`` at ``theta``), per distinct value of its array: J, first, last."""
-        sz = usize[arr]
-        rep = np.repeat(np.arange(arr.size), sz)
-        pos = np.arange(int(sz.sum())) - np.repeat(np.cumsum(sz) - sz, sz) + np.repeat(u_off[arr], sz)
-        x = 2.0 * theta[rep] - u_all[pos]
-        a = arr[rep]
-        c = np.searchsorted(keys, a * width + np.searchsorted(values, x, side="right")) - u_off[a]
-        return rep, pos, starts_all[st_off[a] + c], np.cumsum(sz) - sz
+    def j_at(theta, a, u):
+        c = np.searchsorted(keys, a * width + np.searchsorted(values, 2.0 * theta - u, side="right")) - u_off[a]
+        return starts_all[st_off[a] + c]
 
-    def count_le(theta, arr):
-        rep, pos, j, bounds = below(theta, arr)
-        f = first_all[pos]
-        cnt = np.maximum(np.minimum(last_all[pos], j - 1) - f + 1, 0)
-        return np.add.reduceat(cnt * (j - f) - cnt * (cnt - 1) // 2, bounds)
+    def part(j, f, l):
+        cnt = np.maximum(np.minimum(l, j - 1) - f + 1, 0)
+        return cnt * (j - f) - cnt * (cnt - 1) // 2
 
-    s0 = np.array([s[0] for s, _ in problems])[k_arr]
-    lo, hi = s0.copy(), np.array([s[-1] for s, _ in problems])[k_arr]
-    at_lo = count_le(lo, k_arr) >= ks_all          # the smallest value is already the k-th
+    def per_k(v, q):          # sums of v by k (q ascending)
+        cs = np.concatenate([[0], np.cumsum(v)])
+        b = np.searchsorted(q, np.arange(nk + 1))
+        return cs[b[1:]] - cs[b[:-1]]
+
+    lo = np.array([s[0] for s, _ in problems])[k_arr]
+    hi = np.array([s[-1] for s, _ in problems])[k_arr]
+    jlo, jhi = j_at(lo[el_q], el_a, el_u), j_at(hi[el_q], el_a, el_u)
+    at_lo = per_k(part(jlo, el_f, el_l), el_q) >= ks_all    # the smallest value is already the k-th
     active = ~at_lo
+    decided = jlo == jhi
+    fixed = per_k(np.where(decided, part(jlo, el_f, el_l), 0), el_q)
+    e = np.flatnonzero(~decided & active[el_q])
     for _ in range(200):  # count_le(lo) < k <= count_le(hi)
         if not active.any():
             break
@@ -274,22 +283,30 @@ def _walsh_batch(problems) -> list[np.ndarray]:
         active &= ~((mid <= lo) | (mid >= hi))
         if not active.any():
             break
-        go = np.flatnonzero(active)
-        up = count_le(mid[go], k_arr[go]) >= ks_all[go]
-        hi[go[up]] = mid[go[up]]
-        lo[go[~up]] = mid[go[~up]]
-    # snap: the largest Walsh average <= hi (a run of equal s_i gives one candidate, valid at its first)
+        e = e[active[el_q[e]]]
+        q = el_q[e]
+        j = j_at(mid[q], el_a[e], el_u[e])
+        pj = part(j, el_f[e], el_l[e])
+        up = active & (fixed + per_k(pj, q) >= ks_all)
+        down = active & ~up
+        hi[up], lo[down] = mid[up], mid[down]
+        went_up = up[q]
+        jhi[e[went_up]] = j[went_up]
+        jlo[e[~went_up]] = j[~went_up]
+        now = jlo[e] == jhi[e]
+        if now.any():
+            fixed = fixed + per_k(np.where(now, pj, 0), q)
+            e = e[~now]
+    # snap: the largest Walsh average <= hi (J at hi is jhi; a run of equal s_i gives one candidate,
+    # valid at its first position)
     out = lo.copy()
-    snap = np.flatnonzero(~at_lo)
-    if snap.size:
-        rep, pos, j, bounds = below(hi[snap], k_arr[snap])
-        j = j - 1
-        valid = j >= first_all[pos]
-        arr = k_arr[snap][rep]
-        partner = np.concatenate([s for s, _ in problems])[np.concatenate([[0], np.cumsum(
-            [s.size for s, _ in problems])])[arr] + np.where(valid, j, 0)]
-        cand = np.where(valid, (u_all[pos] + partner) / 2.0, -np.inf)
-        out[snap] = np.maximum.reduceat(cand, bounds)
+    j = jhi - 1
+    valid = (j >= el_f) & ~at_lo[el_q]
+    s_all = np.concatenate([s for s, _ in problems])
+    s_off = np.concatenate([[0], np.cumsum([s.size for s, _ in problems])])
+    cand = np.where(valid, (el_u + s_all[s_off[el_a] + np.where(valid, j, 0)]) / 2.0, -np.inf)
+    best = np.maximum.reduceat(cand, np.cumsum(esz) - esz)
+    out[~at_lo] = best[~at_lo]
     return np.split(out, np.cumsum([np.size(ks) for _, ks in problems])[:-1])
 
 
