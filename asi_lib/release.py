@@ -158,7 +158,7 @@ def _unit_keyed(ds):
     return replace(ds, **{t: keyed(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")})
 
 
-def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
+def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None) -> dict:
     """Raw tables of every municipality that one grouped call computes for all of them: m → {key: raw}.
 
     Each is what the per-unit call in :func:`asi_lib.tables.raw_tables` gives
@@ -175,7 +175,10 @@ def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
       latest record per municipality, as per unit);
     * ``completion``: :func:`asi_lib.insatser.completion` by municipality
       (the intervention's municipality; clients keyed by municipality, so an
-      intervention links only to a Grund of the same municipality).
+      intervention links only to a Grund of the same municipality);
+    * ``compare``: :func:`asi_lib.compare.compare_one_vs_rest` of each
+      municipality against the rest of ``region_grund`` (the region's rows,
+      values and counts prepared once; given ``region_grund`` only).
     """
     from .bortfall import bortfall_reasons, grund_bortfall
     from .insatser import completion
@@ -214,6 +217,15 @@ def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
     comp = completion(keyed, by="municipality", lang=lang)
     for m, rows in rows_of(comp).items():
         out[m]["completion"] = part(comp, rows, drop=["municipality"], attrs={"group_cols": []})
+    if region_grund is not None:
+        from .compare import _OneVsRest
+
+        cmp = _OneVsRest(region_grund, "municipality")
+        for m in munis:
+            try:
+                out[m]["compare"] = cmp.compare(m)
+            except AsiInputError:   # not among the latest Grund: the per-unit call says so
+                pass
     gb = grund_bortfall(keyed, by=["municipality", "sex"])
     gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
     for m, rows in rows_of(gb).items():
@@ -244,7 +256,7 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     pairings = pair_followups_by(ds, "municipality", window=window, as_of=as_of) if munis else {}
     split = {t: _by_municipality(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")}
     scored = _by_municipality(region_grund)
-    given = _grouped_tables(ds, munis, as_of=as_of, lang=lang) if munis else {}
+    given = _grouped_tables(ds, munis, as_of=as_of, lang=lang, region_grund=region_grund) if munis else {}
     out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
     for unit in units:
         if unit == REGION:

@@ -114,7 +114,8 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
                              [("Problem per kommun", None, ())]))
     else:
         region = scores.add_scores(ds.grund) if region_grund is None else region_grund
-        cmp = compare.compare_one_vs_rest(region, unit_col="municipality", unit=municipality)
+        cmp = given["compare"] if "compare" in given else \
+            compare.compare_one_vs_rest(region, unit_col="municipality", unit=municipality)
         # shown as two: the comparison per area, and the case mix (the same on every row) once
         mix = ("share_women_unit", "share_women_rest", "mean_age_unit", "mean_age_rest",
                "share_alcohol_unit", "share_alcohol_rest")
