@@ -899,8 +899,29 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
           area  n  diff
     0  alcohol  4  -2.0
     """
-    cb = load_codebook()
-    rows = []
+    todo, diffs = _change_todo(pairs, measures, areas=areas, reliability=reliability, sd=sd)
+    return _change_frame(pairs, todo, _hl_batch(diffs, alpha), alpha=alpha, zero_method=zero_method,
+                         reliability=reliability, sd=sd, lang=lang)
+
+
+def _change_by_area_each(pairs_list, measures=("composite", "rating", "self_days"), *, areas=None,
+                         alpha: float = 0.05, zero_method: str = "pratt", reliability=None, sd=None,
+                         lang: str = "sv") -> list[pd.DataFrame]:
+    """:func:`change_by_area` of several pairings (a release: every municipality), the Hodges–Lehmann
+    order statistics of all their rows found in one batch (:func:`_walsh_batch`)."""
+    prep = [_change_todo(p, measures, areas=areas, reliability=reliability, sd=sd) for p in pairs_list]
+    hls = _hl_batch([d for _, diffs in prep for d in diffs], alpha)
+    out, at = [], 0
+    for pairs, (todo, _) in zip(pairs_list, prep):
+        out.append(_change_frame(pairs, todo, hls[at:at + len(todo)], alpha=alpha, zero_method=zero_method,
+                                 reliability=reliability, sd=sd, lang=lang))
+        at += len(todo)
+    return out
+
+
+def _change_todo(pairs, measures, *, areas, reliability, sd):
+    """The rows of :func:`change_by_area` (area, measure, column, reliability, SD, source, values) and the
+    differences of their complete pairs (paired_change's ``d = x1 - x0``)."""
     cache: dict = {}
     todo = []
     for area in _areas(pairs, areas):
@@ -913,13 +934,18 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
             sdr = sd.get((m, area), sd.get(area, sd.get(m))) if isinstance(sd, dict) else sd
             sdr = sd_fixed if sdr is None else sdr
             todo.append((area, m, col, rel, sdr, src, _num(pairs[c0]), _num(pairs[c1])))
-    # the Hodges-Lehmann estimates of all rows at once (paired_change's d = x1 - x0 of the complete pairs)
     diffs = []
     for *_, v0, v1 in todo:
         x0, x1 = np.asarray(v0, dtype=np.float64), np.asarray(v1, dtype=np.float64)
         ok = ~(np.isnan(x0) | np.isnan(x1))
         diffs.append(x1[ok] - x0[ok])
-    hls = _hl_batch(diffs, alpha)
+    return todo, diffs
+
+
+def _change_frame(pairs, todo, hls, *, alpha, zero_method, reliability, sd, lang) -> pd.DataFrame:
+    """:func:`change_by_area`'s table from its rows and their Hodges–Lehmann estimates."""
+    cb = load_codebook()
+    rows = []
     for (area, m, col, rel, sdr, src, v0, v1), hl in zip(todo, hls):
         r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
                           clients=pairs["client_pid"] if "client_pid" in pairs.columns else None, _hl=hl)

@@ -158,7 +158,7 @@ def _unit_keyed(ds):
     return replace(ds, **{t: keyed(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")})
 
 
-def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None) -> dict:
+def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None, rci=None) -> dict:
     """Raw tables of every municipality that one grouped call computes for all of them: m → {key: raw}.
 
     Each is what the per-unit call in :func:`asi_lib.tables.raw_tables` gives
@@ -178,7 +178,10 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None) -> dict:
       intervention links only to a Grund of the same municipality);
     * ``compare``: :func:`asi_lib.compare.compare_one_vs_rest` of each
       municipality against the rest of ``region_grund`` (the region's rows,
-      values and counts prepared once; given ``region_grund`` only).
+      values and counts prepared once; given ``region_grund`` only);
+    * ``change``: :func:`asi_lib.change.change_by_area` of each
+      municipality's pairs (``pairings``: m → its pairing, with ``rci``), the
+      Hodges–Lehmann estimates of every municipality found in one batch.
     """
     from .bortfall import bortfall_reasons, grund_bortfall
     from .insatser import completion
@@ -226,6 +229,15 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None) -> dict:
                 out[m]["compare"] = cmp.compare(m)
             except AsiInputError:   # not among the latest Grund: the per-unit call says so
                 pass
+    if pairings is not None:
+        from .change import _change_by_area_each
+        from .tables import _no_rci_as_missing
+
+        have = [m for m in munis if pairings.get(m)]   # the others are paired on their own (_raw_tables)
+        frames = _change_by_area_each([pairings[m].pairs for m in have], measures=("composite", "rating"),
+                                      reliability=rci, lang=lang)
+        for m, frame in zip(have, frames):
+            out[m]["change"] = _no_rci_as_missing(frame)
     gb = grund_bortfall(keyed, by=["municipality", "sex"])
     gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
     for m, rows in rows_of(gb).items():
@@ -256,7 +268,8 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     pairings = pair_followups_by(ds, "municipality", window=window, as_of=as_of) if munis else {}
     split = {t: _by_municipality(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")}
     scored = _by_municipality(region_grund)
-    given = _grouped_tables(ds, munis, as_of=as_of, lang=lang, region_grund=region_grund) if munis else {}
+    given = _grouped_tables(ds, munis, as_of=as_of, lang=lang, region_grund=region_grund, pairings=pairings,
+                            rci=rci) if munis else {}
     out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
     for unit in units:
         if unit == REGION:

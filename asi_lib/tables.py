@@ -134,9 +134,9 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
     use = given["asi_use"] if "asi_use" in given else monitor.asi_use(own, freq="auto", as_of=as_of)
     out.append(TableSpec("asi_use", use, [("ASI-användning", None, ())]))
     out.append(TableSpec("followup", pairing.summary(lang=lang), [("Uppföljning och bortfall", None, ())]))
-    out.append(TableSpec("change", _no_rci_as_missing(
-        change.change_by_area(pairing.pairs, measures=("composite", "rating"), reliability=rci, lang=lang)),
-        [("Förändring per område", None, ())]))
+    chg = given["change"] if "change" in given else _no_rci_as_missing(
+        change.change_by_area(pairing.pairs, measures=("composite", "rating"), reliability=rci, lang=lang))
+    out.append(TableSpec("change", chg, [("Förändring per område", None, ())]))
     gb = given["bortfall_grund"] if "bortfall_grund" in given else bortfall.grund_bortfall(own, by="sex")
     out.append(TableSpec("bortfall_grund", gb, [("Bortfall Grund", None, ())]))
     for form, title in (("grund", "Bortfallsorsaker Grund"), ("uppfoljning", "Bortfallsorsaker uppföljning")):
