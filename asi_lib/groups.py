@@ -518,7 +518,8 @@ def _group_ids(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFram
 
     Missing key values form their own group (``dropna=False``), last.
     """
-    grp = df.groupby([df[c] for c in by], observed=True, dropna=False, sort=True)
+    # grouping only the key columns: ngroup() would otherwise copy every other column of df first
+    grp = df[list(dict.fromkeys(by))].groupby([df[c] for c in by], observed=True, dropna=False, sort=True)
     size = grp.size()
     keys = size.index.to_frame(index=False)
     keys.columns = list(by)
