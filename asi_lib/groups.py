@@ -732,6 +732,40 @@ def _category_index(df: pd.DataFrame, var: str) -> tuple[np.ndarray, list[str]]:
     return pos[np.asarray(r, dtype=np.int64)], cats
 
 
+def _fixed_categories(var: str) -> bool:
+    """Whether a variable's category order is fixed (codebook codes, age bands), not taken from the data."""
+    cb = load_codebook()
+    if var in cb.column_names("grund") and cb.column("grund", var).codes is not None:
+        return True
+    return var in ("age_band", "young_adults")
+
+
+def _table1_categories_by(latest: pd.DataFrame, col: str = "municipality") -> dict:
+    """:func:`table1`'s category rows of every ``col`` value at once: value → what ``table1`` of that
+    value's rows alone computes (None when a variable's categories would come from the data).
+
+    ``latest`` is each client's latest Grund per unit (the selection ``table1`` makes in each unit);
+    one count by ``col`` gives every unit's counts, and the shares and Wilson limits are the same
+    element-wise arithmetic on them.
+    """
+    cats = [v for v in TABLE1_CATEGORIES if v in latest.columns or v == "age_band"]
+    if not all(_fixed_categories(v) for v in cats):
+        return {}
+    cp = category_profile(latest, cats, by=col, selection="all")
+    keys = cp[col].to_numpy(dtype=object)
+    codes, uniq = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+    out = {}
+    for i, u in enumerate(uniq):
+        if u in (TOTAL, UNKNOWN):
+            continue
+        part = cp.iloc[order[bounds[i]:bounds[i + 1]]].drop(columns=[col]).reset_index(drop=True)
+        out[str(u)] = _attrs(part, by=[], selection="all", period=None, additive=True,
+                             category_col="category", alpha=0.05, group_n=True)
+    return out
+
+
 def category_profile(frame, var, by=None, *, selection: str = "latest", period=None,
                      alpha: float = 0.05) -> pd.DataFrame:
     """Shares of the categories of one or more variables, per group.
@@ -873,7 +907,8 @@ def crosstab(frame, row: str, col: str, *, normalize: str | None = "row", select
                   category_col=col, normalize=normalize, value_vars={})
 
 
-def table1(frame, by=None, *, selection: str = "latest", period=None, measures=None) -> pd.DataFrame:
+def table1(frame, by=None, *, selection: str = "latest", period=None, measures=None,
+           _categories=None) -> pd.DataFrame:
     """The client group's "Table 1": who the clients are, overall or per group.
 
     Parameters
@@ -902,7 +937,8 @@ def table1(frame, by=None, *, selection: str = "latest", period=None, measures=N
     g = select(frame, selection=selection, period=period)
     cb = load_codebook()
     cats = [v for v in TABLE1_CATEGORIES if v in g.columns or v == "age_band"]
-    cp = category_profile(g, cats, by=by, selection="all")
+    # _categories: these category rows computed already (a release: every municipality in one grouped count)
+    cp = category_profile(g, cats, by=by, selection="all") if _categories is None else _categories
     g = _ensure_scores(g, None)
     meas = list(measures) if measures is not None else ["age", *default_measures(g)]
     meas = [m for m in meas if m in g.columns]

@@ -181,7 +181,10 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
       values and counts prepared once; given ``region_grund`` only);
     * ``change``: :func:`asi_lib.change.change_by_area` of each
       municipality's pairs (``pairings``: m → its pairing, with ``rci``), the
-      Hodges–Lehmann estimates of every municipality found in one batch.
+      Hodges–Lehmann estimates of every municipality found in one batch;
+    * ``table1_categories``: the category rows of :func:`asi_lib.groups.table1`
+      (each client's latest Grund per municipality, one count by
+      municipality; given ``region_grund`` only).
     """
     from .bortfall import bortfall_reasons, grund_bortfall
     from .insatser import completion
@@ -229,6 +232,14 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
                 out[m]["compare"] = cmp.compare(m)
             except AsiInputError:   # not among the latest Grund: the per-unit call says so
                 pass
+    if region_grund is not None:
+        from .groups import _table1_categories_by, select
+
+        rg = region_grund.loc[region_grund["municipality"].notna().to_numpy()]
+        rg = rg.assign(client_pid=rg["municipality"].astype("str") + "\x1f" + rg["client_pid"].astype("str"))
+        for m, cp in _table1_categories_by(select(rg)).items():
+            if m in out:
+                out[m]["table1_categories"] = cp
     if pairings is not None:
         from .change import _change_by_area_each
         from .tables import _no_rci_as_missing
