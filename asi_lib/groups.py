@@ -594,17 +594,27 @@ def profile(frame, by=None, measures=None, *, selection: str = "latest", period=
         ids, keys, size = _group_ids(df, by)
     else:
         ids, keys, size = np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=range(1)), np.array([len(df)])
+    if by:
+        keys = _keys_to_str(keys, by)
+    return _profile_frame(arrays, ids, keys, size, len(df), by=by, measures=measures, selection=selection,
+                          period=period, alpha=alpha)
+
+
+def _profile_frame(arrays, ids, keys, size, n_rows: int, *, by, measures, selection, period,
+                   alpha) -> pd.DataFrame:
+    """:func:`profile`'s table from the measures' values, the group of each row and the groups' keys
+    (strings, :func:`_keys_to_str`) and sizes."""
+    m = len(measures)
     n_groups = len(size)
     stats_ = _group_stats(arrays, ids, n_groups)
     first = 0 if by else n_groups  # without groups only the total row
     cols = {}
     if by:
-        keys = _keys_to_str(keys, by)
         for c in by:
             cols[c] = pd.Series(np.append(np.repeat(keys[c].to_numpy(dtype=object), m),
                                           np.full(m, TOTAL, dtype=object)), dtype=object)
     cols["measure"] = pd.array(measures * (n_groups + 1 - first), dtype="str")
-    cols["n"] = np.append(np.repeat(size, m), np.full(m, len(df), dtype=np.int64))[first * m:]
+    cols["n"] = np.append(np.repeat(size, m), np.full(m, n_rows, dtype=np.int64))[first * m:]
     for k in ("count", "mean", "sd", "median"):
         cols[k] = stats_[k][first:].ravel()
     out = pd.DataFrame(cols)
@@ -730,6 +740,50 @@ def _category_index(df: pd.DataFrame, var: str) -> tuple[np.ndarray, list[str]]:
     pos = pd.Index(cats, dtype=object).get_indexer(uniq.astype(object).to_numpy())
     pos = np.append(pos, -1)  # r == -1 (missing) → -1
     return pos[np.asarray(r, dtype=np.int64)], cats
+
+
+def _profiles_by(latest: pd.DataFrame, bys, col: str = "municipality", alpha: float = 0.05) -> dict:
+    """:func:`profile` ``(by=b)`` of every ``col`` value's rows for each ``b`` in ``bys``, prepared once:
+    value → {b: what ``profile(rows, by=b)`` computes}.
+
+    ``latest`` is each client's latest Grund per unit (the selection ``profile`` makes in each unit),
+    with every composite. The measures' values, the derived columns and the sorted key codes are
+    computed once for all units; each unit's groups are its own keys in that order (missing last),
+    and its statistics come from :func:`_group_stats` on its own rows, as in ``profile``.
+    """
+    if not all(f"composite_{a}" in latest.columns for a in AREAS):
+        return {}
+    measures = default_measures(latest)
+    df = _add_derived(latest, list(bys))
+    arrays = _value_arrays(df, measures)
+    key_codes = {}
+    for b in bys:
+        codes, uniq = pd.factorize(df[b], sort=True, use_na_sentinel=True)
+        names = _keys_to_str(pd.DataFrame({b: uniq}), [b])[b].to_numpy(dtype=object)
+        key_codes[b] = (np.asarray(codes, dtype=np.int64), names)
+    units = df[col].astype("string").to_numpy(dtype=object, na_value=None)
+    ucodes, uniq = pd.factorize(units, use_na_sentinel=True)
+    order = np.argsort(ucodes, kind="stable")
+    bounds = np.searchsorted(ucodes[order], np.arange(len(uniq) + 1))
+    out = {}
+    for i, u in enumerate(uniq):
+        rows = order[bounds[i]:bounds[i + 1]]
+        own = [a[rows] for a in arrays]
+        out[str(u)] = res = {}
+        for b in bys:
+            codes, names = key_codes[b]
+            c = codes[rows]
+            present = np.unique(c)                      # sorted key codes, -1 (missing) first
+            if present.size and present[0] < 0:
+                present = np.append(present[1:], -1)    # the missing group last, as groupby(dropna=False)
+            pos = np.full(len(names) + 1, -1, dtype=np.int64)
+            pos[present] = np.arange(present.size)      # code -1 → the last slot
+            ids = pos[c]
+            size = np.bincount(ids, minlength=present.size).astype(np.int64)
+            keys = pd.DataFrame({b: np.array([names[k] if k >= 0 else UNKNOWN for k in present], dtype=object)})
+            res[b] = _profile_frame(own, ids, keys, size, len(rows), by=[b], measures=measures,
+                                    selection="latest", period=None, alpha=alpha)
+    return out
 
 
 def _fixed_categories(var: str) -> bool:

@@ -184,7 +184,11 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
       Hodges–Lehmann estimates of every municipality found in one batch;
     * ``table1_categories``: the category rows of :func:`asi_lib.groups.table1`
       (each client's latest Grund per municipality, one count by
-      municipality; given ``region_grund`` only).
+      municipality; given ``region_grund`` only);
+    * ``profile_sex``, ``profile_age_band``, ``profile_main_substance``:
+      :func:`asi_lib.groups.profile` of each municipality (the same latest
+      Grund; values, derived columns and key codes once, each municipality's
+      statistics from its own rows: :func:`asi_lib.groups._profiles_by`).
     """
     from .bortfall import bortfall_reasons, grund_bortfall
     from .insatser import completion
@@ -233,13 +237,17 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
             except AsiInputError:   # not among the latest Grund: the per-unit call says so
                 pass
     if region_grund is not None:
-        from .groups import _table1_categories_by, select
+        from .groups import _profiles_by, _table1_categories_by, select
 
         rg = region_grund.loc[region_grund["municipality"].notna().to_numpy()]
         rg = rg.assign(client_pid=rg["municipality"].astype("str") + "\x1f" + rg["client_pid"].astype("str"))
-        for m, cp in _table1_categories_by(select(rg)).items():
+        latest = select(rg)
+        for m, cp in _table1_categories_by(latest).items():
             if m in out:
                 out[m]["table1_categories"] = cp
+        for m, profs in _profiles_by(latest, ("sex", "age_band", "main_substance")).items():
+            if m in out:
+                out[m].update({f"profile_{b}": frame for b, frame in profs.items()})
     if pairings is not None:
         from .change import _change_by_area_each
         from .tables import _no_rci_as_missing

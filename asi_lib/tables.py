@@ -108,7 +108,8 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
         ("Klientgruppen, medelvärden", ~is_cat, ("category", "k", "share", "ci_low", "ci_high"))]))
     for by, title in (("sex", "Problem per kön"), ("age_band", "Problem per åldersgrupp"),
                       ("main_substance", "Problem per huvudpreparat")):
-        out.append(TableSpec(f"profile_{by}", groups.profile(grund, by=by), [(title, None, ())]))
+        prof = given[f"profile_{by}"] if f"profile_{by}" in given else groups.profile(grund, by=by)
+        out.append(TableSpec(f"profile_{by}", prof, [(title, None, ())]))
     if municipality is None:
         out.append(TableSpec("profile_municipality", groups.profile(grund, by="municipality"),
                              [("Problem per kommun", None, ())]))

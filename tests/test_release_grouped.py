@@ -180,4 +180,5 @@ def test_release_computes_compare_change_and_table1_categories_grouped(ds):
     pairings = pair_followups_by(ds, "municipality", window=(90, 730), as_of=ref)
     given = R._grouped_tables(ds, munis, as_of=ref, lang="sv", region_grund=scores.add_scores(ds.grund),
                               pairings=pairings, rci=rci)
-    assert all({"compare", "change", "table1_categories"} <= set(given[m]) for m in munis if pairings.get(m))
+    assert all({"compare", "change", "table1_categories", "profile_sex", "profile_age_band", "profile_main_substance"}
+               <= set(given[m]) for m in munis if pairings.get(m))
