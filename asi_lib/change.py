@@ -690,7 +690,7 @@ def reliable_change(x0, x1, *, sd: float, reliability: float, z: float = 1.96) -
 
 # --------------------------------------------------------------------------- core
 def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", reliability: float | None = None,
-                  sd_ref: float | None = None, clients=None, _hl=None) -> dict:
+                  sd_ref: float | None = None, clients=None, _hl=None, _client_codes=None) -> dict:
     """All paired statistics for one measure (one row of a change table).
 
     Parameters
@@ -743,7 +743,11 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
     res.pop("reliability_source")
     res["t"], res["df"] = np.nan, np.nan
     res["n_pairs"] = n
-    res["n"] = int(pd.Series(np.asarray(clients)[ok]).nunique()) if clients is not None else n
+    if _client_codes is not None:   # clients factorized once by the caller (-1 = missing, not counted)
+        own = _client_codes[ok]
+        res["n"] = int(np.unique(own[own >= 0]).size)
+    else:
+        res["n"] = int(pd.Series(np.asarray(clients)[ok]).nunique()) if clients is not None else n
     res["wilcoxon_method"] = ""
     res["reliability"] = reliability if reliability is not None else np.nan
     for k in ("n_improved", "n_unchanged", "n_worse"):
@@ -756,7 +760,7 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
         sd = float(d.std(ddof=1))
         res["sd_diff"] = sd
         res["df"] = n - 1
-        tq = st.t.ppf(1 - alpha / 2, n - 1)
+        tq = special.stdtrit(n - 1, 1 - alpha / 2)   # what st.t.ppf(1 - alpha / 2, n - 1) computes (t._ppf)
         res["ci_low"] = res["diff"] - tq * sd / np.sqrt(n)
         res["ci_high"] = res["diff"] + tq * sd / np.sqrt(n)
         if sd > 0:
@@ -946,9 +950,12 @@ def _change_frame(pairs, todo, hls, *, alpha, zero_method, reliability, sd, lang
     """:func:`change_by_area`'s table from its rows and their Hodges–Lehmann estimates."""
     cb = load_codebook()
     rows = []
+    codes = (np.asarray(pd.factorize(pairs["client_pid"], use_na_sentinel=True)[0], dtype=np.int64)
+             if "client_pid" in pairs.columns else None)
     for (area, m, col, rel, sdr, src, v0, v1), hl in zip(todo, hls):
         r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
-                          clients=pairs["client_pid"] if "client_pid" in pairs.columns else None, _hl=hl)
+                          clients=pairs["client_pid"] if "client_pid" in pairs.columns else None, _hl=hl,
+                          _client_codes=codes)
         r.update(_timing(pairs, ~(np.isnan(v0) | np.isnan(v1))))
         r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
                  measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,

@@ -613,15 +613,16 @@ def _profile_frame(arrays, ids, keys, size, n_rows: int, *, by, measures, select
         for c in by:
             cols[c] = pd.Series(np.append(np.repeat(keys[c].to_numpy(dtype=object), m),
                                           np.full(m, TOTAL, dtype=object)), dtype=object)
-    cols["measure"] = pd.array(measures * (n_groups + 1 - first), dtype="str")
-    cols["n"] = np.append(np.repeat(size, m), np.full(m, n_rows, dtype=np.int64))[first * m:]
-    for k in ("count", "mean", "sd", "median"):
-        cols[k] = stats_[k][first:].ravel()
+    names = measures * (n_groups + 1 - first)
+    cols["measure"] = pd.array(names, dtype="str")
+    n = np.append(np.repeat(size, m), np.full(m, n_rows, dtype=np.int64))[first * m:]
+    count, mean, sd, median = (stats_[k][first:].ravel() for k in ("count", "mean", "sd", "median"))
+    cols["n"] = n
+    cols["n_missing"] = (n - count).astype("int64")
+    cols["mean"], cols["sd"], cols["median"] = mean, sd, median
+    lo, hi = mean_ci(mean, sd, count, alpha)
+    cols["ci_low"], cols["ci_high"] = clip_ci(lo, hi, np.asarray(names, dtype=object))
     out = pd.DataFrame(cols)
-    out["n_missing"] = (out["n"] - out["count"]).astype("int64")
-    lo, hi = mean_ci(out["mean"].to_numpy(), out["sd"].to_numpy(), out["count"].to_numpy(), alpha)
-    out["ci_low"], out["ci_high"] = clip_ci(lo, hi, out["measure"].to_numpy())
-    out = out[[*by, "measure", "n", "n_missing", "mean", "sd", "median", "ci_low", "ci_high"]]
     return _attrs(out, by=by, selection=selection, period=period, additive=True,
                   measures=measures, alpha=alpha, group_n=True)
 
