@@ -253,7 +253,8 @@ class _OneVsRest:
             "sd_unit": u["sd"].to_numpy(), "sd_rest": r["sd"].to_numpy(),
             "median_unit": u["median"].to_numpy(), "median_rest": r["median"].to_numpy(),
             "diff": np.asarray(w["diff"], dtype=float),
-            "diff_ci_low": np.asarray(w["ci_low"], dtype=float), "diff_ci_high": np.asarray(w["ci_high"], dtype=float),
+            "diff_ci_low": np.asarray(w["ci_low"], dtype=float),
+            "diff_ci_high": np.asarray(w["ci_high"], dtype=float),
             "p_value": p, "p_adj": bh_adjust(p), "hedges_g": np.asarray(g, dtype=float),
             "tendency": small,
         })

@@ -271,7 +271,7 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     (:func:`asi_lib.followup.pair_followups_by`, one pass) and each
     municipality's rows (one split of every table) are computed once; each
     unit then gets exactly what :func:`asi_lib.tables.raw_tables` and
-    :func:`asi_lib.reports.overview_raw` give for it (tests/test_release_speed.py
+    :func:`asi_lib.reports.overview_raw` give for it (tests/test_release_grouped.py
     checks every table against that per-unit path).
     """
     from dataclasses import replace
