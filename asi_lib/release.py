@@ -188,7 +188,10 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
     * ``profile_sex``, ``profile_age_band``, ``profile_main_substance``:
       :func:`asi_lib.groups.profile` of each municipality (the same latest
       Grund; values, derived columns and key codes once, each municipality's
-      statistics from its own rows: :func:`asi_lib.groups._profiles_by`).
+      statistics from its own rows: :func:`asi_lib.groups._profiles_by`);
+    * ``completeness``: :func:`asi_lib.scores.completeness` of each
+      municipality (the row-wise facts once per table, summed per
+      municipality: :func:`asi_lib.scores._completeness_by`).
     """
     from .bortfall import bortfall_reasons, grund_bortfall
     from .insatser import completion
@@ -248,6 +251,10 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
         for m, profs in _profiles_by(latest, ("sex", "age_band", "main_substance")).items():
             if m in out:
                 out[m].update({f"profile_{b}": frame for b, frame in profs.items()})
+    from .scores import _completeness_by
+
+    for m, comp_ in _completeness_by(ds, munis, lang=lang).items():
+        out[m]["completeness"] = comp_
     if pairings is not None:
         from .change import _change_by_area_each
         from .tables import _no_rci_as_missing

@@ -125,7 +125,7 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
         out.append(TableSpec("compare", cmp, [
             ("Jämfört med övriga", None, ("sd_unit", "sd_rest", "median_unit", "median_rest", *mix)),
             ("Klientgruppernas sammansättning", first, rest_cols)]))
-    comp = scores.completeness(own, table=None, lang=lang)
+    comp = given["completeness"] if "completeness" in given else scores.completeness(own, table=None, lang=lang)
     # the number of interviews is a count of people's records too: protected like one
     comp.attrs["asi"] = {**comp.attrs.get("asi", {}), "count_cols": [
         c for c in ("interviews", "n", "rating_missing_n", "rating_not_relevant_n", "composite_missing_n",

@@ -171,7 +171,7 @@ def test_one_vs_rest_counts_give_the_two_group_statistics_bit_for_bit(ds):
         assert u["mean"].iloc[0] == pytest.approx(np.nanmean(v), rel=1e-12)
 
 
-def test_release_computes_compare_change_and_table1_categories_grouped(ds):
+def test_release_computes_the_costly_per_unit_tables_grouped(ds):
     ref = R.reference_date(ds)
     munis = sorted(map(str, ds.grund["municipality"].dropna().unique()))
     from asi_lib import scores
@@ -180,5 +180,6 @@ def test_release_computes_compare_change_and_table1_categories_grouped(ds):
     pairings = pair_followups_by(ds, "municipality", window=(90, 730), as_of=ref)
     given = R._grouped_tables(ds, munis, as_of=ref, lang="sv", region_grund=scores.add_scores(ds.grund),
                               pairings=pairings, rci=rci)
-    assert all({"compare", "change", "table1_categories", "profile_sex", "profile_age_band", "profile_main_substance"}
-               <= set(given[m]) for m in munis if pairings.get(m))
+    grouped = {"compare", "change", "table1_categories", "completeness",
+               "profile_sex", "profile_age_band", "profile_main_substance"}
+    assert all(grouped <= set(given[m]) for m in munis if pairings.get(m))
