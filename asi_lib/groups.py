@@ -757,6 +757,9 @@ def _profiles_by(latest: pd.DataFrame, bys, col: str = "municipality", alpha: fl
     measures = default_measures(latest)
     df = _add_derived(latest, list(bys))
     arrays = _value_arrays(df, measures)
+    # table1's means (profile of every row, no groups) of "age" and the same measures
+    t1_meas = [m for m in ["age", *measures] if m in latest.columns]
+    t1_arrays = [numeric(df["age"]), *arrays] if t1_meas and t1_meas[0] == "age" else list(arrays)
     key_codes = {}
     for b in bys:
         codes, uniq = pd.factorize(df[b], sort=True, use_na_sentinel=True)
@@ -784,6 +787,9 @@ def _profiles_by(latest: pd.DataFrame, bys, col: str = "municipality", alpha: fl
             keys = pd.DataFrame({b: np.array([names[k] if k >= 0 else UNKNOWN for k in present], dtype=object)})
             res[b] = _profile_frame(own, ids, keys, size, len(rows), by=[b], measures=measures,
                                     selection="latest", period=None, alpha=alpha)
+        res["table1_means"] = _profile_frame([a[rows] for a in t1_arrays], np.zeros(len(rows), dtype=np.int64),
+                                             pd.DataFrame(index=range(1)), np.array([len(rows)]), len(rows),
+                                             by=[], measures=t1_meas, selection="all", period=None, alpha=alpha)
     return out
 
 
@@ -963,7 +969,7 @@ def crosstab(frame, row: str, col: str, *, normalize: str | None = "row", select
 
 
 def table1(frame, by=None, *, selection: str = "latest", period=None, measures=None,
-           _categories=None) -> pd.DataFrame:
+           _categories=None, _means=None) -> pd.DataFrame:
     """The client group's "Table 1": who the clients are, overall or per group.
 
     Parameters
@@ -997,7 +1003,9 @@ def table1(frame, by=None, *, selection: str = "latest", period=None, measures=N
     g = _ensure_scores(g, None)
     meas = list(measures) if measures is not None else ["age", *default_measures(g)]
     meas = [m for m in meas if m in g.columns]
-    pr = profile(g, by=by, measures=meas, selection="all").rename(columns={"measure": "variable"})
+    # _means: these measure rows computed already (a release: groups._profiles_by), for by=None only
+    pr = (profile(g, by=by, measures=meas, selection="all") if _means is None else _means).rename(
+        columns={"measure": "variable"})
     pr["category"] = ""
     out = pd.concat([cp, pr[[c for c in pr.columns if c not in ("ci_low", "ci_high")]]], ignore_index=True)
     by_ = _by_list(by)

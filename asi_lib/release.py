@@ -188,7 +188,8 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
     * ``profile_sex``, ``profile_age_band``, ``profile_main_substance``:
       :func:`asi_lib.groups.profile` of each municipality (the same latest
       Grund; values, derived columns and key codes once, each municipality's
-      statistics from its own rows: :func:`asi_lib.groups._profiles_by`);
+      statistics from its own rows: :func:`asi_lib.groups._profiles_by`), and
+      ``table1_means``, Table 1's means, the same way;
     * ``completeness``: :func:`asi_lib.scores.completeness` of each
       municipality (the row-wise facts once per table, summed per
       municipality: :func:`asi_lib.scores._completeness_by`).
@@ -250,7 +251,7 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
                 out[m]["table1_categories"] = cp
         for m, profs in _profiles_by(latest, ("sex", "age_band", "main_substance")).items():
             if m in out:
-                out[m].update({f"profile_{b}": frame for b, frame in profs.items()})
+                out[m].update({k if k == "table1_means" else f"profile_{k}": frame for k, frame in profs.items()})
     from .scores import _completeness_by
 
     for m, comp_ in _completeness_by(ds, munis, lang=lang).items():
