@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, special
 from scipy import stats as st
 
 from .codebook import AREAS, load_codebook, numeric
@@ -198,33 +198,139 @@ def walsh_order_statistic(d, k: int) -> float:
     >>> walsh_order_statistic([1.0, 2.0, 4.0], 1), walsh_order_statistic([1.0, 2.0, 4.0], 6)
     (1.0, 4.0)
     """
-    s = np.sort(np.asarray(d, dtype=np.float64))
-    n = s.size
-    m = n * (n + 1) // 2
-    if not 1 <= k <= m:
-        raise ValueError("k out of range")
-    idx = np.arange(n)
+    return float(_walsh_order_statistics(np.sort(np.asarray(d, dtype=np.float64)), [k])[0])
 
-    def count_le(theta: float) -> int:
-        j = np.searchsorted(s, 2.0 * theta - s, side="right")
-        return int(np.maximum(j - idx, 0).sum())
 
-    lo, hi = s[0], s[-1]
-    if count_le(lo) >= k:
-        return float(lo)
+def _walsh_order_statistics(s: np.ndarray, ks) -> np.ndarray:
+    """:func:`walsh_order_statistic` for several ``ks`` of one sorted ``s`` at once."""
+    return _walsh_batch([(s, ks)])[0]
+
+
+def _walsh_batch(problems) -> list[np.ndarray]:
+    """:func:`walsh_order_statistic` for many ``(sorted s, ks)`` at once: the same steps, the same floats.
+
+    Each (s, k) runs its own bisection, with the midpoints and counts of
+    :func:`walsh_order_statistic`; the steps of all of them are taken
+    together, so a change table's Hodges–Lehmann estimates and CIs cost one
+    pass of bisection steps.
+
+    Counting: a run of equal values ``s_i`` at positions ``first..last``
+    with ``J = #{s_j <= 2θ − s_i}`` adds
+    :math:`\\sum_{i=first}^{\\min(last, J-1)} (J - i)`, so each distinct value
+    is one row. ``J`` only grows with θ, so a row whose ``J`` is the same at
+    the bracket's ``lo`` and ``hi`` keeps it at every midpoint: its part of
+    the count is fixed and only the other rows are searched (fewer at every
+    step). ``s_j <= x`` within one array is found among the distinct values
+    ``V`` of all arrays (``r = #{V <= x}``; value ``v`` of array ``a`` is
+    ``<= x`` iff its rank in ``V`` is ``< r``) with one ``searchsorted`` on
+    the keys ``a·(|V|+1) + rank``.
+    """
+    us, firsts, lasts, starts, k_arr, k_val = [], [], [], [], [], []
+    for a, (s, ks) in enumerate(problems):
+        n = s.size
+        m = n * (n + 1) // 2
+        ks = np.asarray(ks, dtype=np.int64)
+        if ((ks < 1) | (ks > m)).any():
+            raise ValueError("k out of range")
+        u, first = np.unique(s, return_index=True)
+        us.append(u)
+        firsts.append(first)
+        lasts.append(np.append(first[1:], n) - 1)
+        starts.append(np.append(first, n))
+        k_arr.append(np.full(ks.size, a))
+        k_val.append(ks)
+    usize = np.array([u.size for u in us], dtype=np.int64)
+    u_off = np.concatenate([[0], np.cumsum(usize)])
+    st_off = u_off + np.arange(usize.size + 1)           # each array's starts has one more entry
+    u_all, first_all, last_all = np.concatenate(us), np.concatenate(firsts), np.concatenate(lasts)
+    starts_all = np.concatenate(starts)
+    values = np.unique(u_all)
+    width = values.size + 1
+    keys = np.repeat(np.arange(usize.size), usize) * width + np.searchsorted(values, u_all)
+    k_arr, ks_all = np.concatenate(k_arr), np.concatenate(k_val)
+    nk = ks_all.size
+    # one element per (k, distinct value of its array), grouped by k in order
+    esz = usize[k_arr]
+    el_q = np.repeat(np.arange(nk), esz)
+    el_pos = np.arange(int(esz.sum())) - np.repeat(np.cumsum(esz) - esz, esz) + np.repeat(u_off[k_arr], esz)
+    el_a, el_u, el_f, el_l = k_arr[el_q], u_all[el_pos], first_all[el_pos], last_all[el_pos]
+
+    def j_at(theta, a, u):
+        c = np.searchsorted(keys, a * width + np.searchsorted(values, 2.0 * theta - u, side="right")) - u_off[a]
+        return starts_all[st_off[a] + c]
+
+    def part(j, f, l):
+        cnt = np.maximum(np.minimum(l, j - 1) - f + 1, 0)
+        return cnt * (j - f) - cnt * (cnt - 1) // 2
+
+    def per_k(v, q):          # sums of v by k (q ascending)
+        cs = np.concatenate([[0], np.cumsum(v)])
+        b = np.searchsorted(q, np.arange(nk + 1))
+        return cs[b[1:]] - cs[b[:-1]]
+
+    lo = np.array([s[0] for s, _ in problems])[k_arr]
+    hi = np.array([s[-1] for s, _ in problems])[k_arr]
+    jlo, jhi = j_at(lo[el_q], el_a, el_u), j_at(hi[el_q], el_a, el_u)
+    at_lo = per_k(part(jlo, el_f, el_l), el_q) >= ks_all    # the smallest value is already the k-th
+    active = ~at_lo
+    decided = jlo == jhi
+    fixed = per_k(np.where(decided, part(jlo, el_f, el_l), 0), el_q)
+    e = np.flatnonzero(~decided & active[el_q])
     for _ in range(200):  # count_le(lo) < k <= count_le(hi)
-        mid = (lo + hi) / 2.0
-        if mid <= lo or mid >= hi:
+        if not active.any():
             break
-        if count_le(mid) >= k:
-            hi = mid
-        else:
-            lo = mid
-    # snap: the largest Walsh average <= hi
-    j = np.searchsorted(s, 2.0 * hi - s, side="right") - 1
-    valid = j >= idx
-    cand = (s[valid] + s[j[valid]]) / 2.0
-    return float(cand.max())
+        mid = (lo + hi) / 2.0
+        active &= ~((mid <= lo) | (mid >= hi))
+        if not active.any():
+            break
+        e = e[active[el_q[e]]]
+        q = el_q[e]
+        j = j_at(mid[q], el_a[e], el_u[e])
+        pj = part(j, el_f[e], el_l[e])
+        up = active & (fixed + per_k(pj, q) >= ks_all)
+        down = active & ~up
+        hi[up], lo[down] = mid[up], mid[down]
+        went_up = up[q]
+        jhi[e[went_up]] = j[went_up]
+        jlo[e[~went_up]] = j[~went_up]
+        now = jlo[e] == jhi[e]
+        if now.any():
+            fixed = fixed + per_k(np.where(now, pj, 0), q)
+            e = e[~now]
+    # snap: the largest Walsh average <= hi (J at hi is jhi; a run of equal s_i gives one candidate,
+    # valid at its first position)
+    out = lo.copy()
+    j = jhi - 1
+    valid = (j >= el_f) & ~at_lo[el_q]
+    s_all = np.concatenate([s for s, _ in problems])
+    s_off = np.concatenate([[0], np.cumsum([s.size for s, _ in problems])])
+    cand = np.where(valid, (el_u + s_all[s_off[el_a] + np.where(valid, j, 0)]) / 2.0, -np.inf)
+    best = np.maximum.reduceat(cand, np.cumsum(esz) - esz)
+    out[~at_lo] = best[~at_lo]
+    return np.split(out, np.cumsum([np.size(ks) for _, ks in problems])[:-1])
+
+
+def _hl_batch(diffs, alpha: float = 0.05) -> list[tuple[float, float, float]]:
+    """:func:`hodges_lehmann` of several difference arrays, their order statistics found together."""
+    out: list = [None] * len(diffs)
+    problems, where = [], []
+    for i, d in enumerate(diffs):
+        d = np.asarray(d, dtype=np.float64)
+        d = d[~np.isnan(d)]
+        n = d.size
+        if n == 0:
+            out[i] = (np.nan, np.nan, np.nan)
+            continue
+        m = n * (n + 1) // 2
+        c = signed_rank_critical(n, alpha)
+        with_ci = not (c < 1 or c > m // 2 + (m % 2) or n < 2)
+        mid = [(m + 1) // 2] if m % 2 else [m // 2, m // 2 + 1]
+        problems.append((np.sort(d), [*mid, *([c, m + 1 - c] if with_ci else [])]))
+        where.append((i, m % 2 == 1, with_ci))
+    for (i, odd, with_ci), w in zip(where, _walsh_batch(problems) if problems else []):
+        est = float(w[0]) if odd else (float(w[0]) + float(w[1])) / 2.0
+        out[i] = (est, float(w[-2]), float(w[-1])) if with_ci else (est, np.nan, np.nan)
+    return out
 
 
 def hodges_lehmann(d, alpha: float = 0.05) -> tuple[float, float, float]:
@@ -253,20 +359,7 @@ def hodges_lehmann(d, alpha: float = 0.05) -> tuple[float, float, float]:
     >>> hodges_lehmann([1.0, 2.0, 4.0])[0]
     2.25
     """
-    d = np.asarray(d, dtype=np.float64)
-    d = d[~np.isnan(d)]
-    n = d.size
-    if n == 0:
-        return (np.nan, np.nan, np.nan)
-    m = n * (n + 1) // 2
-    if m % 2:
-        est = walsh_order_statistic(d, (m + 1) // 2)
-    else:
-        est = (walsh_order_statistic(d, m // 2) + walsh_order_statistic(d, m // 2 + 1)) / 2.0
-    c = signed_rank_critical(n, alpha)
-    if c < 1 or c > m // 2 + (m % 2) or n < 2:
-        return (est, np.nan, np.nan)
-    return (est, walsh_order_statistic(d, c), walsh_order_statistic(d, m + 1 - c))
+    return _hl_batch([d], alpha)[0]
 
 
 def dz_ci(dz: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -308,7 +401,8 @@ def dz_ci(dz: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
     span = 1.0 + 4.0 * st.norm.ppf(1 - alpha / 2) * np.sqrt(1.0 + t * t / (2.0 * df))
 
     def root(p):
-        f = lambda nc: st.nct.cdf(t, df, nc) - p  # noqa: E731
+        # scipy.special.nctdtr is what st.nct.cdf computes (nct._cdf), without its per-call argument checks
+        f = lambda nc: special.nctdtr(df, nc, t) - p  # noqa: E731
         return optimize.brentq(f, t - span, t + span, xtol=1e-10)
 
     try:
@@ -596,7 +690,7 @@ def reliable_change(x0, x1, *, sd: float, reliability: float, z: float = 1.96) -
 
 # --------------------------------------------------------------------------- core
 def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", reliability: float | None = None,
-                  sd_ref: float | None = None, clients=None) -> dict:
+                  sd_ref: float | None = None, clients=None, _hl=None, _client_codes=None) -> dict:
     """All paired statistics for one measure (one row of a change table).
 
     Parameters
@@ -649,7 +743,11 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
     res.pop("reliability_source")
     res["t"], res["df"] = np.nan, np.nan
     res["n_pairs"] = n
-    res["n"] = int(pd.Series(np.asarray(clients)[ok]).nunique()) if clients is not None else n
+    if _client_codes is not None:   # clients factorized once by the caller (-1 = missing, not counted)
+        own = _client_codes[ok]
+        res["n"] = int(np.unique(own[own >= 0]).size)
+    else:
+        res["n"] = int(pd.Series(np.asarray(clients)[ok]).nunique()) if clients is not None else n
     res["wilcoxon_method"] = ""
     res["reliability"] = reliability if reliability is not None else np.nan
     for k in ("n_improved", "n_unchanged", "n_worse"):
@@ -662,7 +760,7 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
         sd = float(d.std(ddof=1))
         res["sd_diff"] = sd
         res["df"] = n - 1
-        tq = st.t.ppf(1 - alpha / 2, n - 1)
+        tq = special.stdtrit(n - 1, 1 - alpha / 2)   # what st.t.ppf(1 - alpha / 2, n - 1) computes (t._ppf)
         res["ci_low"] = res["diff"] - tq * sd / np.sqrt(n)
         res["ci_high"] = res["diff"] + tq * sd / np.sqrt(n)
         if sd > 0:
@@ -684,7 +782,8 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
         else:
             res["p_wilcoxon"] = 1.0
             res["wilcoxon_method"] = "all differences zero"
-    res["hl_estimate"], res["hl_ci_low"], res["hl_ci_high"] = hodges_lehmann(d, alpha)
+    # _hl: hodges_lehmann(d, alpha) computed by the caller (change_by_area: all rows together)
+    res["hl_estimate"], res["hl_ci_low"], res["hl_ci_high"] = hodges_lehmann(d, alpha) if _hl is None else _hl
     sd_ref = float(a.std(ddof=1)) if sd_ref is None and n >= 2 else sd_ref
     res["sd_ref"] = sd_ref if sd_ref is not None else np.nan
     if reliability is not None and np.isfinite(reliability) and sd_ref is not None and np.isfinite(sd_ref):
@@ -804,9 +903,31 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
           area  n  diff
     0  alcohol  4  -2.0
     """
-    cb = load_codebook()
-    rows = []
+    todo, diffs = _change_todo(pairs, measures, areas=areas, reliability=reliability, sd=sd)
+    return _change_frame(pairs, todo, _hl_batch(diffs, alpha), alpha=alpha, zero_method=zero_method,
+                         reliability=reliability, sd=sd, lang=lang)
+
+
+def _change_by_area_each(pairs_list, measures=("composite", "rating", "self_days"), *, areas=None,
+                         alpha: float = 0.05, zero_method: str = "pratt", reliability=None, sd=None,
+                         lang: str = "sv") -> list[pd.DataFrame]:
+    """:func:`change_by_area` of several pairings (a release: every municipality), the Hodges–Lehmann
+    order statistics of all their rows found in one batch (:func:`_walsh_batch`)."""
+    prep = [_change_todo(p, measures, areas=areas, reliability=reliability, sd=sd) for p in pairs_list]
+    hls = _hl_batch([d for _, diffs in prep for d in diffs], alpha)
+    out, at = [], 0
+    for pairs, (todo, _) in zip(pairs_list, prep):
+        out.append(_change_frame(pairs, todo, hls[at:at + len(todo)], alpha=alpha, zero_method=zero_method,
+                                 reliability=reliability, sd=sd, lang=lang))
+        at += len(todo)
+    return out
+
+
+def _change_todo(pairs, measures, *, areas, reliability, sd):
+    """The rows of :func:`change_by_area` (area, measure, column, reliability, SD, source, values) and the
+    differences of their complete pairs (paired_change's ``d = x1 - x0``)."""
     cache: dict = {}
+    todo = []
     for area in _areas(pairs, areas):
         for m in measures:
             col = measure_column(m, area)
@@ -816,14 +937,30 @@ def change_by_area(pairs: pd.DataFrame, measures=("composite", "rating", "self_d
             rel, sd_fixed, src = _reliability_for(m, area, pairs, reliability, cache)
             sdr = sd.get((m, area), sd.get(area, sd.get(m))) if isinstance(sd, dict) else sd
             sdr = sd_fixed if sdr is None else sdr
-            v0, v1 = _num(pairs[c0]), _num(pairs[c1])
-            r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
-                              clients=pairs["client_pid"] if "client_pid" in pairs.columns else None)
-            r.update(_timing(pairs, ~(np.isnan(v0) | np.isnan(v1))))
-            r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
-                     measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,
-                     reliability_source=src, note=RTM_CAVEAT[lang])
-            rows.append(r)
+            todo.append((area, m, col, rel, sdr, src, _num(pairs[c0]), _num(pairs[c1])))
+    diffs = []
+    for *_, v0, v1 in todo:
+        x0, x1 = np.asarray(v0, dtype=np.float64), np.asarray(v1, dtype=np.float64)
+        ok = ~(np.isnan(x0) | np.isnan(x1))
+        diffs.append(x1[ok] - x0[ok])
+    return todo, diffs
+
+
+def _change_frame(pairs, todo, hls, *, alpha, zero_method, reliability, sd, lang) -> pd.DataFrame:
+    """:func:`change_by_area`'s table from its rows and their Hodges–Lehmann estimates."""
+    cb = load_codebook()
+    rows = []
+    codes = (np.asarray(pd.factorize(pairs["client_pid"], use_na_sentinel=True)[0], dtype=np.int64)
+             if "client_pid" in pairs.columns else None)
+    for (area, m, col, rel, sdr, src, v0, v1), hl in zip(todo, hls):
+        r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
+                          clients=pairs["client_pid"] if "client_pid" in pairs.columns else None, _hl=hl,
+                          _client_codes=codes)
+        r.update(_timing(pairs, ~(np.isnan(v0) | np.isnan(v1))))
+        r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
+                 measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,
+                 reliability_source=src, note=RTM_CAVEAT[lang])
+        rows.append(r)
     cols = ["area", "area_label", "measure", "measure_label", "column", *CHANGE_COLUMNS, *TIMING_COLUMNS, "note"]
     out = pd.DataFrame(rows).reindex(columns=cols)
     for c in ("n", "n_pairs", "n_improved", "n_unchanged", "n_worse"):

@@ -156,52 +156,151 @@ def compare_one_vs_rest(frame, unit_col: str = "municipality", unit=None, measur
         raise AsiInputError("ange vilken enhet som ska jämföras (unit=...) / unit is required")
     if test not in ("welch", "mannwhitney"):
         raise AsiInputError(f"okänt test '{test}' (welch, mannwhitney) / unknown test")
-    g0 = _grund(frame)
-    cols = _needed([unit_col], measures if measures is not None else
-                   (default_measures(g0) if all(f"composite_{a}" in g0.columns for a in AREAS) else None))
-    df = select(g0, selection=selection, period=period, columns=cols)
-    df = _ensure_scores(df, measures)
-    measures = list(measures) if measures is not None else default_measures(df)
-    df = _add_derived(df, [unit_col])
-    if unit_col not in df.columns:
-        raise AsiInputError(f"okänd kolumn '{unit_col}' / unknown column")
-    is_unit = (df[unit_col].astype("string") == str(unit)).fillna(False).to_numpy()
-    if not is_unit.any():
-        raise AsiInputError(f"'{unit}' finns inte i '{unit_col}' / unit not found")
-    arrays = _value_arrays(df, measures)
-    u, r, a = _moments(arrays, is_unit, measures)
-    w = welch(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"], alpha)
-    g = hedges_g(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"])
-    small = (u["n"].to_numpy() < min_test_n) | (r["n"].to_numpy() < min_test_n)
-    p = (np.asarray(w["p_value"], dtype=float) if test == "welch"
-         else _mwu(pd.DataFrame(dict(zip(measures, arrays)), index=df.index), is_unit, ~is_unit, measures))
-    p = np.where(small, np.nan, p)
-    out = pd.DataFrame({
-        "measure": measures,
-        "n_unit": u["n"].to_numpy(dtype="int64"), "n_rest": r["n"].to_numpy(dtype="int64"),
-        "mean_unit": u["mean"].to_numpy(), "mean_rest": r["mean"].to_numpy(),
-        "mean_region": a["mean"].to_numpy(),
-        "sd_unit": u["sd"].to_numpy(), "sd_rest": r["sd"].to_numpy(),
-        "median_unit": u["median"].to_numpy(), "median_rest": r["median"].to_numpy(),
-        "diff": np.asarray(w["diff"], dtype=float),
-        "diff_ci_low": np.asarray(w["ci_low"], dtype=float), "diff_ci_high": np.asarray(w["ci_high"], dtype=float),
-        "p_value": p, "p_adj": bh_adjust(p), "hedges_g": np.asarray(g, dtype=float),
-        "tendency": small,
-    })
-    mix_u, mix_r = case_mix(df, is_unit), case_mix(df, ~is_unit)
-    for key in mix_u:
-        out[f"{key}_unit"] = mix_u[key]
-        out[f"{key}_rest"] = mix_r[key]
-    out.attrs["asi"] = {
-        "unit": "klienter" if selection == "latest" else "intervjuer",
-        "selection": ("senaste Grund per klient i perioden" if selection == "latest"
-                      else "alla Grundintervjuer i perioden") + (f" ({period})" if period else ""),
-        "compared": {"column": unit_col, "unit": str(unit), "rest": "övriga"},
-        "test": "Welch t" if test == "welch" else "Mann–Whitney U", "adjust": "Benjamini–Hochberg",
-        "group_cols": [], "key_cols": ["measure"], "additive": False, "min_test_n": min_test_n,
-        "clients_unit": int(is_unit.sum()), "clients_rest": int((~is_unit).sum()),
-    }
-    return out
+    base = _OneVsRest(frame, unit_col, measures, selection=selection, period=period)
+    return base.compare(unit, test=test, alpha=alpha, min_test_n=min_test_n)
+
+
+class _OneVsRest:
+    """What :func:`compare_one_vs_rest` computes from the whole frame, once for any number of units.
+
+    The selected rows, the measures' values, each measure's ranks among its
+    distinct values and their counts over everyone; a unit then counts only
+    its own rows (the rest = everyone − the unit, the same integer table
+    :func:`asi_lib.groups._group_stats` counts, so the same statistics). A
+    release compares every municipality with the others from one of these.
+    """
+
+    def __init__(self, frame, unit_col: str = "municipality", measures=None, *, selection: str = "latest",
+                 period=None):
+        from .groups import _CELL_LIMIT, _ranks
+
+        g0 = _grund(frame)
+        cols = _needed([unit_col], measures if measures is not None else
+                       (default_measures(g0) if all(f"composite_{a}" in g0.columns for a in AREAS) else None))
+        df = select(g0, selection=selection, period=period, columns=cols)
+        df = _ensure_scores(df, measures)
+        self.measures = list(measures) if measures is not None else default_measures(df)
+        df = _add_derived(df, [unit_col])
+        if unit_col not in df.columns:
+            raise AsiInputError(f"okänd kolumn '{unit_col}' / unknown column")
+        self.df, self.unit_col, self.selection, self.period = df, unit_col, selection, period
+        keys = df[unit_col].astype("string")
+        self._codes, self._units = pd.factorize(keys.to_numpy(dtype=object, na_value=None), use_na_sentinel=True)
+        self.arrays = _value_arrays(df, self.measures)
+        self._counts = []   # per measure: (rank of each row, -1 missing; distinct values; counts of everyone)
+        for v in self.arrays:
+            ok = ~np.isnan(v)
+            x = v if ok.all() else v[ok]
+            if not x.size:
+                self._counts.append(None)
+                continue
+            r, uniq = _ranks(x)
+            if 3 * len(uniq) > _CELL_LIMIT:   # _group_stats takes the cython path: so do we
+                self._counts.append(None)
+                continue
+            full = np.full(len(v), -1, dtype=np.int64)
+            full[ok] = r
+            self._counts.append((full, uniq, np.bincount(r, minlength=len(uniq))))
+        self._mix = _CaseMix(df)
+
+    def _moments(self, is_unit: np.ndarray, rows: np.ndarray):
+        from .groups import _table_stats
+
+        m = len(self.measures)
+        out = {"count": np.zeros((3, m)), "mean": np.full((3, m), np.nan),
+               "sd": np.full((3, m), np.nan), "median": np.full((3, m), np.nan)}
+        for j, (v, c) in enumerate(zip(self.arrays, self._counts)):
+            if c is None:
+                if not (~np.isnan(v)).any():
+                    continue
+                res = _group_stats([v], np.where(is_unit, 0, 1), 2)
+                for k in out:
+                    out[k][:, j] = res[k][:, 0]
+                continue
+            full, uniq, everyone = c
+            r = full[rows]
+            own = np.bincount(r[r >= 0], minlength=len(uniq))
+            res = _table_stats(np.vstack([own, everyone - own, everyone]), uniq)
+            for k in out:
+                out[k][:, j] = res[k]
+        names = {"count": "n", "mean": "mean", "sd": "sd", "median": "median"}
+        return (pd.DataFrame({names[k]: v[i] for k, v in out.items()}, index=list(self.measures))
+                for i in range(3))
+
+    def compare(self, unit, *, test: str = "welch", alpha: float = 0.05,
+                min_test_n: int = MIN_TEST_N) -> pd.DataFrame:
+        """:func:`compare_one_vs_rest` of one unit."""
+        measures, selection, period = self.measures, self.selection, self.period
+        hit = np.flatnonzero(self._units == str(unit)) if len(self._units) else np.array([], dtype=np.int64)
+        rows = np.flatnonzero(self._codes == hit[0]) if hit.size else np.array([], dtype=np.int64)
+        if not rows.size:
+            raise AsiInputError(f"'{unit}' finns inte i '{self.unit_col}' / unit not found")
+        is_unit = np.zeros(len(self.df), dtype=bool)
+        is_unit[rows] = True
+        arrays = self.arrays
+        u, r, a = self._moments(is_unit, rows)
+        w = welch(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"], alpha)
+        g = hedges_g(u["mean"], u["sd"], u["n"], r["mean"], r["sd"], r["n"])
+        small = (u["n"].to_numpy() < min_test_n) | (r["n"].to_numpy() < min_test_n)
+        p = (np.asarray(w["p_value"], dtype=float) if test == "welch"
+             else _mwu(pd.DataFrame(dict(zip(measures, arrays)), index=self.df.index), is_unit, ~is_unit, measures))
+        p = np.where(small, np.nan, p)
+        out = pd.DataFrame({
+            "measure": measures,
+            "n_unit": u["n"].to_numpy(dtype="int64"), "n_rest": r["n"].to_numpy(dtype="int64"),
+            "mean_unit": u["mean"].to_numpy(), "mean_rest": r["mean"].to_numpy(),
+            "mean_region": a["mean"].to_numpy(),
+            "sd_unit": u["sd"].to_numpy(), "sd_rest": r["sd"].to_numpy(),
+            "median_unit": u["median"].to_numpy(), "median_rest": r["median"].to_numpy(),
+            "diff": np.asarray(w["diff"], dtype=float),
+            "diff_ci_low": np.asarray(w["ci_low"], dtype=float),
+            "diff_ci_high": np.asarray(w["ci_high"], dtype=float),
+            "p_value": p, "p_adj": bh_adjust(p), "hedges_g": np.asarray(g, dtype=float),
+            "tendency": small,
+        })
+        mix_u, mix_r = self._mix(is_unit), self._mix(~is_unit)
+        for key in mix_u:
+            out[f"{key}_unit"] = mix_u[key]
+            out[f"{key}_rest"] = mix_r[key]
+        out.attrs["asi"] = {
+            "unit": "klienter" if selection == "latest" else "intervjuer",
+            "selection": ("senaste Grund per klient i perioden" if selection == "latest"
+                          else "alla Grundintervjuer i perioden") + (f" ({period})" if period else ""),
+            "compared": {"column": self.unit_col, "unit": str(unit), "rest": "övriga"},
+            "test": "Welch t" if test == "welch" else "Mann–Whitney U", "adjust": "Benjamini–Hochberg",
+            "group_cols": [], "key_cols": ["measure"], "additive": False, "min_test_n": min_test_n,
+            "clients_unit": int(is_unit.sum()), "clients_rest": int((~is_unit).sum()),
+        }
+        return out
+
+
+class _CaseMix:
+    """:func:`case_mix` of any mask of one frame: the comparisons with the codes done once."""
+
+    def __init__(self, df: pd.DataFrame):
+        self.known, self.hit = {}, {}
+        for key, col, code in (("share_women", "sex", "female"), ("share_alcohol", "main_substance", "alcohol")):
+            if col in df.columns:
+                s = df[col]
+                self.known[key] = s.notna().to_numpy()
+                self.hit[key] = (s == code).fillna(False).to_numpy(dtype=bool)
+        self.age = (pd.to_numeric(df["age"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                    if "age" in df.columns else None)
+        self.order = [k for k in ("share_women", "mean_age", "share_alcohol")
+                      if (k == "mean_age" and self.age is not None) or k in self.known]
+
+    def __call__(self, mask: np.ndarray, min_cell: int = 5) -> dict:
+        out = {}
+        for key in self.order:
+            if key == "mean_age":
+                a = self.age[mask]
+                out[key] = float(np.nanmean(a)) if np.isfinite(a).sum() >= min_cell else np.nan
+                continue
+            ok = self.known[key] & mask
+            n = int(ok.sum())
+            k = int((self.hit[key] & ok).sum())
+            out[key] = np.nan if n == 0 or 0 < k < min_cell or 0 < n - k < min_cell else k / n
+        return out
 
 
 def compare_groups(frame, by, measures=None, *, method: str = "omnibus", selection: str = "latest",

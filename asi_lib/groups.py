@@ -518,7 +518,8 @@ def _group_ids(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFram
 
     Missing key values form their own group (``dropna=False``), last.
     """
-    grp = df.groupby([df[c] for c in by], observed=True, dropna=False, sort=True)
+    # grouping only the key columns: ngroup() would otherwise copy every other column of df first
+    grp = df[list(dict.fromkeys(by))].groupby([df[c] for c in by], observed=True, dropna=False, sort=True)
     size = grp.size()
     keys = size.index.to_frame(index=False)
     keys.columns = list(by)
@@ -593,24 +594,35 @@ def profile(frame, by=None, measures=None, *, selection: str = "latest", period=
         ids, keys, size = _group_ids(df, by)
     else:
         ids, keys, size = np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=range(1)), np.array([len(df)])
+    if by:
+        keys = _keys_to_str(keys, by)
+    return _profile_frame(arrays, ids, keys, size, len(df), by=by, measures=measures, selection=selection,
+                          period=period, alpha=alpha)
+
+
+def _profile_frame(arrays, ids, keys, size, n_rows: int, *, by, measures, selection, period,
+                   alpha) -> pd.DataFrame:
+    """:func:`profile`'s table from the measures' values, the group of each row and the groups' keys
+    (strings, :func:`_keys_to_str`) and sizes."""
+    m = len(measures)
     n_groups = len(size)
     stats_ = _group_stats(arrays, ids, n_groups)
     first = 0 if by else n_groups  # without groups only the total row
     cols = {}
     if by:
-        keys = _keys_to_str(keys, by)
         for c in by:
             cols[c] = pd.Series(np.append(np.repeat(keys[c].to_numpy(dtype=object), m),
                                           np.full(m, TOTAL, dtype=object)), dtype=object)
-    cols["measure"] = pd.array(measures * (n_groups + 1 - first), dtype="str")
-    cols["n"] = np.append(np.repeat(size, m), np.full(m, len(df), dtype=np.int64))[first * m:]
-    for k in ("count", "mean", "sd", "median"):
-        cols[k] = stats_[k][first:].ravel()
+    names = measures * (n_groups + 1 - first)
+    cols["measure"] = pd.array(names, dtype="str")
+    n = np.append(np.repeat(size, m), np.full(m, n_rows, dtype=np.int64))[first * m:]
+    count, mean, sd, median = (stats_[k][first:].ravel() for k in ("count", "mean", "sd", "median"))
+    cols["n"] = n
+    cols["n_missing"] = (n - count).astype("int64")
+    cols["mean"], cols["sd"], cols["median"] = mean, sd, median
+    lo, hi = mean_ci(mean, sd, count, alpha)
+    cols["ci_low"], cols["ci_high"] = clip_ci(lo, hi, np.asarray(names, dtype=object))
     out = pd.DataFrame(cols)
-    out["n_missing"] = (out["n"] - out["count"]).astype("int64")
-    lo, hi = mean_ci(out["mean"].to_numpy(), out["sd"].to_numpy(), out["count"].to_numpy(), alpha)
-    out["ci_low"], out["ci_high"] = clip_ci(lo, hi, out["measure"].to_numpy())
-    out = out[[*by, "measure", "n", "n_missing", "mean", "sd", "median", "ci_low", "ci_high"]]
     return _attrs(out, by=by, selection=selection, period=period, additive=True,
                   measures=measures, alpha=alpha, group_n=True)
 
@@ -729,6 +741,90 @@ def _category_index(df: pd.DataFrame, var: str) -> tuple[np.ndarray, list[str]]:
     pos = pd.Index(cats, dtype=object).get_indexer(uniq.astype(object).to_numpy())
     pos = np.append(pos, -1)  # r == -1 (missing) → -1
     return pos[np.asarray(r, dtype=np.int64)], cats
+
+
+def _profiles_by(latest: pd.DataFrame, bys, col: str = "municipality", alpha: float = 0.05) -> dict:
+    """:func:`profile` ``(by=b)`` of every ``col`` value's rows for each ``b`` in ``bys``, prepared once:
+    value → {b: what ``profile(rows, by=b)`` computes}.
+
+    ``latest`` is each client's latest Grund per unit (the selection ``profile`` makes in each unit),
+    with every composite. The measures' values, the derived columns and the sorted key codes are
+    computed once for all units; each unit's groups are its own keys in that order (missing last),
+    and its statistics come from :func:`_group_stats` on its own rows, as in ``profile``.
+    """
+    if not all(f"composite_{a}" in latest.columns for a in AREAS):
+        return {}
+    measures = default_measures(latest)
+    df = _add_derived(latest, list(bys))
+    arrays = _value_arrays(df, measures)
+    # table1's means (profile of every row, no groups) of "age" and the same measures
+    t1_meas = [m for m in ["age", *measures] if m in latest.columns]
+    t1_arrays = [numeric(df["age"]), *arrays] if t1_meas and t1_meas[0] == "age" else list(arrays)
+    key_codes = {}
+    for b in bys:
+        codes, uniq = pd.factorize(df[b], sort=True, use_na_sentinel=True)
+        names = _keys_to_str(pd.DataFrame({b: uniq}), [b])[b].to_numpy(dtype=object)
+        key_codes[b] = (np.asarray(codes, dtype=np.int64), names)
+    units = df[col].astype("string").to_numpy(dtype=object, na_value=None)
+    ucodes, uniq = pd.factorize(units, use_na_sentinel=True)
+    order = np.argsort(ucodes, kind="stable")
+    bounds = np.searchsorted(ucodes[order], np.arange(len(uniq) + 1))
+    out = {}
+    for i, u in enumerate(uniq):
+        rows = order[bounds[i]:bounds[i + 1]]
+        own = [a[rows] for a in arrays]
+        out[str(u)] = res = {}
+        for b in bys:
+            codes, names = key_codes[b]
+            c = codes[rows]
+            present = np.unique(c)                      # sorted key codes, -1 (missing) first
+            if present.size and present[0] < 0:
+                present = np.append(present[1:], -1)    # the missing group last, as groupby(dropna=False)
+            pos = np.full(len(names) + 1, -1, dtype=np.int64)
+            pos[present] = np.arange(present.size)      # code -1 → the last slot
+            ids = pos[c]
+            size = np.bincount(ids, minlength=present.size).astype(np.int64)
+            keys = pd.DataFrame({b: np.array([names[k] if k >= 0 else UNKNOWN for k in present], dtype=object)})
+            res[b] = _profile_frame(own, ids, keys, size, len(rows), by=[b], measures=measures,
+                                    selection="latest", period=None, alpha=alpha)
+        res["table1_means"] = _profile_frame([a[rows] for a in t1_arrays], np.zeros(len(rows), dtype=np.int64),
+                                             pd.DataFrame(index=range(1)), np.array([len(rows)]), len(rows),
+                                             by=[], measures=t1_meas, selection="all", period=None, alpha=alpha)
+    return out
+
+
+def _fixed_categories(var: str) -> bool:
+    """Whether a variable's category order is fixed (codebook codes, age bands), not taken from the data."""
+    cb = load_codebook()
+    if var in cb.column_names("grund") and cb.column("grund", var).codes is not None:
+        return True
+    return var in ("age_band", "young_adults")
+
+
+def _table1_categories_by(latest: pd.DataFrame, col: str = "municipality") -> dict:
+    """:func:`table1`'s category rows of every ``col`` value at once: value → what ``table1`` of that
+    value's rows alone computes (None when a variable's categories would come from the data).
+
+    ``latest`` is each client's latest Grund per unit (the selection ``table1`` makes in each unit);
+    one count by ``col`` gives every unit's counts, and the shares and Wilson limits are the same
+    element-wise arithmetic on them.
+    """
+    cats = [v for v in TABLE1_CATEGORIES if v in latest.columns or v == "age_band"]
+    if not all(_fixed_categories(v) for v in cats):
+        return {}
+    cp = category_profile(latest, cats, by=col, selection="all")
+    keys = cp[col].to_numpy(dtype=object)
+    codes, uniq = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+    out = {}
+    for i, u in enumerate(uniq):
+        if u in (TOTAL, UNKNOWN):
+            continue
+        part = cp.iloc[order[bounds[i]:bounds[i + 1]]].drop(columns=[col]).reset_index(drop=True)
+        out[str(u)] = _attrs(part, by=[], selection="all", period=None, additive=True,
+                             category_col="category", alpha=0.05, group_n=True)
+    return out
 
 
 def category_profile(frame, var, by=None, *, selection: str = "latest", period=None,
@@ -872,7 +968,8 @@ def crosstab(frame, row: str, col: str, *, normalize: str | None = "row", select
                   category_col=col, normalize=normalize, value_vars={})
 
 
-def table1(frame, by=None, *, selection: str = "latest", period=None, measures=None) -> pd.DataFrame:
+def table1(frame, by=None, *, selection: str = "latest", period=None, measures=None,
+           _categories=None, _means=None) -> pd.DataFrame:
     """The client group's "Table 1": who the clients are, overall or per group.
 
     Parameters
@@ -901,11 +998,14 @@ def table1(frame, by=None, *, selection: str = "latest", period=None, measures=N
     g = select(frame, selection=selection, period=period)
     cb = load_codebook()
     cats = [v for v in TABLE1_CATEGORIES if v in g.columns or v == "age_band"]
-    cp = category_profile(g, cats, by=by, selection="all")
+    # _categories: these category rows computed already (a release: every municipality in one grouped count)
+    cp = category_profile(g, cats, by=by, selection="all") if _categories is None else _categories
     g = _ensure_scores(g, None)
     meas = list(measures) if measures is not None else ["age", *default_measures(g)]
     meas = [m for m in meas if m in g.columns]
-    pr = profile(g, by=by, measures=meas, selection="all").rename(columns={"measure": "variable"})
+    # _means: these measure rows computed already (a release: groups._profiles_by), for by=None only
+    pr = (profile(g, by=by, measures=meas, selection="all") if _means is None else _means).rename(
+        columns={"measure": "variable"})
     pr["category"] = ""
     out = pd.concat([cp, pr[[c for c in pr.columns if c not in ("ci_low", "ci_high")]]], ignore_index=True)
     by_ = _by_list(by)

@@ -158,7 +158,7 @@ def _unit_keyed(ds):
     return replace(ds, **{t: keyed(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")})
 
 
-def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
+def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None, rci=None) -> dict:
     """Raw tables of every municipality that one grouped call computes for all of them: m → {key: raw}.
 
     Each is what the per-unit call in :func:`asi_lib.tables.raw_tables` gives
@@ -175,7 +175,24 @@ def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
       latest record per municipality, as per unit);
     * ``completion``: :func:`asi_lib.insatser.completion` by municipality
       (the intervention's municipality; clients keyed by municipality, so an
-      intervention links only to a Grund of the same municipality).
+      intervention links only to a Grund of the same municipality);
+    * ``compare``: :func:`asi_lib.compare.compare_one_vs_rest` of each
+      municipality against the rest of ``region_grund`` (the region's rows,
+      values and counts prepared once; given ``region_grund`` only);
+    * ``change``: :func:`asi_lib.change.change_by_area` of each
+      municipality's pairs (``pairings``: m → its pairing, with ``rci``), the
+      Hodges–Lehmann estimates of every municipality found in one batch;
+    * ``table1_categories``: the category rows of :func:`asi_lib.groups.table1`
+      (each client's latest Grund per municipality, one count by
+      municipality; given ``region_grund`` only);
+    * ``profile_sex``, ``profile_age_band``, ``profile_main_substance``:
+      :func:`asi_lib.groups.profile` of each municipality (the same latest
+      Grund; values, derived columns and key codes once, each municipality's
+      statistics from its own rows: :func:`asi_lib.groups._profiles_by`), and
+      ``table1_means``, Table 1's means, the same way;
+    * ``completeness``: :func:`asi_lib.scores.completeness` of each
+      municipality (the row-wise facts once per table, summed per
+      municipality: :func:`asi_lib.scores._completeness_by`).
     """
     from .bortfall import bortfall_reasons, grund_bortfall
     from .insatser import completion
@@ -214,6 +231,40 @@ def _grouped_tables(ds, munis, *, as_of, lang) -> dict:
     comp = completion(keyed, by="municipality", lang=lang)
     for m, rows in rows_of(comp).items():
         out[m]["completion"] = part(comp, rows, drop=["municipality"], attrs={"group_cols": []})
+    if region_grund is not None:
+        from .compare import _OneVsRest
+
+        cmp = _OneVsRest(region_grund, "municipality")
+        for m in munis:
+            try:
+                out[m]["compare"] = cmp.compare(m)
+            except AsiInputError:   # not among the latest Grund: the per-unit call says so
+                pass
+    if region_grund is not None:
+        from .groups import _profiles_by, _table1_categories_by, select
+
+        rg = region_grund.loc[region_grund["municipality"].notna().to_numpy()]
+        rg = rg.assign(client_pid=rg["municipality"].astype("str") + "\x1f" + rg["client_pid"].astype("str"))
+        latest = select(rg)
+        for m, cp in _table1_categories_by(latest).items():
+            if m in out:
+                out[m]["table1_categories"] = cp
+        for m, profs in _profiles_by(latest, ("sex", "age_band", "main_substance")).items():
+            if m in out:
+                out[m].update({k if k == "table1_means" else f"profile_{k}": frame for k, frame in profs.items()})
+    from .scores import _completeness_by
+
+    for m, comp_ in _completeness_by(ds, munis, lang=lang).items():
+        out[m]["completeness"] = comp_
+    if pairings is not None:
+        from .change import _change_by_area_each
+        from .tables import _no_rci_as_missing
+
+        have = [m for m in munis if pairings.get(m)]   # the others are paired on their own (_raw_tables)
+        frames = _change_by_area_each([pairings[m].pairs for m in have], measures=("composite", "rating"),
+                                      reliability=rci, lang=lang)
+        for m, frame in zip(have, frames):
+            out[m]["change"] = _no_rci_as_missing(frame)
     gb = grund_bortfall(keyed, by=["municipality", "sex"])
     gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
     for m, rows in rows_of(gb).items():
@@ -228,7 +279,7 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     (:func:`asi_lib.followup.pair_followups_by`, one pass) and each
     municipality's rows (one split of every table) are computed once; each
     unit then gets exactly what :func:`asi_lib.tables.raw_tables` and
-    :func:`asi_lib.reports.overview_raw` give for it (tests/test_release_speed.py
+    :func:`asi_lib.reports.overview_raw` give for it (tests/test_release_grouped.py
     checks every table against that per-unit path).
     """
     from dataclasses import replace
@@ -244,7 +295,8 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     pairings = pair_followups_by(ds, "municipality", window=window, as_of=as_of) if munis else {}
     split = {t: _by_municipality(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")}
     scored = _by_municipality(region_grund)
-    given = _grouped_tables(ds, munis, as_of=as_of, lang=lang) if munis else {}
+    given = _grouped_tables(ds, munis, as_of=as_of, lang=lang, region_grund=region_grund, pairings=pairings,
+                            rci=rci) if munis else {}
     out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
     for unit in units:
         if unit == REGION:

@@ -975,52 +975,116 @@ def completeness(frame_or_dataset, table: str | None = "grund", *, spec: Composi
     [[3, 1, 2, 'medical_problem_days (2: X 1, empty 1)']]
     """
     spec = spec or load_spec()
+    rows = []
+    for tname, frame in _tables_of(frame_or_dataset, table):
+        facts = _completeness_facts(frame, spec, min_share)
+        n_int = len(frame)
+        n_clients = int(frame["client_pid"].nunique()) if "client_pid" in frame.columns else n_int
+        sums = {k: int(v.sum()) for k, v in facts.items()}
+        rows.extend(_completeness_rows(tname, n_int, n_clients, sums, spec, top=top, lang=lang))
+    return _completeness_frame(rows, min_share)
+
+
+def _completeness_facts(frame: pd.DataFrame, spec, min_share) -> dict:
+    """Per row of one table, what :func:`completeness` counts: key → boolean array (row-wise facts, so a
+    unit's counts are the sums over its rows)."""
+    cb = load_codebook()
+    present_areas = [a for a, s in spec.areas.items() if all(c in frame.columns for c in s.columns)]
+    scores = composite_scores(frame, spec=spec, min_share=min_share, areas=present_areas) \
+        if present_areas else pd.DataFrame(index=frame.index)
+    n_int = len(frame)
+    facts = {}
+    for area, aspec in spec.areas.items():
+        rcol = cb.interviewer_rating(area)
+        if rcol in frame.columns:
+            raw = pd.to_numeric(frame[rcol], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            is_n = raw == N_CODE
+            facts[(area, "rating_missing")] = np.isnan(_rating_values(raw)) & ~is_n
+            facts[(area, "rating_not_relevant")] = is_n
+        if area in present_areas:
+            cmiss = scores[f"composite_{area}"].isna().to_numpy()
+            facts[(area, "composite_missing")] = cmiss
+            any_kind = {k: np.zeros(n_int, dtype=bool) for k in _KIND_SV}
+            for term in aspec.terms:
+                kinds = _item_missing_kinds(frame, term, spec.sek_per_unit)
+                for k, v in kinds.items():
+                    facts[(area, term.column, k)] = v & cmiss
+                for k in any_kind:
+                    any_kind[k] |= kinds[k] & cmiss
+            for k in _KIND_SV:
+                facts[(area, "any", k)] = any_kind[k]
+    return facts
+
+
+def _completeness_rows(tname, n_int: int, n_clients: int, sums: dict, spec, *, top: int, lang: str) -> list:
+    """:func:`completeness`'s rows of one table from the counts of :func:`_completeness_facts`."""
     cb = load_codebook()
     kind_label = _KIND_SV if lang == "sv" else {"X": "X", "N": "N", "empty": "empty", "invalid": "invalid"}
     rows = []
-    for tname, frame in _tables_of(frame_or_dataset, table):
-        present_areas = [a for a, s in spec.areas.items() if all(c in frame.columns for c in s.columns)]
-        scores = composite_scores(frame, spec=spec, min_share=min_share, areas=present_areas) \
-            if present_areas else pd.DataFrame(index=frame.index)
-        n_int = len(frame)
-        n_clients = int(frame["client_pid"].nunique()) if "client_pid" in frame.columns else n_int
-        for area, aspec in spec.areas.items():
-            row: dict[str, Any] = {"table": tname, "area": area, "interviews": n_int, "n": n_clients}
-            rcol = cb.interviewer_rating(area)
-            if rcol in frame.columns:
-                raw = pd.to_numeric(frame[rcol], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                is_n = raw == N_CODE
-                miss_r = np.isnan(_rating_values(raw)) & ~is_n
-                row["rating_missing_n"] = int(miss_r.sum())
-                row["rating_not_relevant_n"] = int(is_n.sum())
+    for area, aspec in spec.areas.items():
+        row: dict[str, Any] = {"table": tname, "area": area, "interviews": n_int, "n": n_clients}
+        if (area, "rating_missing") in sums:
+            row["rating_missing_n"] = sums[(area, "rating_missing")]
+            row["rating_not_relevant_n"] = sums[(area, "rating_not_relevant")]
+        else:
+            row["rating_missing_n"] = n_int
+            row["rating_not_relevant_n"] = 0
+        if (area, "composite_missing") in sums:
+            per_item = []
+            for term in aspec.terms:
+                counts = {k: sums[(area, term.column, k)] for k in _KIND_SV}
+                total = sum(counts.values())
+                if total:
+                    per_item.append((total, term.column, counts))
+            per_item.sort(key=lambda r: -r[0])  # stable: ties keep the spec's order
+            row["composite_missing_n"] = sums[(area, "composite_missing")]
+            for k in _KIND_SV:
+                row[f"missing_{k.lower()}_n"] = sums[(area, "any", k)]
+            row["why"] = "; ".join(
+                f"{col} ({tot}: " + ", ".join(f"{kind_label[k]} {v}" for k, v in counts.items() if v) + ")"
+                for tot, col, counts in per_item[:top])
+        else:
+            row["composite_missing_n"] = n_int
+            for k in _KIND_SV:
+                row[f"missing_{k.lower()}_n"] = 0
+            row["why"] = ("kolumner saknas i filen" if lang == "sv" else "columns not in the data")
+        rows.append(row)
+    return rows
+
+
+def _completeness_by(ds, units, *, col: str = "municipality", lang: str = "sv") -> dict:
+    """:func:`completeness` ``(ds.filter(col=u), table=None)`` of every unit ``u``: the row-wise facts
+    once per table, each unit's counts summed over its rows (same integers, same rows)."""
+    spec = load_spec()
+    per_unit: dict = {u: [] for u in units}
+    for tname, frame in _tables_of(ds, None):
+        facts = _completeness_facts(frame, spec, None)
+        keys = frame[col].astype("string").to_numpy(dtype=object, na_value=None)
+        codes, uniq = pd.factorize(keys, use_na_sentinel=True)
+        index = {str(u): i for i, u in enumerate(uniq)}
+        k = len(uniq) + 1
+        ucode = np.where(codes < 0, len(uniq), codes)
+        n_rows = np.bincount(ucode, minlength=k)
+        sums = {key: np.bincount(ucode[v], minlength=k) for key, v in facts.items()}
+        pid, _ = pd.factorize(frame["client_pid"], use_na_sentinel=True) if "client_pid" in frame.columns \
+            else (None, None)
+        for u in units:
+            i = index.get(u)
+            if i is None:
+                n_int, n_clients, own = 0, 0, {key: 0 for key in sums}
             else:
-                row["rating_missing_n"] = n_int
-                row["rating_not_relevant_n"] = 0
-            if area in present_areas:
-                cmiss = scores[f"composite_{area}"].isna().to_numpy()
-                per_item = []
-                any_kind = {k: np.zeros(n_int, dtype=bool) for k in _KIND_SV}
-                for term in aspec.terms:
-                    kinds = _item_missing_kinds(frame, term, spec.sek_per_unit)
-                    counts = {k: int((v & cmiss).sum()) for k, v in kinds.items()}
-                    for k in any_kind:
-                        any_kind[k] |= kinds[k] & cmiss
-                    total = sum(counts.values())
-                    if total:
-                        per_item.append((total, term.column, counts))
-                per_item.sort(key=lambda r: -r[0])  # stable: ties keep the spec's order
-                row["composite_missing_n"] = int(cmiss.sum())
-                for k in _KIND_SV:
-                    row[f"missing_{k.lower()}_n"] = int(any_kind[k].sum())
-                row["why"] = "; ".join(
-                    f"{col} ({tot}: " + ", ".join(f"{kind_label[k]} {v}" for k, v in counts.items() if v) + ")"
-                    for tot, col, counts in per_item[:top])
-            else:
-                row["composite_missing_n"] = n_int
-                for k in _KIND_SV:
-                    row[f"missing_{k.lower()}_n"] = 0
-                row["why"] = ("kolumner saknas i filen" if lang == "sv" else "columns not in the data")
-            rows.append(row)
+                n_int = int(n_rows[i])
+                if pid is None:
+                    n_clients = n_int
+                else:
+                    p = pid[codes == i]
+                    n_clients = int(np.unique(p[p >= 0]).size)
+                own = {key: int(v[i]) for key, v in sums.items()}
+            per_unit[u].extend(_completeness_rows(tname, n_int, n_clients, own, spec, top=3, lang=lang))
+    return {u: _completeness_frame(rows, None) for u, rows in per_unit.items()}
+
+
+def _completeness_frame(rows: list, min_share) -> pd.DataFrame:
     cols = ["table", "area", "interviews", "n", "rating_missing_n", "rating_missing_share",
             "rating_not_relevant_n", "composite_missing_n", "composite_missing_share",
             "missing_x_n", "missing_n_n", "missing_empty_n", "missing_invalid_n", "why"]

@@ -100,7 +100,7 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
     for this unit (by a grouped pass over all units), used instead of computing it here."""
     given = given or {}
     out: list[TableSpec] = []
-    t1 = groups.table1(grund)
+    t1 = groups.table1(grund, _categories=given.get("table1_categories"), _means=given.get("table1_means"))
     # protected as one table (one n per group), shown as two: categories, then means
     is_cat = (t1["category"].astype("string").fillna("") != "").to_numpy()
     out.append(TableSpec("table1", t1, [
@@ -108,13 +108,15 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
         ("Klientgruppen, medelvärden", ~is_cat, ("category", "k", "share", "ci_low", "ci_high"))]))
     for by, title in (("sex", "Problem per kön"), ("age_band", "Problem per åldersgrupp"),
                       ("main_substance", "Problem per huvudpreparat")):
-        out.append(TableSpec(f"profile_{by}", groups.profile(grund, by=by), [(title, None, ())]))
+        prof = given[f"profile_{by}"] if f"profile_{by}" in given else groups.profile(grund, by=by)
+        out.append(TableSpec(f"profile_{by}", prof, [(title, None, ())]))
     if municipality is None:
         out.append(TableSpec("profile_municipality", groups.profile(grund, by="municipality"),
                              [("Problem per kommun", None, ())]))
     else:
         region = scores.add_scores(ds.grund) if region_grund is None else region_grund
-        cmp = compare.compare_one_vs_rest(region, unit_col="municipality", unit=municipality)
+        cmp = given["compare"] if "compare" in given else \
+            compare.compare_one_vs_rest(region, unit_col="municipality", unit=municipality)
         # shown as two: the comparison per area, and the case mix (the same on every row) once
         mix = ("share_women_unit", "share_women_rest", "mean_age_unit", "mean_age_rest",
                "share_alcohol_unit", "share_alcohol_rest")
@@ -123,7 +125,7 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
         out.append(TableSpec("compare", cmp, [
             ("Jämfört med övriga", None, ("sd_unit", "sd_rest", "median_unit", "median_rest", *mix)),
             ("Klientgruppernas sammansättning", first, rest_cols)]))
-    comp = scores.completeness(own, table=None, lang=lang)
+    comp = given["completeness"] if "completeness" in given else scores.completeness(own, table=None, lang=lang)
     # the number of interviews is a count of people's records too: protected like one
     comp.attrs["asi"] = {**comp.attrs.get("asi", {}), "count_cols": [
         c for c in ("interviews", "n", "rating_missing_n", "rating_not_relevant_n", "composite_missing_n",
@@ -133,9 +135,9 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
     use = given["asi_use"] if "asi_use" in given else monitor.asi_use(own, freq="auto", as_of=as_of)
     out.append(TableSpec("asi_use", use, [("ASI-användning", None, ())]))
     out.append(TableSpec("followup", pairing.summary(lang=lang), [("Uppföljning och bortfall", None, ())]))
-    out.append(TableSpec("change", _no_rci_as_missing(
-        change.change_by_area(pairing.pairs, measures=("composite", "rating"), reliability=rci, lang=lang)),
-        [("Förändring per område", None, ())]))
+    chg = given["change"] if "change" in given else _no_rci_as_missing(
+        change.change_by_area(pairing.pairs, measures=("composite", "rating"), reliability=rci, lang=lang))
+    out.append(TableSpec("change", chg, [("Förändring per område", None, ())]))
     gb = given["bortfall_grund"] if "bortfall_grund" in given else bortfall.grund_bortfall(own, by="sex")
     out.append(TableSpec("bortfall_grund", gb, [("Bortfall Grund", None, ())]))
     for form, title in (("grund", "Bortfallsorsaker Grund"), ("uppfoljning", "Bortfallsorsaker uppföljning")):

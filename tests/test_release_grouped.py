@@ -107,3 +107,79 @@ def test_shared_pid_stays_two_clients():
     munis = sorted(g["municipality"].dropna().unique())
     pid = g.loc[g["municipality"] == munis[0], "client_pid"].iloc[0]
     assert set(g.loc[g["client_pid"] == pid, "municipality"]) == {munis[0], munis[1]}
+
+
+# --------------------------------------------------------------------------- the fast paths, bit for bit
+def _walsh_bisection(d, k):
+    """walsh_order_statistic as it was (one k, every s_i searched at every step): the reference."""
+    s = np.sort(np.asarray(d, dtype=np.float64))
+    idx = np.arange(s.size)
+
+    def count_le(theta):
+        return int(np.maximum(np.searchsorted(s, 2.0 * theta - s, side="right") - idx, 0).sum())
+
+    lo, hi = s[0], s[-1]
+    if count_le(lo) >= k:
+        return float(lo)
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if mid <= lo or mid >= hi:
+            break
+        hi, lo = (mid, lo) if count_le(mid) >= k else (hi, mid)
+    j = np.searchsorted(s, 2.0 * hi - s, side="right") - 1
+    ok = j >= idx
+    return float(((s[ok] + s[j[ok]]) / 2.0).max())
+
+
+def test_walsh_batch_is_the_bisection_bit_for_bit_and_the_brute_force():
+    from asi_lib.change import _walsh_batch
+
+    rng = np.random.default_rng(11)
+    problems = []
+    for i in range(40):
+        n = int(rng.integers(1, 160))
+        d = [rng.integers(-9, 10, n).astype(float),                 # ratings: few values, many zeros
+             rng.integers(-30, 31, n) / 30.0,                        # composites: ties
+             rng.normal(0, 0.3, n),                                  # no ties
+             np.full(n, 0.25)][i % 4]                                # one value
+        m = n * (n + 1) // 2
+        problems.append((np.sort(d), sorted({1, m, (m + 1) // 2, max(1, m // 2), int(rng.integers(1, m + 1))})))
+    got = _walsh_batch(problems)
+    for (s, ks), values in zip(problems, got):
+        brute = np.sort(np.add.outer(s, s)[np.triu_indices(s.size)] / 2.0)
+        for k, v in zip(ks, values):
+            assert v == _walsh_bisection(s, k)
+            assert v == pytest.approx(brute[k - 1], abs=1e-12)
+
+
+def test_one_vs_rest_counts_give_the_two_group_statistics_bit_for_bit(ds):
+    # the unit's own count table and everyone − unit give what one count of (unit, rest) gives
+    from asi_lib import compare, groups, scores
+
+    region = scores.add_scores(ds.grund)
+    base = compare._OneVsRest(region, "municipality")
+    munis = sorted(map(str, base.df["municipality"].dropna().unique()))
+    for m in munis[:4] + munis[-2:]:
+        is_unit = (base.df["municipality"].astype("string") == m).fillna(False).to_numpy()
+        ref = groups._group_stats(base.arrays, np.where(is_unit, 0, 1), 2)
+        u, r, a = base._moments(is_unit, np.flatnonzero(is_unit))
+        for i, part in enumerate((u, r, a)):
+            for k, col in (("count", "n"), ("mean", "mean"), ("sd", "sd"), ("median", "median")):
+                np.testing.assert_array_equal(part[col].to_numpy(), ref[k][i], err_msg=f"{m} {k}")
+        # and independently: the unit's means are numpy's
+        v = base.arrays[0][is_unit]
+        assert u["mean"].iloc[0] == pytest.approx(np.nanmean(v), rel=1e-12)
+
+
+def test_release_computes_the_costly_per_unit_tables_grouped(ds):
+    ref = R.reference_date(ds)
+    munis = sorted(map(str, ds.grund["municipality"].dropna().unique()))
+    from asi_lib import scores
+
+    rci = estimate_rci_reference(pair_followups(ds, window=(90, 730), as_of=ref).pairs, ("composite",), label="x")
+    pairings = pair_followups_by(ds, "municipality", window=(90, 730), as_of=ref)
+    given = R._grouped_tables(ds, munis, as_of=ref, lang="sv", region_grund=scores.add_scores(ds.grund),
+                              pairings=pairings, rci=rci)
+    grouped = {"compare", "change", "table1_categories", "completeness",
+               "profile_sex", "profile_age_band", "profile_main_substance"}
+    assert all(grouped <= set(given[m]) for m in munis if pairings.get(m))
