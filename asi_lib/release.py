@@ -668,7 +668,7 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     det = np.zeros(0, dtype=int)
     # a small count shown free stays free when more cells are hidden (audit): each round searches only
     # the counts not yet shown free, and the solutions that showed it are checked once more at the end
-    free, witnesses = np.zeros(len(values), dtype=bool), {}
+    free, witnesses, cache = np.zeros(len(values), dtype=bool), {}, {}
     around = sets + [(p, np.array([1.0, -1.0])) for p in le_pairs]
     member = _membership(around, len(values))
     for rounds in range(1, max_rounds + 1):
@@ -684,7 +684,7 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             break
         t_a = time.perf_counter()
         det = audit(values, primary, hidden, sets, min_cell=min_cell, le=le_pairs, lower=lower,
-                    free=free, witnesses=witnesses)
+                    free=free, witnesses=witnesses, cache=cache)
         audited += 1
         audit_seconds += time.perf_counter() - t_a
         if det.size == 0:
@@ -840,7 +840,8 @@ def _hide_around(det: np.ndarray, values, hidden, sets, penalty, member=None) ->
 
 
 def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, min_cell: int = 5,
-          only=None, seed: int = 0, le=None, lower=None, free=None, witnesses=None) -> np.ndarray:
+          only=None, seed: int = 0, le=None, lower=None, free=None, witnesses=None,
+          cache=None) -> np.ndarray:
     """Suppressed small counts that all published numbers together determine exactly.
 
     In a release every suppressed count is shown as ``".."`` (small or not),
@@ -884,6 +885,10 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
         Filled (in place) with, per cell proven free here, the solution that
         proves it: ``(cells, values)`` where it differs from the truth (see
         :func:`_unproven`).
+    cache : dict, optional
+        Determined counts per block (its hidden cells and equations), kept
+        between audits of one protection: a block that did not change is not
+        searched again.
 
     Returns
     -------
@@ -919,9 +924,11 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
     hidden, derived = _derive(sets, hidden)
     pinned = derived & primary
     # inequalities with a hidden cell join the blocks like equations (as 2-cell rows part − whole ≤ 0)
-    le = le[hidden[le].any(axis=1)] if len(le) else le
     S, C, V = _incidence(sets, le)
     n_eq, n_rows = len(sets), len(sets) + len(le)
+    if len(le):    # pairs without a hidden cell say nothing
+        keep = np.r_[np.ones(n_eq, dtype=bool), hidden[le].any(axis=1)][S]
+        S, C, V = S[keep], C[keep], V[keep]
     h = hidden[C]
     touched = np.flatnonzero(np.bincount(S[h], minlength=n_rows) > 0)
     if not touched.size:
@@ -959,6 +966,16 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
         rows = row_order[row_start[bi]:row_end[bi]]
         cells = hid[cols]
         nv = len(cells)
+        prim = np.flatnonzero(primary[cells])
+        todo = prim[~free[cells[prim]]]
+        # the same block as in an earlier audit (same hidden cells, same equations) has the same
+        # solutions: the small counts it left determined are determined again, without a search
+        bkey = None
+        if cache is not None:
+            bkey = (cells.tobytes(), touched[rows].tobytes())
+            if bkey in cache and set(cells[todo].tolist()) <= cache[bkey]:
+                out.extend(cells[todo].tolist())
+                continue
         A = M[rows][:, cols]
         b = rhs[rows]
         ineq = is_le[rows]
@@ -969,8 +986,6 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
             cons.append(LinearConstraint(A[np.flatnonzero(ineq)], np.full(int(ineq.sum()), -np.inf), b[ineq]))
         bounds = Bounds(lower[cells], np.full(nv, big))
         integ = np.ones(nv)
-        prim = np.flatnonzero(primary[cells])
-        todo = prim[~free[cells[prim]]]
         truth = values[cells]
 
         tried = set()
@@ -1011,6 +1026,8 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
                     break
             if not free[cells[j]]:
                 out.append(cells[j])
+                if bkey is not None:
+                    cache.setdefault(bkey, set()).add(int(cells[j]))
     return np.union1d(np.asarray(out, dtype=int), np.flatnonzero(pinned))
 
 
