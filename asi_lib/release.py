@@ -674,8 +674,12 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     for rounds in range(1, max_rounds + 1):
         if not (hidden & shown).any():
             break                      # nothing shown is hidden: nothing to protect (e.g. min_cell=1)
-        hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact,
-                             protect=primary if audit_cells else None)
+        if rounds == 1 or not audit_cells or exact:
+            # with the audit, step A guards the small counts only, and they are hidden from the start:
+            # after the first round every equation with one has two hidden cells or no visible one
+            # left, and hiding more cannot undo that, so a second pass would find nothing to do
+            hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact,
+                                 protect=primary if audit_cells else None)
         for a, b in links:
             both = (hidden[a] & shown[a]) | (hidden[b] & shown[b])
             hidden[a[both & (values[a] > 0)]] = True
@@ -790,6 +794,9 @@ def _shown_cells(c, parts) -> np.ndarray:
     return shown
 
 
+_NEAR_MAX = 12   # an equation of more cells does not hold back hiding near its other determined cells
+
+
 def _membership(sets, n: int) -> list:
     """Per cell, the indices of the sets it is in (an empty tuple for none)."""
     S, C, _ = _incidence(sets)
@@ -835,7 +842,10 @@ def _hide_around(det: np.ndarray, values, hidden, sets, penalty, member=None) ->
         if pick is not None:
             hidden[pick] = True
             added = True
-            touched.update(member[int(pick)])
+            # the pick's small equations; a long one (a margin over every municipality, a period
+            # total) holds many determined cells that one pick does not free, and waiting for it
+            # made the national release hide one cell per round in it (120 rounds)
+            touched.update(i for i in member[int(pick)] if len(sets[i][0]) <= _NEAR_MAX)
     return added
 
 
@@ -921,10 +931,16 @@ def audit(values: np.ndarray, primary: np.ndarray, hidden: np.ndarray, sets, *, 
     # an equation with one unknown cell gives its value: a small count found so is determined, any
     # other is as good as visible (repeated until nothing changes); what is left splits into
     # smaller blocks for the integer programs
-    hidden, derived = _derive(sets, hidden)
+    if cache is not None and "incidence" in cache:      # the same system in every round of one protection
+        S, C, V = cache["incidence"]
+    else:
+        S, C, V = _incidence(sets, le)
+        if cache is not None:
+            cache["incidence"] = (S, C, V)
+    n_eq = len(sets)
+    hidden, derived = _derive(sets, hidden, incidence=(S[S < n_eq], C[S < n_eq]))
     pinned = derived & primary
     # inequalities with a hidden cell join the blocks like equations (as 2-cell rows part − whole ≤ 0)
-    S, C, V = _incidence(sets, le)
     n_eq, n_rows = len(sets), len(sets) + len(le)
     if len(le):    # pairs without a hidden cell say nothing
         keep = np.r_[np.ones(n_eq, dtype=bool), hidden[le].any(axis=1)][S]
@@ -1103,7 +1119,7 @@ def _unproven(values, primary, hidden, sets, witnesses, *, le=None, lower=None) 
     return np.asarray(out, dtype=int)
 
 
-def _derive(sets, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _derive(sets, hidden: np.ndarray, incidence=None) -> tuple[np.ndarray, np.ndarray]:
     """Hidden cells a reader works out one equation at a time; returns (still hidden, derived).
 
     >>> s = [(np.array([0, 1, 2]), np.array([1.0, 1, -1])), (np.array([2, 3]), np.array([1.0, -1]))]
@@ -1115,8 +1131,11 @@ def _derive(sets, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     derived = np.zeros_like(hidden)
     if not sets:
         return hidden, derived
-    set_idx = np.concatenate([np.full(len(m), i) for i, (m, _) in enumerate(sets)])
-    cells = np.concatenate([m for m, _ in sets])
+    if incidence is None:
+        set_idx = np.concatenate([np.full(len(m), i) for i, (m, _) in enumerate(sets)])
+        cells = np.concatenate([m for m, _ in sets])
+    else:
+        set_idx, cells = incidence
     while True:
         h = hidden[cells]
         cnt = np.bincount(set_idx, weights=h.astype(float), minlength=len(sets))
