@@ -368,14 +368,18 @@ def _cell_keys(t: _Table, c) -> list[tuple]:
     Älvstad's own cell. Every other cell is (unit, table, row keys, column).
     """
     keys: dict[int, tuple] = {}
-    kf = c.keyf.astype(str)
+    kf = c.keyf      # strings already (publish._key_frame), "<NA>" for a missing key
     kcols = list(kf.columns)
-    rows = kf.to_numpy()
+    rows = kf.to_numpy(dtype=object)
+    # only these tables have canonical keys (_canonical is None for every other table)
+    canonical = t.key in ("index", "overview", "table1", "completeness", "compare") or t.key.startswith(
+        ("profile_", "bortfall_reasons"))
+    tuples = [tuple(r) for r in rows.tolist()]
     for col in c.counts:
         cids, first = np.unique(c.cell_id[col], return_index=True)   # each cell's first row
         for cid, r in zip(cids.tolist(), first.tolist()):
-            row = dict(zip(kcols, rows[r]))
-            keys[cid] = _canonical(t, col, row) or (t.unit, t.key, tuple(rows[r]), col)
+            keys[cid] = ((canonical and _canonical(t, col, dict(zip(kcols, tuples[r]))))
+                         or (t.unit, t.key, tuples[r], col))
     return [keys[i] for i in range(len(c.values))]
 
 
