@@ -120,6 +120,33 @@ def test_unproven_refuses_a_solution_that_breaks_an_equation():
                                                 1: (np.array([0, 1]), np.array([2.0, 1.0]))}).tolist() == [0]
 
 
+def test_a_long_margin_does_not_hold_back_hiding_near_its_other_determined_counts():
+    # three municipalities' small counts t1..t3 (hidden, each determined) sit in a margin over every
+    # municipality (15 cells) and each in a short equation t + a = b of its own. The cheapest cell
+    # near t1 is a1, which is in the margin too. One round hides a cell near each of them: waiting
+    # for the next audit because a1 shares the margin with t2 and t3 (the old rule) cost one round
+    # per municipality in the national release (120 rounds); a1 cannot free t2 or t3.
+    t, a, b = [0, 1, 2], [3, 4, 5], [6, 7, 8]
+    x, total = list(range(9, 17)), 17
+    v = np.zeros(18)
+    v[t], v[a], v[b], v[x] = 2.0, 6.0, 8.0, 10.0
+    v[total] = v[t + a + x].sum()
+    sets = [(np.array([t[i], a[i], b[i]]), np.array([1.0, 1, -1])) for i in range(3)]
+    sets.append((np.array(t + a + x + [total]), np.r_[np.ones(14), -1.0]))
+    assert all(sg @ v[m] == 0 for m, sg in sets)
+    hidden = np.zeros(18, dtype=bool)
+    hidden[t] = True
+    assert R._hide_around(np.array(t), v, hidden, sets, np.zeros(18))
+    assert hidden[a].all() and not hidden[b + x + [total]].any()
+    # in a short equation the rule still waits: t1 + a1 = b1 and t1 + t2 + a1 = total (four cells);
+    # a1, hidden for t1, may free t2 too, so t2 waits for the next audit
+    v2 = np.array([2.0, 2.0, 6.0, 8.0, 10.0])                  # t1 t2 a1 b1 total
+    sets2 = [(np.array([0, 2, 3]), np.array([1.0, 1, -1])), (np.array([0, 1, 2, 4]), np.array([1.0, 1, 1, -1]))]
+    h2 = np.array([True, True, False, False, False])
+    R._hide_around(np.array([0, 1]), v2, h2, sets2, np.zeros(5))
+    assert h2.tolist() == [True, True, True, False, False]
+
+
 def test_joint_protection_hides_others_when_own_is_hidden():
     # the region and its two municipalities, each with a table by sex; the region's women
     # = Σ the municipalities' women (a margin across files). Per table, A's women (3) would be
