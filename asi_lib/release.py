@@ -801,13 +801,20 @@ def _shown_cells(c, parts) -> np.ndarray:
 _NEAR_MAX = 12   # an equation of more cells does not hold back hiding near its other determined cells
 
 
-def _membership(sets, n: int) -> list:
-    """Per cell, the indices of the sets it is in (an empty tuple for none)."""
-    S, C, _ = _incidence(sets)
-    order = np.argsort(C, kind="stable")
-    bounds = np.searchsorted(C[order], np.arange(n + 1))
-    rows = S[order].tolist()
-    return [rows[bounds[i]:bounds[i + 1]] for i in range(n)]
+class _Membership:
+    """Per cell, the indices of the sets it is in (``member[cell]``, a list, empty for none)."""
+
+    def __init__(self, sets, n: int):
+        S, C, _ = _incidence(sets)
+        order = np.argsort(C, kind="stable")
+        self._bounds = np.searchsorted(C[order], np.arange(n + 1)).tolist()
+        self._rows = S[order].tolist()
+
+    def __getitem__(self, cell: int) -> list:
+        return self._rows[self._bounds[cell]:self._bounds[cell + 1]]
+
+
+_membership = _Membership
 
 
 def _hide_around(det: np.ndarray, values, hidden, sets, penalty, member=None) -> bool:
