@@ -57,6 +57,96 @@ def test_audit_follows_a_chain_across_tables():
     assert R.audit(v, small, hidden, sets).tolist() == []
 
 
+def _counting_milp(monkeypatch):
+    """scipy's milp, called through, counting the integer programs (the audit imports it per call)."""
+    import scipy.optimize
+
+    calls, real = [], scipy.optimize.milp
+
+    def milp(c, **kw):
+        calls.append(len(c))
+        return real(c, **kw)
+
+    monkeypatch.setattr(scipy.optimize, "milp", milp)
+    return calls
+
+
+def test_audit_searches_again_only_what_is_not_yet_shown_free(monkeypatch):
+    # total 11 = a 1 + b 2 + c 8 and a second table 10 = a 1 + d 9 (a shared with it). Hidden a, b:
+    # 11 − 8 = 3 = a + b, 10 − 9 = 1 = a → a = 1, b = 2 (both determined). Hiding c too frees b (a
+    # is still 10 − 9), and hiding d frees a. Solutions found under fewer hidden cells stay
+    # solutions when more are hidden (the newly hidden at their true values), so a cell once shown
+    # free is not searched again, and an audit of an unchanged block repeats its verdict unsearched.
+    v = np.array([1.0, 2.0, 8.0, 11.0, 9.0, 10.0])        # a b c total1 d total2
+    sets = [(np.array([0, 1, 2, 3]), np.array([1.0, 1, 1, -1])),
+            (np.array([0, 4, 5]), np.array([1.0, 1, -1]))]
+    small = (v > 0) & (v < 5)
+    calls = _counting_milp(monkeypatch)
+    free, wit, cache = np.zeros(6, dtype=bool), {}, {}
+    hidden = np.array([True, True, False, False, False, False])
+    assert R.audit(v, small, hidden, sets, free=free, witnesses=wit, cache=cache).tolist() == [0, 1]
+    hidden[2] = True                                      # c hidden: b free, a still 10 − 9
+    assert R.audit(v, small, hidden, sets, free=free, witnesses=wit, cache=cache).tolist() == [0]
+    assert free.tolist() == [False, True, False, False, False, False]
+    n = len(calls)
+    # nothing changed: a is determined again without a search (the old audit searched it again)
+    assert R.audit(v, small, hidden, sets, free=free, witnesses=wit, cache=cache).tolist() == [0]
+    assert len(calls) == n
+    hidden[4] = True                                      # d hidden: a free; b is not searched again
+    assert R.audit(v, small, hidden, sets, free=free, witnesses=wit, cache=cache).tolist() == []
+    assert free[[0, 1]].all()
+    # the same verdicts as an audit from scratch (no memory)
+    assert R.audit(v, small, hidden, sets).tolist() == []
+    # every small count has a solution that moves it, checked by hand: each equation holds
+    for c in (0, 1):
+        idx, x = wit[c]
+        y = v.copy()
+        y[idx] = x
+        assert y[c] != v[c] and hidden[idx].all() and (y >= 0).all() and (y == np.round(y)).all()
+        assert all(sg @ y[m] == 0 for m, sg in sets)
+    assert R._unproven(v, small, hidden, sets, wit).tolist() == []
+
+
+def test_unproven_refuses_a_solution_that_breaks_an_equation():
+    # a forged "solution" for b (b = 3) that ignores 11 = a + b + c: not a solution, b unproven
+    v = np.array([1.0, 2.0, 8.0, 11.0])
+    sets = [(np.arange(4), np.array([1.0, 1, 1, -1]))]
+    small = (v > 0) & (v < 5)
+    hidden = small.copy()
+    assert R._unproven(v, small, hidden, sets, {1: (np.array([1]), np.array([3.0])),
+                                                0: (np.array([0, 1]), np.array([2.0, 1.0]))}).tolist() == [1]
+    # a solution that moves a visible cell is no solution of what is published either
+    assert R._unproven(v, small, hidden, sets, {0: (np.array([0, 2]), np.array([2.0, 7.0])),
+                                                1: (np.array([0, 1]), np.array([2.0, 1.0]))}).tolist() == [0]
+
+
+def test_a_long_margin_does_not_hold_back_hiding_near_its_other_determined_counts():
+    # three municipalities' small counts t1..t3 (hidden, each determined) sit in a margin over every
+    # municipality (15 cells) and each in a short equation t + a = b of its own. The cheapest cell
+    # near t1 is a1, which is in the margin too. One round hides a cell near each of them: waiting
+    # for the next audit because a1 shares the margin with t2 and t3 (the old rule) cost one round
+    # per municipality in the national release (120 rounds); a1 cannot free t2 or t3.
+    t, a, b = [0, 1, 2], [3, 4, 5], [6, 7, 8]
+    x, total = list(range(9, 17)), 17
+    v = np.zeros(18)
+    v[t], v[a], v[b], v[x] = 2.0, 6.0, 8.0, 10.0
+    v[total] = v[t + a + x].sum()
+    sets = [(np.array([t[i], a[i], b[i]]), np.array([1.0, 1, -1])) for i in range(3)]
+    sets.append((np.array(t + a + x + [total]), np.r_[np.ones(14), -1.0]))
+    assert all(sg @ v[m] == 0 for m, sg in sets)
+    hidden = np.zeros(18, dtype=bool)
+    hidden[t] = True
+    assert R._hide_around(np.array(t), v, hidden, sets, np.zeros(18))
+    assert hidden[a].all() and not hidden[b + x + [total]].any()
+    # in a short equation the rule still waits: t1 + a1 = b1 and t1 + t2 + a1 = total (four cells);
+    # a1, hidden for t1, may free t2 too, so t2 waits for the next audit
+    v2 = np.array([2.0, 2.0, 6.0, 8.0, 10.0])                  # t1 t2 a1 b1 total
+    sets2 = [(np.array([0, 2, 3]), np.array([1.0, 1, -1])), (np.array([0, 1, 2, 4]), np.array([1.0, 1, 1, -1]))]
+    h2 = np.array([True, True, False, False, False])
+    R._hide_around(np.array([0, 1]), v2, h2, sets2, np.zeros(5))
+    assert h2.tolist() == [True, True, True, False, False]
+
+
 def test_joint_protection_hides_others_when_own_is_hidden():
     # the region and its two municipalities, each with a table by sex; the region's women
     # = Σ the municipalities' women (a margin across files). Per table, A's women (3) would be
