@@ -1044,7 +1044,8 @@ def protect_cells(c: _Cells, forced=None) -> np.ndarray:
 
 
 def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int = 10,
-            lang: str = "sv", labels: bool = True, hidden=None, one_marker: bool = False) -> pd.DataFrame:
+            lang: str = "sv", labels: bool = True, hidden=None, one_marker: bool = False,
+            cells=None) -> pd.DataFrame:
     """Protect small numbers, label and round a raw result table for people.
 
     Parameters
@@ -1071,6 +1072,10 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         Show every suppressed count as ``".."``, small ones included (a
         release does: telling a reader which hidden cells are 1–4 pins sparse
         tables, see ``docs/methods/protection.md``).
+    cells : object, optional
+        :func:`table_cells` of this ``frame`` with this ``min_cell``, when
+        already built (a release's joint protection built them); default
+        built here.
 
     Returns
     -------
@@ -1102,7 +1107,7 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     >>> out.iloc[:, :3].values.tolist()
     [['Man', '..', '..'], ['Kvinna', '<5', '..'], ['Totalt', '43', '0,42']]
     """
-    c = table_cells(frame, min_cell=min_cell, lang=lang, equations=hidden is None)
+    c = cells if cells is not None else table_cells(frame, min_cell=min_cell, lang=lang, equations=hidden is None)
     if hidden is None:
         hidden = protect_cells(c)
     hidden = np.asarray(hidden, dtype=bool) | c.primary

@@ -514,6 +514,7 @@ class JointProtection:
     table_cells: list      # per table: global ids of its local cells
     stats: dict
     shown: np.ndarray = None   # cells some file shows (the others are unknown to every reader)
+    cells: list = None         # per table: its publish.table_cells (publishing reuses them)
 
 
 def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True,
@@ -762,7 +763,7 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
              "secondary": int((hidden & shown & ~primary).sum()), "rounds": rounds,
              "audits": audited, "audit_seconds": round(audit_seconds, 2), "seconds": round(time.perf_counter() - t0, 2)}
     return JointProtection(values=values, primary=primary, hidden=hidden, keys=keys, sets=sets,
-                           table_cells=gid_of, stats=stats, shown=shown)
+                           table_cells=gid_of, stats=stats, shown=shown, cells=cells)
 
 
 def _period_equations(tables, cells, gid_of) -> list:
@@ -1307,8 +1308,10 @@ def _publish_tables(tables, jp, *, min_cell: int, lang: str) -> list[pd.DataFram
     Nothing is decided here: each table shows what the joint protection hid
     (:func:`asi_lib.publish.publish` with ``hidden=``).
     """
+    cells = jp.cells or [None] * len(tables)   # the count cells the protection read, not read again
     return [publish(t.raw, min_cell=min_cell, lang=lang, hidden=(jp.hidden & jp.shown)[g],
-                    labels=t.key != "index", one_marker=True) for t, g in zip(tables, jp.table_cells)]
+                    labels=t.key != "index", one_marker=True, cells=c)
+            for t, g, c in zip(tables, jp.table_cells, cells)]
 
 
 def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window=(90, 730),
