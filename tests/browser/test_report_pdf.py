@@ -140,3 +140,34 @@ def test_three_main_sections_print_on_three_pages_with_the_header(tmp_path):
                                   text=True, check=True).stdout
             assert "Testby</style><script>alert(1)</script> · referensdatum 2026-06-30" in text
             assert f"Sida {n} av 3" in text
+
+
+def test_one_page_prints_many_reports_each_its_own(tmp_path, monkeypatch):
+    """The printer keeps one page (a context per browser, not per report: a renderer process per PDF
+    was a third of its time); each PDF still holds its own report only, page counts included, and the
+    page is replaced after PAGE_REUSE reports."""
+    from asi_lib import pdf as pdfmod
+
+    monkeypatch.setattr(pdfmod, "PAGE_REUSE", 2)
+    pages = {"Anby": 1, "Bestad": 3, "Cevik": 2}
+    htmls = {}
+    for name, n in pages.items():
+        cells = [nbformat.v4.new_markdown_cell(f"# Rapport {name}\n\n## Del 1\n\nText om {name}.")]
+        cells += [nbformat.v4.new_markdown_cell(f"## Del {i}\n\nMer om {name}.") for i in range(2, n + 1)]
+        htmls[name] = reports.notebook_to_html(nbformat.v4.new_notebook(cells=cells), tmp_path / f"{name}.html",
+                                               title=name, header=f"{name} · referensdatum 2026-06-30")
+    with PdfPrinter() as printer:
+        out = {name: printer.print_pdf(h, tmp_path / f"{name}.pdf") for name, h in htmls.items()}
+        again = printer.print_pdf(htmls["Anby"], tmp_path / "Anby2.pdf")   # the same file again, a new page
+        assert printer.browsers_started == 1 and printer.pages_printed == 4
+        assert printer.contexts_opened == 2          # one page for two reports, then a new one
+    for name, n in pages.items():
+        assert count_pdf_pages(out[name]) == n, name
+    assert count_pdf_pages(again) == 1
+    if shutil.which("pdftotext"):
+        import subprocess
+
+        for name, path in out.items():
+            text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+            assert f"Rapport {name}" in text and f"Sida 1 av {pages[name]}" in text
+            assert not [o for o in pages if o != name and o in text], (name, text[:200])
