@@ -1030,7 +1030,7 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     [('Fjällbo', 'ok', '7', True)]
     """
     from . import rendering
-    from .release import load_release
+    from .release import REGION, load_release
 
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and not out_dir.is_dir():
@@ -1041,7 +1041,7 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     if params is not None:
         lang = params.lang
     release = resolve_release(source, out_dir, as_of=as_of, min_cell=min_cell, lang=lang, params=params)
-    rel = load_release(release)
+    rel = load_release(release, units=[REGION])   # the manifest is whole; no unit's tables are needed here
     known = rel.municipalities
     if municipalities is None:
         todo: list[str | None] = list(known)
@@ -1057,7 +1057,7 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     counts = rel.client_counts()
     by_name = {m: (n, t) for m, n, t in zip(counts["municipality"], counts["n"], counts["tendency"])}
     # largest first: the number of rows of a unit's largest table is a cheap, published proxy
-    size = {str(k): len(rel.published.get(str(k), {}).get("ASI-användning", ())) for k in known}
+    size = {t["unit"]: t["nrow"] for t in rel.manifest["tables"] if t["title"] == "ASI-användning"}
     common = {"RELEASE": str(release), "LANG": lang, **(parameters or {})}
     no_pdf = pdf_unavailable_reason() if pdf else None
     if no_pdf:
