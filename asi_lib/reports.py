@@ -949,7 +949,7 @@ def _reuse(entry, key: str, out_dir: Path, want_pdf: bool):
 def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as_of=None, timeout: int = 600,
                    progress: bool = True, region: bool | None = None, min_cell: int = 5,
                    lang: str = "sv", parameters: dict | None = None, scheduler=None,
-                   recycle: int = 50, pdf: bool = True, force: bool = False, params=None) -> list[ReportResult]:
+                   recycle: int = 200, pdf: bool = True, force: bool = False, params=None) -> list[ReportResult]:
     """Render the report notebook per municipality to HTML (no code) + Excel, and an index.
 
     Parameters
@@ -984,7 +984,7 @@ def render_reports(source, out_dir, *, municipalities=None, workers: int = 2, as
     scheduler : str or distributed.Client, optional
         A Dask scheduler (``tcp://host:8786``): one task per municipality is
         sent to its workers. Default: ``$ASI_KIT_SCHEDULER``, else local.
-    recycle : int, default 50
+    recycle : int, default 200
         Local mode: reports per kernel before it is replaced.
     pdf : bool, default True
         Also print every report to ``<stem>.pdf`` with headless Chromium
