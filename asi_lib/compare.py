@@ -66,26 +66,7 @@ def case_mix(df: pd.DataFrame, mask: np.ndarray, min_cell: int = 5) -> dict:
     >>> case_mix(d, np.ones(10, bool))
     {'share_women': nan, 'mean_age': 30.0, 'share_alcohol': 0.5}
     """
-    out = {}
-    mask = np.asarray(mask, dtype=bool)
-    sub = {c: df[c] for c in ("sex", "age", "main_substance") if c in df.columns}
-
-    def share(s: pd.Series, code: str) -> float:
-        ok = s.notna().to_numpy() & mask
-        n = int(ok.sum())
-        k = int(((s == code).fillna(False).to_numpy(dtype=bool) & ok).sum())
-        if n == 0 or 0 < k < min_cell or 0 < n - k < min_cell:
-            return np.nan
-        return k / n
-
-    if "sex" in sub:
-        out["share_women"] = share(sub["sex"], "female")
-    if "age" in sub:
-        a = pd.to_numeric(sub["age"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[mask]
-        out["mean_age"] = float(np.nanmean(a)) if np.isfinite(a).sum() >= min_cell else np.nan
-    if "main_substance" in sub:
-        out["share_alcohol"] = share(sub["main_substance"], "alcohol")
-    return out
+    return _CaseMix(df)(np.asarray(mask, dtype=bool), min_cell)
 
 
 def _mwu(vals: pd.DataFrame, a: np.ndarray, b: np.ndarray, measures) -> np.ndarray:

@@ -240,7 +240,6 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
                 out[m]["compare"] = cmp.compare(m)
             except AsiInputError:   # not among the latest Grund: the per-unit call says so
                 pass
-    if region_grund is not None:
         from .groups import _profiles_by, _table1_categories_by, select
 
         rg = region_grund.loc[region_grund["municipality"].notna().to_numpy()]
@@ -727,7 +726,7 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     # the counts not yet shown free, and the solutions that showed it are checked once more at the end
     free, witnesses, cache = np.zeros(len(values), dtype=bool), {}, {}
     around = sets + [(p, np.array([1.0, -1.0])) for p in le_pairs]
-    member = _membership(around, len(values))
+    member = _Membership(around, len(values))
     for rounds in range(1, max_rounds + 1):
         if not (hidden & shown).any():
             break                      # nothing shown is hidden: nothing to protect (e.g. min_cell=1)
@@ -867,9 +866,6 @@ class _Membership:
         return self._rows[self._bounds[cell]:self._bounds[cell + 1]]
 
 
-_membership = _Membership
-
-
 def _hide_around(det: np.ndarray, values, hidden, sets, penalty, member=None) -> bool:
     """Hide the cheapest visible cell near each determined cell.
 
@@ -880,7 +876,7 @@ def _hide_around(det: np.ndarray, values, hidden, sets, penalty, member=None) ->
     """
     cost = values + penalty
     if member is None:
-        member = _membership(sets, len(values))
+        member = _Membership(sets, len(values))
     added = False
     touched: set[int] = set()          # sets next to a cell hidden in this call
     for target in det:
@@ -1195,11 +1191,7 @@ def _derive(sets, hidden: np.ndarray, incidence=None) -> tuple[np.ndarray, np.nd
     derived = np.zeros_like(hidden)
     if not sets:
         return hidden, derived
-    if incidence is None:
-        set_idx = np.concatenate([np.full(len(m), i) for i, (m, _) in enumerate(sets)])
-        cells = np.concatenate([m for m, _ in sets])
-    else:
-        set_idx, cells = incidence
+    set_idx, cells = incidence if incidence is not None else _incidence(sets)[:2]
     while True:
         h = hidden[cells]
         cnt = np.bincount(set_idx, weights=h.astype(float), minlength=len(sets))
@@ -1484,16 +1476,17 @@ def write_release(rel: Release, out) -> Path:
                                 "attrs": {k: meta.get(k) for k in ("selection", "unit", "legend", "min_cell",
                                                                    "tendency_threshold", "reference_date", "lang")
                                           if isinstance(meta.get(k), (str, int, float))}})
-    which = np.repeat(np.arange(len(names)), sizes)
+    which = np.repeat(np.arange(len(names)), np.asarray(sizes, dtype=np.int64))
+
+    def joined(parts, dtype):
+        return np.concatenate([np.zeros(0, dtype), *parts]).astype(dtype)
+
     long = pd.DataFrame({
-        "unit": np.array([u for u, _ in names] or [""], dtype=object)[which] if names else [],
-        "title": np.array([t for _, t in names] or [""], dtype=object)[which] if names else [],
-        "row": np.concatenate(rows).astype("int32") if rows else np.zeros(0, "int32"),
-        "col": np.concatenate(cols).astype("int32") if cols else np.zeros(0, "int32"),
-        "value": pd.Series(np.concatenate(cells) if cells else np.zeros(0, dtype=object), dtype=object).astype(str),
+        "unit": pd.Series(np.array([u for u, _ in names], dtype=object)[which], dtype=object).astype(str),
+        "title": pd.Series(np.array([t for _, t in names], dtype=object)[which], dtype=object).astype(str),
+        "row": joined(rows, "int32"), "col": joined(cols, "int32"),
+        "value": pd.Series(joined(cells, object), dtype=object).astype(str),
     })
-    for c in ("unit", "title"):
-        long[c] = long[c].astype(str)
     long.to_parquet(tmp / "tables.parquet", index=False)
     manifest = {**rel.manifest, "tables": tables_meta,
                 "files": {"tables.parquet": _file_sha(tmp / "tables.parquet")}}

@@ -1066,19 +1066,21 @@ def _completeness_by(ds, units, *, col: str = "municipality", lang: str = "sv") 
         ucode = np.where(codes < 0, len(uniq), codes)
         n_rows = np.bincount(ucode, minlength=k)
         sums = {key: np.bincount(ucode[v], minlength=k) for key, v in facts.items()}
-        pid, _ = pd.factorize(frame["client_pid"], use_na_sentinel=True) if "client_pid" in frame.columns \
-            else (None, None)
+        if "client_pid" in frame.columns:   # distinct clients per unit: distinct (unit, client) pairs counted
+            pid, _ = pd.factorize(frame["client_pid"], use_na_sentinel=True)
+            ok = (pid >= 0) & (codes >= 0)
+            base = int(pid.max(initial=-1)) + 1 or 1
+            pairs = np.unique(codes[ok].astype(np.int64) * base + pid[ok])
+            clients = np.bincount(pairs // base, minlength=len(uniq))
+        else:
+            clients = None
         for u in units:
             i = index.get(u)
             if i is None:
                 n_int, n_clients, own = 0, 0, {key: 0 for key in sums}
             else:
                 n_int = int(n_rows[i])
-                if pid is None:
-                    n_clients = n_int
-                else:
-                    p = pid[codes == i]
-                    n_clients = int(np.unique(p[p >= 0]).size)
+                n_clients = n_int if clients is None else int(clients[i])
                 own = {key: int(v[i]) for key, v in sums.items()}
             per_unit[u].extend(_completeness_rows(tname, n_int, n_clients, own, spec, top=3, lang=lang))
     return {u: _completeness_frame(rows, None) for u, rows in per_unit.items()}
