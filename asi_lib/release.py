@@ -569,6 +569,87 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     [True, True, False]
     """
     t0 = time.perf_counter()
+    cells, gid_of, shown_locals, keys, values, vnan, shown, is_missing, primary, forced, penalty = \
+        _release_cells(tables, min_cell)
+    le_pairs, lower = _reader_bounds(tables, cells, gid_of, shown_locals, values)
+    # The missing values of each group and measure of a profile: no file prints them, a reader
+    # cannot work them out, and what ties them together (per measure, Σ groups = the unit's missing;
+    # per group, the region = Σ municipalities; each ≤ its group's n) is a web of unknowns only, which
+    # on the demo joined 3,546 hidden cells into one block and took 80 % of the audit's time. They
+    # are left out of the system with every relation they are in (docs/methods/protection.md).
+    latent = ~shown & is_missing & np.array([k[0] == _LG and len(k) == 6 and k[2] != "*" for k in keys],
+                                            dtype=bool)
+    if len(le_pairs):
+        le_pairs = le_pairs[~latent[le_pairs].any(axis=1)]
+    sets = _release_equations(tables, cells, gid_of, keys, values, vnan, latent)
+    # a cell equal to a penalised cell (an equation with just these two non-zero cells, e.g. the
+    # valid values of a measure that nobody skipped = the unit's clients) shares its penalty:
+    # hiding it would take the client count with it
+    for _ in range(2):
+        for m, _sg in sets:
+            nz = m[values[m] != 0]
+            if len(nz) == 2 and penalty[nz].max() >= 1e6:
+                penalty[nz] = penalty[nz].max()
+
+    # ---- suppression until stable
+    links = []
+    for c, g in zip(cells, gid_of):
+        for a, b in c.links:
+            links.append((g[c.cell_id[a]], g[c.cell_id[b]]))
+    hidden = forced.copy()
+    rounds, audited, audit_seconds = 0, 0, 0.0
+    det = np.zeros(0, dtype=int)
+    # a small count shown free stays free when more cells are hidden (audit): each round searches only
+    # the counts not yet shown free, and the solutions that showed it are checked once more at the end
+    free, witnesses, cache = np.zeros(len(values), dtype=bool), {}, {}
+    around = sets + [(p, np.array([1.0, -1.0])) for p in le_pairs]
+    member = _Membership(around, len(values))
+    for rounds in range(1, max_rounds + 1):
+        if not (hidden & shown).any():
+            break                      # nothing shown is hidden: nothing to protect (e.g. min_cell=1)
+        if rounds == 1 or not audit_cells or exact:
+            # with the audit, step A guards the small counts only, and they are hidden from the start:
+            # after the first round every equation with one has two hidden cells or no visible one
+            # left, and hiding more cannot undo that, so a second pass would find nothing to do
+            hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact,
+                                 protect=primary if audit_cells else None)
+        for a, b in links:
+            both = (hidden[a] & shown[a]) | (hidden[b] & shown[b])
+            hidden[a[both & (values[a] > 0)]] = True
+            hidden[b[both & (values[b] > 0)]] = True
+        if not audit_cells:
+            break
+        t_a = time.perf_counter()
+        det = audit(values, primary, hidden, sets, min_cell=min_cell, le=le_pairs, lower=lower,
+                    free=free, witnesses=witnesses, cache=cache)
+        audited += 1
+        audit_seconds += time.perf_counter() - t_a
+        if det.size == 0:
+            break
+        if not _hide_around(det, values, hidden, around, penalty, member=member):
+            break
+    if audit_cells and not det.size:
+        det = _unproven(values, primary, hidden, sets, witnesses, le=le_pairs, lower=lower)
+    if audit_cells and det.size:
+        JointProtection.last_failure = (det, values, hidden, keys, sets)
+        raise RuntimeError(f"{det.size} skyddade celler går inte att dölja tillräckligt; utgåvan skrivs inte "
+                           "/ suppressed cells could not be protected; the release is not written")
+    stats = {"cells": int(len(values)), "equations": len(sets), "primary": int(primary.sum()),
+             "unpublished": int((~shown).sum()), "hidden": int((hidden & shown).sum()),
+             "secondary": int((hidden & shown & ~primary).sum()), "rounds": rounds,
+             "audits": audited, "audit_seconds": round(audit_seconds, 2), "seconds": round(time.perf_counter() - t0, 2)}
+    return JointProtection(values=values, primary=primary, hidden=hidden, keys=keys, sets=sets,
+                           table_cells=gid_of, stats=stats, shown=shown, cells=cells)
+
+
+def _release_cells(tables, min_cell: int):
+    """Step 1 of :func:`protect_jointly`: every table's count cells, one global cell per quantity.
+
+    Returns (cells, gid_of, shown per table, keys, values, NaN flags, shown,
+    missing-value counts, primary, forced, penalty): the same quantity in
+    two files (same key and value) is one cell; a cell no file shows is
+    hidden from the start; what is expensive to hide gets its penalty.
+    """
     cells, gid_of, keys, values, vnan = [], [], [], [], []
     key_to_gid: dict[tuple, int] = {}
     primary_l, forced_l, penalty_l, shown_l, missing_l, shown_locals = [], [], [], [], [], []
@@ -630,11 +711,11 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
     is_total = np.array([len(k) == 5 and k[0] == _LG and k[2:] == ("*", "*", "n") for k in keys], dtype=bool)
     penalty[is_total] = np.maximum(penalty[is_total], 1e6)
 
-    # ---- equations
-    raw_sets = []
-    for c, g in zip(cells, gid_of):
-        for m, sg in c.sets:
-            raw_sets.append((g[m], sg))
+    return cells, gid_of, shown_locals, keys, values, vnan, shown, is_missing, primary, forced, penalty
+
+
+def _reader_bounds(tables, cells, gid_of, shown_locals, values):
+    """Step 2 of :func:`protect_jointly`: the inequalities a reader knows (part ≤ whole, listed group ≥ 1)."""
     # ---- what else a reader knows: a part is at most its whole (k ≤ n, missing ≤ n), and a group
     # listed in a profile has at least one client (empty groups are not listed)
     from .publish import _complements
@@ -652,6 +733,21 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             lower[listed] = np.maximum(lower[listed], 1.0)
     le_pairs = np.array(sorted(le_pairs), dtype=int).reshape(-1, 2)
     lower = np.minimum(lower, values)
+    return le_pairs, lower
+
+
+def _release_equations(tables, cells, gid_of, keys, values, vnan, latent) -> list:
+    """Step 3 of :func:`protect_jointly`: every equation between the release's cells, as (cells, signs).
+
+    Each table's own sums, the margins (region = Σ municipalities), the
+    comparison with "all others", the periods; without the ``latent`` cells,
+    each equation once, only those that hold.
+    """
+    # ---- equations
+    raw_sets = []
+    for c, g in zip(cells, gid_of):
+        for m, sg in c.sets:
+            raw_sets.append((g[m], sg))
     # margins: region = Σ municipalities, per quantity
     by_q: dict[tuple, dict[str, list[int]]] = {}
     for i, k in enumerate(keys):
@@ -678,15 +774,6 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             if oth is not None and rmiss is not None and rn is not None:
                 raw_sets.append((np.array([oth, i, rmiss, rn]), np.array([1.0, 1.0, 1.0, -1.0])))
     raw_sets.extend(_period_equations(tables, cells, gid_of))
-    # The missing values of each group and measure of a profile: no file prints them, a reader
-    # cannot work them out, and what ties them together (per measure, Σ groups = the unit's missing;
-    # per group, the region = Σ municipalities; each ≤ its group's n) is a web of unknowns only, which
-    # on the demo joined 3,546 hidden cells into one block and took 80 % of the audit's time. They
-    # are left out of the system with every relation they are in (docs/methods/protection.md).
-    latent = ~shown & is_missing & np.array([k[0] == _LG and len(k) == 6 and k[2] != "*" for k in keys],
-                                            dtype=bool)
-    if len(le_pairs):
-        le_pairs = le_pairs[~latent[le_pairs].any(axis=1)]
     sets, seen = [], set()
     for m, sg in raw_sets:
         m = np.asarray(m, dtype=int)
@@ -705,64 +792,7 @@ def protect_jointly(tables: list, *, min_cell: int = 5, audit_cells: bool = True
             seen.add(key)
             sets.append((u, coef))
 
-    # a cell equal to a penalised cell (an equation with just these two non-zero cells, e.g. the
-    # valid values of a measure that nobody skipped = the unit's clients) shares its penalty:
-    # hiding it would take the client count with it
-    for _ in range(2):
-        for m, _sg in sets:
-            nz = m[values[m] != 0]
-            if len(nz) == 2 and penalty[nz].max() >= 1e6:
-                penalty[nz] = penalty[nz].max()
-
-    # ---- suppression until stable
-    links = []
-    for c, g in zip(cells, gid_of):
-        for a, b in c.links:
-            links.append((g[c.cell_id[a]], g[c.cell_id[b]]))
-    hidden = forced.copy()
-    rounds, audited, audit_seconds = 0, 0, 0.0
-    det = np.zeros(0, dtype=int)
-    # a small count shown free stays free when more cells are hidden (audit): each round searches only
-    # the counts not yet shown free, and the solutions that showed it are checked once more at the end
-    free, witnesses, cache = np.zeros(len(values), dtype=bool), {}, {}
-    around = sets + [(p, np.array([1.0, -1.0])) for p in le_pairs]
-    member = _Membership(around, len(values))
-    for rounds in range(1, max_rounds + 1):
-        if not (hidden & shown).any():
-            break                      # nothing shown is hidden: nothing to protect (e.g. min_cell=1)
-        if rounds == 1 or not audit_cells or exact:
-            # with the audit, step A guards the small counts only, and they are hidden from the start:
-            # after the first round every equation with one has two hidden cells or no visible one
-            # left, and hiding more cannot undo that, so a second pass would find nothing to do
-            hidden |= _secondary(values, hidden, sets, penalty, exact=(not audit_cells) if exact is None else exact,
-                                 protect=primary if audit_cells else None)
-        for a, b in links:
-            both = (hidden[a] & shown[a]) | (hidden[b] & shown[b])
-            hidden[a[both & (values[a] > 0)]] = True
-            hidden[b[both & (values[b] > 0)]] = True
-        if not audit_cells:
-            break
-        t_a = time.perf_counter()
-        det = audit(values, primary, hidden, sets, min_cell=min_cell, le=le_pairs, lower=lower,
-                    free=free, witnesses=witnesses, cache=cache)
-        audited += 1
-        audit_seconds += time.perf_counter() - t_a
-        if det.size == 0:
-            break
-        if not _hide_around(det, values, hidden, around, penalty, member=member):
-            break
-    if audit_cells and not det.size:
-        det = _unproven(values, primary, hidden, sets, witnesses, le=le_pairs, lower=lower)
-    if audit_cells and det.size:
-        JointProtection.last_failure = (det, values, hidden, keys, sets)
-        raise RuntimeError(f"{det.size} skyddade celler går inte att dölja tillräckligt; utgåvan skrivs inte "
-                           "/ suppressed cells could not be protected; the release is not written")
-    stats = {"cells": int(len(values)), "equations": len(sets), "primary": int(primary.sum()),
-             "unpublished": int((~shown).sum()), "hidden": int((hidden & shown).sum()),
-             "secondary": int((hidden & shown & ~primary).sum()), "rounds": rounds,
-             "audits": audited, "audit_seconds": round(audit_seconds, 2), "seconds": round(time.perf_counter() - t0, 2)}
-    return JointProtection(values=values, primary=primary, hidden=hidden, keys=keys, sets=sets,
-                           table_cells=gid_of, stats=stats, shown=shown, cells=cells)
+    return sets
 
 
 def _period_equations(tables, cells, gid_of) -> list:
