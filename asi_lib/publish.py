@@ -1116,56 +1116,9 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
     frame, meta, counts, soft, stat_cols = c.frame, c.meta, c.counts, c.soft, c.stat_cols
     vals, cell_id, nrow = c.vals, c.cell_id, c.nrow
 
-    # ---- which rows (or which columns of a row) lose their statistics
     local = _local_counts(frame, meta, counts)
-    row_hide = np.zeros(nrow, dtype=bool)
-    col_hide: dict[str, np.ndarray] = {}
-    for c in counts:
-        if c in local:
-            for sc in local[c]:
-                col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool)) | hidden[cell_id[c]]
-        elif c not in soft:
-            row_hide |= hidden[cell_id[c]]
-    # a share named after a count (x_n ↔ x_share, n_x ↔ share_x) is that count over the row's n:
-    # it goes whenever the count goes, soft counts included (a visible 0,9 % of 444 is a 4)
-    for c in counts:
-        stem = c[:-2] if c.endswith("_n") else (c[2:] if c.startswith("n_") else None)
-        for sc in ((f"{stem}_share", f"share_{stem}", f"{stem}_pct", f"pct_{stem}") if stem else ()):
-            if sc in frame.columns and sc not in counts:
-                col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool)) | hidden[cell_id[c]]
-    # a share whose denominator is another row's count goes with that count:
-    # {"key": col, "count": "n", "cols": [stats], "of": {row: denominator row}}
-    den = meta.get("row_denominators")
-    if den and den.get("key") in frame.columns and den.get("count") in cell_id:
-        keyv = frame[den["key"]].astype("string").tolist()
-        pos = {k: i for i, k in enumerate(keyv)}
-        dh = hidden[cell_id[den["count"]]]
-        for r, k in enumerate(keyv):
-            d = dict(den["of"]).get(k)
-            if d in pos and dh[pos[d]]:
-                for sc in den.get("cols", ()):
-                    col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool))
-                    col_hide[sc][r] = True
-    # n − n_missing < min_cell: the statistics rest on too few values
-    for part, whole in _complements(counts, meta):
-        if part in soft:
-            valid = np.nan_to_num(vals[whole] - vals[part], nan=0.0)
-            row_hide |= (valid > 0) & (valid < min_cell)
-
-    # ---- tendencies and p-values
-    base_n = [c for c in counts if c not in soft and c not in local
-              and (c == "n" or c.startswith("n_") or c.endswith("_n"))
-              and not any(c == p for p, _ in _complements(counts, meta))]
-    if not base_n:
-        base_n = [c for c in counts if c not in soft]
-    if meta.get("tendency_cols"):  # the counts a row's figures rest on, when declared
-        base_n = [c for c in meta["tendency_cols"] if c in counts] or base_n
-    nmin = np.nanmin(np.stack([vals[c] for c in base_n], axis=1), axis=1) if base_n else np.full(nrow, np.inf)
-    # a row without any client (every base count 0) has nothing to interpret: no tendency note
-    empty_row = (np.nanmax(np.stack([vals[c] for c in base_n], axis=1), axis=1) == 0) if base_n \
-        else np.zeros(nrow, dtype=bool)
-    nmin = np.where(np.isnan(nmin), 0, nmin)
-    tendency = (nmin < tendency_threshold) & ~empty_row & bool(meta.get("tendency", True))
+    row_hide, col_hide = _statistics_hidden(frame, meta, counts, soft, local, vals, cell_id, hidden, nrow, min_cell)
+    tendency = _tendency_rows(meta, counts, soft, local, vals, nrow, tendency_threshold)
     p_cols = _p_cols(stat_cols)
     # "endast tendenser": no p-value and no confidence interval either (an interval from 7 clients
     # reads as precision the row does not have)
@@ -1238,6 +1191,63 @@ def publish(frame: pd.DataFrame, *, min_cell: int = 5, tendency_threshold: int =
         "hidden_statistics": n_hidden_stats, "tendency_rows": int(tendency.sum()), "legend": legend,
     }
     return out
+
+
+def _statistics_hidden(frame, meta, counts, soft, local, vals, cell_id, hidden, nrow: int, min_cell: int):
+    """Which rows (``row_hide``) or columns of a row (``col_hide``: column → rows) lose their statistics."""
+    row_hide = np.zeros(nrow, dtype=bool)
+    col_hide: dict[str, np.ndarray] = {}
+    for c in counts:
+        if c in local:
+            for sc in local[c]:
+                col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool)) | hidden[cell_id[c]]
+        elif c not in soft:
+            row_hide |= hidden[cell_id[c]]
+    # a share named after a count (x_n ↔ x_share, n_x ↔ share_x) is that count over the row's n:
+    # it goes whenever the count goes, soft counts included (a visible 0,9 % of 444 is a 4)
+    for c in counts:
+        stem = c[:-2] if c.endswith("_n") else (c[2:] if c.startswith("n_") else None)
+        for sc in ((f"{stem}_share", f"share_{stem}", f"{stem}_pct", f"pct_{stem}") if stem else ()):
+            if sc in frame.columns and sc not in counts:
+                col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool)) | hidden[cell_id[c]]
+    # a share whose denominator is another row's count goes with that count:
+    # {"key": col, "count": "n", "cols": [stats], "of": {row: denominator row}}
+    den = meta.get("row_denominators")
+    if den and den.get("key") in frame.columns and den.get("count") in cell_id:
+        keyv = frame[den["key"]].astype("string").tolist()
+        pos = {k: i for i, k in enumerate(keyv)}
+        dh = hidden[cell_id[den["count"]]]
+        for r, k in enumerate(keyv):
+            d = dict(den["of"]).get(k)
+            if d in pos and dh[pos[d]]:
+                for sc in den.get("cols", ()):
+                    col_hide[sc] = col_hide.get(sc, np.zeros(nrow, dtype=bool))
+                    col_hide[sc][r] = True
+    # n − n_missing < min_cell: the statistics rest on too few values
+    for part, whole in _complements(counts, meta):
+        if part in soft:
+            valid = np.nan_to_num(vals[whole] - vals[part], nan=0.0)
+            row_hide |= (valid > 0) & (valid < min_cell)
+
+    return row_hide, col_hide
+
+
+def _tendency_rows(meta, counts, soft, local, vals, nrow: int, tendency_threshold: int) -> np.ndarray:
+    """Rows whose smallest base count is under the tendency threshold ("Endast tendenser")."""
+    base_n = [c for c in counts if c not in soft and c not in local
+              and (c == "n" or c.startswith("n_") or c.endswith("_n"))
+              and not any(c == p for p, _ in _complements(counts, meta))]
+    if not base_n:
+        base_n = [c for c in counts if c not in soft]
+    if meta.get("tendency_cols"):  # the counts a row's figures rest on, when declared
+        base_n = [c for c in meta["tendency_cols"] if c in counts] or base_n
+    nmin = np.nanmin(np.stack([vals[c] for c in base_n], axis=1), axis=1) if base_n else np.full(nrow, np.inf)
+    # a row without any client (every base count 0) has nothing to interpret: no tendency note
+    empty_row = (np.nanmax(np.stack([vals[c] for c in base_n], axis=1), axis=1) == 0) if base_n \
+        else np.zeros(nrow, dtype=bool)
+    nmin = np.where(np.isnan(nmin), 0, nmin)
+    tendency = (nmin < tendency_threshold) & ~empty_row & bool(meta.get("tendency", True))
+    return tendency
 
 
 def _local_counts(frame: pd.DataFrame, meta: dict, counts: list[str]) -> dict[str, list[str]]:
