@@ -923,6 +923,15 @@ def _change_by_area_each(pairs_list, measures=("composite", "rating", "self_days
     return out
 
 
+def _change_inputs(pairs: pd.DataFrame, measures) -> pd.DataFrame:
+    """The columns of ``pairs`` that :func:`change_by_area` reads for ``measures`` (a smaller frame to send
+    to another process: the measures' ``_0``/``_1`` columns, ``client_pid`` and ``days``; attrs kept)."""
+    want = {"client_pid", "days"} | {f"{measure_column(m, a)}_{k}" for m in measures for a in AREAS for k in (0, 1)}
+    out = pairs[[c for c in pairs.columns if c in want]]
+    out.attrs = pairs.attrs
+    return out
+
+
 def _change_todo(pairs, measures, *, areas, reliability, sd):
     """The rows of :func:`change_by_area` (area, measure, column, reliability, SD, source, values) and the
     differences of their complete pairs (paired_change's ``d = x1 - x0``)."""

@@ -43,6 +43,7 @@ import pandas as pd
 
 from .errors import AsiInputError
 from .publish import TOTAL, _secondary, publish, table_cells
+from .sidecar import Sidecar
 
 __all__ = ["REGION", "RELEASE_FORMAT", "reference_date", "build_release", "write_release", "load_release", "units_for",
            "Release", "protect_jointly", "audit", "client_count_table"]
@@ -52,6 +53,10 @@ REGION = "__region__"
 #: Version of the folder layout (``manifest.json`` → ``format``).
 RELEASE_FORMAT = 1
 TENDENCY_THRESHOLD = 10
+#: A release of at least this many municipalities is built on two cores by default (``parallel=None``):
+#: a second interpreter (:class:`asi_lib.sidecar.Sidecar`) computes the change tables while this one
+#: computes the other tables. Below it, starting that interpreter costs more than it saves.
+PARALLEL_MIN_UNITS = 40
 _REGION_LABEL = {"sv": "Hela regionen", "en": "The whole region"}
 
 
@@ -158,7 +163,7 @@ def _unit_keyed(ds):
     return replace(ds, **{t: keyed(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")})
 
 
-def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None, rci=None) -> dict:
+def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None, rci=None, side=None) -> dict:
     """Raw tables of every municipality that one grouped call computes for all of them: m → {key: raw}.
 
     Each is what the per-unit call in :func:`asi_lib.tables.raw_tables` gives
@@ -181,7 +186,9 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
       values and counts prepared once; given ``region_grund`` only);
     * ``change``: :func:`asi_lib.change.change_by_area` of each
       municipality's pairs (``pairings``: m → its pairing, with ``rci``), the
-      Hodges–Lehmann estimates of every municipality found in one batch;
+      Hodges–Lehmann estimates of every municipality found in one batch; sent
+      first to ``side`` (a :class:`asi_lib.sidecar.Sidecar`), which computes
+      them while this process does the rest;
     * ``table1_categories``: the category rows of :func:`asi_lib.groups.table1`
       (each client's latest Grund per municipality, one count by
       municipality; given ``region_grund`` only);
@@ -200,6 +207,7 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
 
     out: dict[str, dict] = {m: {} for m in munis}
     want = set(munis)
+    change_job = _submit_change(side or Sidecar(enabled=False), pairings, munis, rci=rci, lang=lang)
 
     def rows_of(frame, col="municipality"):
         keys = frame[col].astype("string").to_numpy(dtype=object, na_value=None)
@@ -255,23 +263,32 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
 
     for m, comp_ in _completeness_by(ds, munis, lang=lang).items():
         out[m]["completeness"] = comp_
-    if pairings is not None:
-        from .change import _change_by_area_each
-        from .tables import _no_rci_as_missing
-
-        have = [m for m in munis if pairings.get(m)]   # the others are paired on their own (_raw_tables)
-        frames = _change_by_area_each([pairings[m].pairs for m in have], measures=("composite", "rating"),
-                                      reliability=rci, lang=lang)
-        for m, frame in zip(have, frames):
-            out[m]["change"] = _no_rci_as_missing(frame)
     gb = grund_bortfall(keyed, by=["municipality", "sex"])
     gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
     for m, rows in rows_of(gb).items():
         out[m]["bortfall_grund"] = part(gb, rows, drop=["municipality"], attrs={"group_cols": ["sex"]})
+    if change_job is not None:
+        from .tables import _no_rci_as_missing
+
+        have, job = change_job
+        for m, frame in zip(have, job.result()):
+            out[m]["change"] = _no_rci_as_missing(frame)
     return out
 
 
-def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None) -> list[_Table]:
+def _submit_change(side: Sidecar, pairings, munis, *, rci, lang):
+    """The change tables of every paired municipality as a job of ``side``: (municipalities, job) or None."""
+    if pairings is None:
+        return None
+    from .change import _change_by_area_each, _change_inputs
+
+    measures = ("composite", "rating")
+    have = [m for m in munis if pairings.get(m)]   # the others are paired on their own (_raw_tables)
+    return have, side.submit(_change_by_area_each, [_change_inputs(pairings[m].pairs, measures) for m in have],
+                             measures=measures, reliability=rci, lang=lang)
+
+
+def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None, side=None) -> list[_Table]:
     """Every unit's raw tables: the work shared by the units is done once for all of them.
 
     The region's scores, the pairing of follow-ups of every municipality
@@ -295,7 +312,7 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
     split = {t: _by_municipality(getattr(ds, t)) for t in ("grund", "uppfoljning", "bortfall", "insatser")}
     scored = _by_municipality(region_grund)
     given = _grouped_tables(ds, munis, as_of=as_of, lang=lang, region_grund=region_grund, pairings=pairings,
-                            rci=rci) if munis else {}
+                            rci=rci, side=side) if munis else {}
     out = [_Table(REGION, "index", client_count_table(ds), [("Klienter per kommun", None, ())])]
     for unit in units:
         if unit == REGION:
@@ -1328,7 +1345,10 @@ def _publish_tables(tables, jp, *, min_cell: int, lang: str) -> list[pd.DataFram
     """Every table of the release published with the joint decision (``jp``), in table order.
 
     Nothing is decided here: each table shows what the joint protection hid
-    (:func:`asi_lib.publish.publish` with ``hidden=``).
+    (:func:`asi_lib.publish.publish` with ``hidden=``). In this process: the
+    published frames are cheap to make (7 ms each) but not to send to another
+    one (pickling the count cells and the frames each way cost as much as the
+    half a second interpreter would publish; measured on the national set).
     """
     cells = jp.cells or [None] * len(tables)   # the count cells the protection read, not read again
     return [publish(t.raw, min_cell=min_cell, lang=lang, hidden=(jp.hidden & jp.shown)[g],
@@ -1338,7 +1358,7 @@ def _publish_tables(tables, jp, *, min_cell: int, lang: str) -> list[pd.DataFram
 
 def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window=(90, 730),
                   municipalities=None, audit_cells: bool = True, store_fingerprint: str | None = None,
-                  progress: bool = False, named=None) -> Release:
+                  progress: bool = False, named=None, parallel: bool | None = None) -> Release:
     """Compute every published table once, for the region and every municipality, protected together.
 
     Parameters
@@ -1366,6 +1386,13 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
         municipalities (the region's table by municipality) after the joint
         protection, which leaving cells out cannot weaken; their data still
         count in the totals. Default: every municipality may be named.
+    parallel : bool, optional
+        Use a second core: a second interpreter (:class:`asi_lib.sidecar.Sidecar`)
+        computes the change tables while this process computes the other
+        tables. Default: when the machine has two cores and the
+        release at least :data:`PARALLEL_MIN_UNITS` municipalities. The release
+        is the same either way; if the second interpreter fails, its part is
+        computed here.
 
     Returns
     -------
@@ -1403,20 +1430,25 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
     from .change import estimate_rci_reference
     from .followup import pair_followups
 
-    region_pairing = pair_followups(ds, window=window, as_of=ref)
-    rci = estimate_rci_reference(region_pairing.pairs, ("composite",), label="hela lagret")
-    tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci, region_pairing=region_pairing)
-    # a municipality with fewer clients than the tendency threshold shows no tables of its own but
-    # the overview ("Materialet i korthet"; its report says why and shows the region): the cells of
-    # its other tables are unknowns in every relation
-    raw_n = _shape_for_release(tables, munis)
-    t_compute = time.perf_counter() - t0
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) >= 2 and len(munis) >= PARALLEL_MIN_UNITS
+    with Sidecar(enabled=parallel) as side:   # starts now: its imports overlap the pairing below
+        region_pairing = pair_followups(ds, window=window, as_of=ref)
+        rci = estimate_rci_reference(region_pairing.pairs, ("composite",), label="hela lagret")
+        tables = _raw_tables(ds, units, as_of=ref, lang=lang, window=window, rci=rci, region_pairing=region_pairing,
+                             side=side)
+        # a municipality with fewer clients than the tendency threshold shows no tables of its own but
+        # the overview ("Materialet i korthet"; its report says why and shows the region): the cells of
+        # its other tables are unknowns in every relation
+        raw_n = _shape_for_release(tables, munis)
+        t_compute = time.perf_counter() - t0
+        second = {"used": bool(parallel), "calls": side.calls, "errors": side.errors}
     jp = protect_jointly(tables, min_cell=min_cell, audit_cells=audit_cells)
-    published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
-    index_pub = None
     t_protect = time.perf_counter()
     pubs = _publish_tables(tables, jp, min_cell=min_cell, lang=lang)
     t_publish = time.perf_counter()
+    published: dict[str, dict[str, pd.DataFrame]] = {u: {} for u in units}
+    index_pub = None
     for t, pub in zip(tables, pubs):
         pub.attrs["asi"]["reference_date"] = str(ref.date())
         if t.key == "index":
@@ -1459,6 +1491,8 @@ def build_release(ds, *, as_of=None, min_cell: int = 5, lang: str = "sv", window
         "build_seconds": {"compute": round(t_compute, 2), "protection": round(t_protect - t0 - t_compute, 2),
                           "publish": round(t_publish - t_protect, 2),
                           "fingerprint": round(time.perf_counter() - t_fp, 2)},
+        # the second interpreter (parallel): calls it computed, and why any was computed here instead
+        "second_process": second,
     }
     return Release(manifest=manifest, published=published)
 
