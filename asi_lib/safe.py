@@ -11,6 +11,7 @@ so the rule lives in one place (``docs/security.md``):
 :func:`mpl_text`       text in a matplotlib/seaborn title, label or legend
 :func:`excel_value`    one cell's text without characters Excel refuses
 :func:`excel_frame`    :func:`excel_value` on a frame before ``to_excel``
+:func:`excel_cells`    :func:`excel_value` on every cell of an array, one search
 :func:`excel_workbook` a workbook after writing: no cell is a formula
 :func:`csv_value`      one CSV field: no field starts a formula
 :func:`csv_frame`      :func:`csv_value` on every text cell of a frame
@@ -24,10 +25,13 @@ import hashlib
 import html
 import re
 import unicodedata
+from itertools import repeat
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["html_text", "markdown_text", "mpl_text", "excel_value", "excel_frame", "excel_workbook", "csv_value",
+__all__ = ["html_text", "markdown_text", "mpl_text", "excel_value", "excel_frame", "excel_cells", "excel_workbook",
+           "csv_value",
            "csv_frame", "sheet_name", "file_stem", "FORMULA_START"]
 
 #: First characters that make a spreadsheet read a field as a formula (OWASP CSV injection,
@@ -248,6 +252,38 @@ def excel_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 out[col] = s
     out.columns = [excel_value(c) for c in out.columns]
     return out
+
+
+def excel_cells(cells: np.ndarray) -> np.ndarray:
+    """:func:`excel_value` on every cell of an array: text without the characters Excel cannot store.
+
+    The same rule as :func:`excel_frame`, for the cells of a table about to
+    be written cell by cell: one regex search over the text of all cells
+    first, so a clean table (nearly always) costs one pass; only when it
+    finds a control character are the text cells replaced.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray
+        Any shape, object dtype (text, numbers, ``None``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``cells`` itself when no text cell holds such a character, else a
+        copy in which each of them is ``"\\ufffd"``; other cells unchanged.
+
+    Examples
+    --------
+    >>> excel_cells(np.array([["x\\x01y", 3], ["ok", None]], dtype=object)).tolist()
+    [['x\\ufffdy', 3], ['ok', None]]
+    """
+    if not _EXCEL_ILLEGAL.search("\n".join(map(str, np.asarray(cells, dtype=object).reshape(-1)))):
+        return cells
+    flat = np.array(cells, dtype=object).reshape(-1)  # a copy, in reading order whatever the layout
+    text = np.flatnonzero(np.fromiter(map(isinstance, flat, repeat(str)), bool, flat.size))
+    flat[text] = np.array(list(map(_EXCEL_ILLEGAL.sub, repeat("\ufffd"), flat[text])), dtype=object)
+    return flat.reshape(np.shape(cells))
 
 
 def excel_workbook(book) -> int:

@@ -10,6 +10,7 @@ The demo, and later the papermill reports, use it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 from . import bortfall, change, compare, followup, groups, insatser, monitor, scores
 from .dataset import Dataset
 from .publish import _heading, publish
-from .safe import excel_frame, excel_value, excel_workbook, sheet_name
+from .safe import excel_cells, excel_value, excel_workbook, sheet_name
 
 SHEET_MAX = 31  # Excel's limit on sheet names
 
@@ -284,30 +285,32 @@ def excel_numbers(frame: pd.DataFrame, *, lang: str | None = None) -> tuple[pd.D
     >>> formats[0][0], formats[1][1], formats[2][0]
     ('#,##0', '0.0%', '#,##0.00')
     """
-    from .publish import _heading
-
-    meta = frame.attrs.get("asi", {})
-    lang = lang or meta.get("lang", "sv")
-    labels = {_heading(c, lang) for c in (*meta.get("group_cols", ()), *meta.get("key_cols", ()))}
-    labels |= {c for c in (*meta.get("group_cols", ()), *meta.get("key_cols", ()))}
-    pattern = _NUM["en" if lang == "en" else "sv"]
-    values = pd.DataFrame(frame.to_numpy(dtype=object, copy=True), columns=frame.columns, index=frame.index)
+    grid, formats = _excel_numbers_of([frame], lang=lang)[0]
+    values = pd.DataFrame(grid, columns=frame.columns, index=frame.index)
     values.attrs = dict(frame.attrs)
-    formats: dict[int, np.ndarray] = {}
-    cols = [j for j, col in enumerate(frame.columns) if col not in labels]
-    n = len(frame)
-    if not cols or not n:
-        return values, formats
-    # every candidate column in one pass (column after column): one regex over the table, not one per column
-    grid = values.iloc[:, cols].to_numpy(dtype=object)
-    flat = pd.Series(grid.T.reshape(-1), dtype="string")
-    parts = flat.str.extract(pattern)
+    return values, formats
+
+
+def _number_columns(frame: pd.DataFrame, lang: str) -> list[int]:
+    """Positions of the columns that may hold numbers: all but the table's group and key columns."""
+    meta = frame.attrs.get("asi", {})
+    raw = (*meta.get("group_cols", ()), *meta.get("key_cols", ()))
+    labels = {_heading(c, lang) for c in raw} | set(raw)
+    return [j for j, col in enumerate(frame.columns) if col not in labels]
+
+
+def _parse_published(cells: np.ndarray, lang: str) -> tuple[np.ndarray, ...]:
+    """Every published cell parsed element-wise: (is a number, is a marker, value, number format, whole).
+
+    One regex pass over all cells given (of any number of tables); ``value``
+    and ``number format`` only mean something where ``is a number``.
+    """
+    flat = pd.Series(cells, dtype="string")
+    parts = flat.str.extract(_NUM["en" if lang == "en" else "sv"])
     num = parts["int"].notna().to_numpy()
     text = flat.fillna("").to_numpy(dtype=object)
     is_marker = ((~num) & np.isin(text, ["", "..", "–", "-"])) | \
         flat.str.match(r"^<\s?\d").fillna(False).to_numpy(dtype=bool)
-    k = len(cols)
-    convert = (num | is_marker).reshape(k, n).all(axis=1) & num.reshape(k, n).any(axis=1)  # else labels/free text
     digits = parts["int"].str.replace(r"\D", "", regex=True)
     dec = parts["dec"].fillna("")
     mag = pd.to_numeric(digits + "." + dec.where(dec != "", "0"), errors="coerce").to_numpy(dtype="float64")
@@ -321,16 +324,46 @@ def excel_numbers(frame: pd.DataFrame, *, lang: str | None = None) -> tuple[pd.D
     fmt = np.where(pct, "0" + zeros + "%",
                    np.where(points, "0" + zeros + ('" %-enh."' if lang == "sv" else '" pp"'),
                             "#,##0" + zeros)).astype(object)
-    whole = num & (nd == 0) & ~pct
+    return num, is_marker, v, fmt, num & (nd == 0) & ~pct
+
+
+def _excel_numbers_of(frames: list[pd.DataFrame], *, lang: str | None = None) -> list[tuple[np.ndarray, dict]]:
+    """:func:`excel_numbers` of many tables, their cells parsed together (one pass per language).
+
+    Returns, per table, its values as an object array and its formats
+    (``{column position: array of number formats or None}``).
+    """
+    langs = [lang or f.attrs.get("asi", {}).get("lang", "sv") for f in frames]
+    grids = [f.to_numpy(dtype=object, copy=True) for f in frames]
+    cols = [_number_columns(f, la) if len(f) else [] for f, la in zip(frames, langs)]
+    out: list = [None] * len(frames)
+    for la in dict.fromkeys(langs):
+        mine = [i for i, x in enumerate(langs) if x == la]
+        # column after column, table after table: one flat vector of every candidate cell
+        chunks = [grids[i][:, cols[i]].T.reshape(-1) for i in mine]
+        parsed = _parse_published(np.concatenate(chunks), la) if sum(map(len, chunks)) else None
+        start = 0
+        for i, chunk in zip(mine, chunks):
+            sl = slice(start, start + len(chunk))
+            out[i] = (grids[i], _numbers_into(grids[i], cols[i], *(p[sl] for p in parsed)) if len(chunk) else {})
+            start = sl.stop
+    return out
+
+
+def _numbers_into(grid: np.ndarray, cols: list[int], num, is_marker, v, fmt, whole) -> dict:
+    """Put the parsed numbers of the columns that are all numbers or markers into ``grid``; their formats."""
+    k, n = len(cols), len(grid)
+    convert = (num | is_marker).reshape(k, n).all(axis=1) & num.reshape(k, n).any(axis=1)  # else labels/free text
+    formats: dict[int, np.ndarray] = {}
     for i in np.flatnonzero(convert):
         j, sl = cols[i], slice(i * n, (i + 1) * n)
-        out = grid[:, i].copy()
+        out = grid[:, j].copy()
         w, r = whole[sl], num[sl] & ~whole[sl]
         out[w] = np.round(v[sl][w]).astype(np.int64).tolist()    # counts stay exact (Python) integers
         out[r] = v[sl][r].tolist()
-        values.isetitem(j, out)
+        grid[:, j] = out
         formats[j] = np.where(num[sl], fmt[sl], None)
-    return values, formats
+    return formats
 
 
 LEGEND_SHEET = "Teckenförklaring"
@@ -408,8 +441,11 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     Notes
     -----
     No cell is a formula: text from data that starts with ``=`` is stored as
-    text (:func:`asi_lib.safe.excel_workbook`), and control characters Excel
-    cannot store are replaced (:func:`asi_lib.safe.excel_frame`).
+    text with Excel's quote prefix (:func:`asi_lib.safe.excel_workbook`), and
+    control characters Excel cannot store are replaced
+    (:func:`asi_lib.safe.excel_cells`). The cells are written with openpyxl
+    directly (no ``DataFrame.to_excel``), as pandas wrote them: missing values
+    as empty text, no header style.
 
     Examples
     --------
@@ -443,38 +479,97 @@ def write_excel(tables: dict[str, pd.DataFrame], path, *, title: str = "") -> Pa
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-            for name, frame in tables.items():
-                meta = frame.attrs.get("asi", {})
-                sheet = sheet_name(name, taken=xl.sheets)  # valid and unique even when titles collide at 31
-                values, formats = excel_numbers(frame)
-                excel_frame(values).to_excel(xl, sheet_name=sheet, index=False, startrow=3)
-                ws = xl.sheets[sheet]
-                ws["A1"] = excel_value(f"{title} – {name}" if title else str(name))
-                ws["A2"] = excel_value(f"Urval: {meta.get('selection', '')}. Enhet: {meta.get('unit', '')}.")
-                ws.cell(row=len(frame) + 6, column=1, value=excel_value(meta.get("legend", "")))
-                ws.freeze_panes = "A5"
-                for j, fmts in formats.items():
-                    for i in np.flatnonzero(fmts != None):  # noqa: E711 - element-wise on an object array
-                        ws.cell(row=5 + int(i), column=j + 1).number_format = fmts[i]
-                for i, col in enumerate(frame.columns, start=1):
-                    width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)])
-                    ws.column_dimensions[ws.cell(row=4, column=i).column_letter].width = min(max(10, width + 2), 60)
-            lang = next(iter(tables.values())).attrs.get("asi", {}).get("lang", "sv")
-            legend = sheet_name(LEGEND_SHEET if lang != "en" else "Legend", taken=xl.sheets)
-            ws = xl.book.create_sheet(legend)
-            head, rows = _legend_rows(tables)
-            # rows 4-5 stay empty: a reader of the table sheets (header on row 4) finds no table here
-            ws["A1"] = excel_value(f"{title} – {LEGEND_SHEET if lang != 'en' else 'Legend'}" if title
-                                   else (LEGEND_SHEET if lang != "en" else "Legend"))
-            ws["A2"], ws["A3"] = excel_value(head[0]), excel_value(head[1])
-            ws["A6"], ws["B6"] = ("Tecken", "Betydelse") if lang != "en" else ("Marker", "Meaning")
-            for i, (mark, text) in enumerate(rows, start=7):
-                ws.cell(row=i, column=1, value=excel_value(mark)).data_type = "s"
-                ws.cell(row=i, column=2, value=excel_value(text))
-            ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 18, 100
-            excel_workbook(xl.book)  # no cell from data may be a formula (A1 titles, labels, headings)
+        _excel_book(tables, title).save(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _excel_book(tables: dict[str, pd.DataFrame], title: str):
+    """The workbook :func:`write_excel` saves: a sheet per table, the legend sheet, no formula cell.
+
+    The cells are written with openpyxl directly, the numbers of all tables
+    parsed in one pass (:func:`_excel_numbers_of`).
+    """
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for (name, frame), (grid, formats) in zip(tables.items(), _excel_numbers_of(list(tables.values()))):
+        ws = book.create_sheet(sheet_name(name, taken=book.sheetnames))  # valid and unique even when titles collide
+        _table_sheet(ws, frame, grid, formats, heading=f"{title} – {name}" if title else str(name))
+    _legend_sheet(book, tables, title)
+    excel_workbook(book)  # no cell from data may be a formula (A1 titles, labels, headings, cells)
+    return book
+
+
+def _table_sheet(ws, frame: pd.DataFrame, grid: np.ndarray, formats: dict, *, heading: str) -> None:
+    """One table on its sheet: heading, selection, an empty row, the header on row 4 (frozen), rows, legend."""
+    meta = frame.attrs.get("asi", {})
+    ws.append([excel_value(heading)])
+    ws.append([excel_value(f"Urval: {meta.get('selection', '')}. Enhet: {meta.get('unit', '')}.")])
+    ws.append([])
+    ws.append(_as_written(_object_row([excel_value(c) for c in frame.columns]))[0].tolist())
+    for row in _as_written(excel_cells(grid)).tolist():
+        ws.append(row)
+    ws.append([])
+    ws.append([excel_value(meta.get("legend", ""))])
+    ws.freeze_panes = "A5"
+    for j, fmts in formats.items():
+        for i in np.flatnonzero(fmts != None):  # noqa: E711 - element-wise on an object array
+            ws.cell(row=5 + int(i), column=j + 1).number_format = fmts[i]
+    _column_widths(ws, frame)
+
+
+def _object_row(values: list) -> np.ndarray:
+    """``values`` as a one-row object array (tuples stay single cells)."""
+    row = np.empty((1, len(values)), dtype=object)
+    row[0, :] = pd.Series(values, dtype=object).to_numpy()
+    return row
+
+
+def _as_written(cells: np.ndarray) -> np.ndarray:
+    """Cell values as ``DataFrame.to_excel`` wrote them: missing as ``""``, ±infinity as ``"inf"``/``"-inf"``.
+
+    Numbers (and booleans) stay numbers, text stays text, anything else
+    becomes its text.
+    """
+    flat = np.array(cells, dtype=object).reshape(-1)  # a copy, in reading order whatever the layout
+    flat[pd.isna(flat)] = ""
+    number = np.fromiter(map(isinstance, flat, repeat((int, float, np.number, np.bool_))), bool, flat.size)
+    other = ~number & ~np.fromiter(map(isinstance, flat, repeat(str)), bool, flat.size)
+    if other.any():
+        flat[other] = pd.Series(flat[other], dtype=object).map(str).to_numpy(dtype=object)
+    real = np.flatnonzero(np.fromiter(map(isinstance, flat, repeat((float, np.floating))), bool, flat.size))
+    values = flat[real].astype("float64")
+    infinite = np.isinf(values)
+    flat[real[infinite]] = np.where(values[infinite] > 0, "inf", "-inf").astype(object)
+    return flat.reshape(np.shape(cells))
+
+
+def _column_widths(ws, frame: pd.DataFrame) -> None:
+    """Each column as wide as its name or its longest value among the first 200 rows, plus 2, within 10 to 60."""
+    from openpyxl.utils import get_column_letter
+
+    shown = frame.iloc[:200].to_numpy(dtype=object).astype(str)  # str() of every cell
+    names = np.array([str(c) for c in frame.columns], dtype=str)
+    longest = np.maximum(np.strings.str_len(names), np.strings.str_len(shown).max(axis=0, initial=0))
+    for j, width in enumerate(np.clip(longest + 2, 10, 60).tolist(), start=1):
+        ws.column_dimensions[get_column_letter(j)].width = width
+
+
+def _legend_sheet(book, tables: dict[str, pd.DataFrame], title: str) -> None:
+    """The last sheet: what the markers mean, the reference date and ``min_cell``."""
+    lang = next(iter(tables.values())).attrs.get("asi", {}).get("lang", "sv")
+    legend = LEGEND_SHEET if lang != "en" else "Legend"
+    ws = book.create_sheet(sheet_name(legend, taken=book.sheetnames))
+    head, rows = _legend_rows(tables)
+    # rows 4-5 stay empty: a reader of the table sheets (header on row 4) finds no table here
+    ws["A1"] = excel_value(f"{title} – {legend}" if title else legend)
+    ws["A2"], ws["A3"] = excel_value(head[0]), excel_value(head[1])
+    ws["A6"], ws["B6"] = ("Tecken", "Betydelse") if lang != "en" else ("Marker", "Meaning")
+    for i, (mark, text) in enumerate(rows, start=7):
+        ws.cell(row=i, column=1, value=excel_value(mark)).data_type = "s"
+        ws.cell(row=i, column=2, value=excel_value(text))
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 18, 100

@@ -247,6 +247,64 @@ def test_write_excel_writes_no_formula_and_keeps_the_text(tmp_path):
     assert wb.worksheets[3]["A5"].value == "@SUM(A1)\ufffd"
 
 
+
+def _shown(rows: dict, **meta) -> pd.DataFrame:
+    """A table as publish() shows it (strings), marked published."""
+    frame = pd.DataFrame(rows)
+    frame.attrs["asi"] = {"published": True, "lang": "sv", "selection": "senaste Grund", "unit": "klienter",
+                          "legend": "=förklaring", **meta}
+    return frame
+
+
+def test_write_excel_cells_numbers_formats_and_quote_prefix_written_cell_by_cell(tmp_path):
+    """Every cell as written by hand: numbers with their format, markers and formula-like text as text.
+
+    Two tables of different shapes, so the numbers of the second cannot come
+    from the first (the tables' cells are parsed together).
+    """
+    first = _shown({"kommun": [FORMULA, "a\x01b", "Håbo"], "Antal": ["1\u2009080", "<5", ".."],
+                    "Andel": ["15 %", "0,5 %", ".."], "Medel": ["0,24", "\u22121,5", "–"],
+                    "Not": ["", "=1+1", "@SUM(A1) och mer text"]}, group_cols=["kommun"])
+    second = _shown({"Antal": ["7", "<5"]})
+    path = write_excel({"Tabell": first, "=A/B": second}, tmp_path / "t.xlsx", title="T")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Tabell", "=A_B", "Teckenförklaring"]
+    ws = wb["Tabell"]
+    assert [c.value for c in ws[4]] == ["kommun", "Antal", "Andel", "Medel", "Not"]
+    assert not any(c.font.b or c.border.left.style or c.alignment.horizontal for c in ws[4])  # as pandas 3 wrote it
+    cells = {c.coordinate: (c.value, c.data_type, c.number_format, c.quotePrefix)
+             for row in ws.iter_rows(min_row=5, max_row=7) for c in row}
+    assert cells == {
+        "A5": (FORMULA, "s", "General", True), "B5": (1080, "n", "#,##0", False),
+        "C5": (0.15, "n", "0%", False), "D5": (0.24, "n", "#,##0.00", False), "E5": (None, "inlineStr", "General", False),
+        "A6": ("a\ufffdb", "s", "General", False), "B6": ("<5", "s", "General", False),
+        "C6": (0.005, "n", "0.0%", False), "D6": (-1.5, "n", "#,##0.0", False), "E6": ("=1+1", "s", "General", True),
+        "A7": ("Håbo", "s", "General", False), "B7": ("..", "s", "General", False), "C7": ("..", "s", "General", False),
+        "D7": ("–", "s", "General", False), "E7": ("@SUM(A1) och mer text", "s", "General", False)}
+    assert isinstance(ws["B5"].value, int)
+    assert (ws["A9"].value, ws["A9"].quotePrefix, ws.max_row, ws.max_column) == ("=förklaring", True, 9, 5)
+    assert ws.freeze_panes == "A5"
+    assert [ws.column_dimensions[k].width for k in "ABCDE"] == [len(FORMULA) + 2, 10, 10, 10, 23]
+    ws = wb["=A_B"]
+    assert (ws["A1"].value, ws["A1"].data_type) == ("T – =A/B", "s")
+    assert [(c.value, c.number_format) for c in ws["A"][4:6]] == [(7, "#,##0"), ("<5", "General")]
+    assert (ws["A8"].value, ws.max_row) == ("=förklaring", 8)
+    assert no_formula_cells(path) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=6), st.integers(),
+                          st.floats(allow_nan=False), st.none()), min_size=6, max_size=6),
+       st.sampled_from(["C", "F"]))
+def test_excel_cells_is_excel_value_on_every_cell_in_any_layout(values, order):
+    cells = np.array(values, dtype=object).reshape(2, 3)
+    cells = np.asfortranarray(cells) if order == "F" else cells   # a DataFrame's values are often column-major
+    expected = [[safe.excel_value(v) for v in row] for row in cells.tolist()]
+    got = safe.excel_cells(cells)
+    assert got.shape == (2, 3) and got.tolist() == expected
+    assert cells.tolist() == [[v for v in values[i:i + 3]] for i in (0, 3)]  # the input is not changed
+
+
 def test_the_old_writer_would_have_written_formulas(tmp_path):  # openpyxl's own behaviour, the reason
     wb = openpyxl.Workbook()
     wb.active["A1"] = FORMULA
