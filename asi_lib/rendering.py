@@ -55,15 +55,18 @@ SCHEDULER_ENV = "ASI_KIT_SCHEDULER"
 
 # Run between two reports in the warm kernel: user namespace emptied (modules stay imported),
 # figures closed, and the prompt counter back to 1 so the saved notebook looks like a fresh run.
-# No gc.collect(): reference counting frees the report's frames at once; a full collection cost
-# 0.35 s per report (measured) for the few cycles the automatic collector gets anyway.
+# %reset ends with full garbage collections (the report's cycles: figures, frames), which walk
+# every object of the imported stack: 0.27 s per report (measured). What is alive after it
+# (modules, their caches) is moved out of the collector's sight (gc.freeze), so the next reset,
+# and the collections while a report runs, walk only what the report made: 0.015 s.
 _RESET = """\
 get_ipython().run_line_magic('reset', '-f')
-import sys as _s
+import gc as _gc, sys as _s
 if 'matplotlib.pyplot' in _s.modules:
     _s.modules['matplotlib.pyplot'].close('all')
+_gc.freeze()
 get_ipython().execution_count = 1
-del _s
+del _gc, _s
 """
 
 

@@ -92,6 +92,35 @@ def test_a_warm_kernel_prints_nothing_of_its_own_into_later_reports(tmp_path):
     assert [r.name for r in res if "not unique" in r.html.read_text(encoding="utf-8")] == []
 
 
+def test_a_reports_cyclic_garbage_is_freed_before_the_next_report(tmp_path):
+    # the reset collects what a report left (cycles such as a figure and its canvas) and only then moves
+    # what is still alive out of the collector's sight (gc.freeze): nothing of a report may outlive it
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python (asi-kit)", "language": "python"}
+    params = nbformat.v4.new_code_cell('KOMMUN = "A"\nEXCEL = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import gc, sys, weakref\n"
+        "previous = getattr(sys, '_asi_probe', None)\n"
+        "print(repr({'previous_alive': previous is not None and previous() is not None,"
+        " 'frozen': gc.get_freeze_count() > 0}))\n"
+        "class Cycle:\n    pass\n"
+        "c = Cycle(); c.me = c; c.payload = bytearray(10**6)\n"
+        "sys._asi_probe = weakref.ref(c)")]
+    path = tmp_path / "cycle.ipynb"
+    nbformat.write(nb, path)
+    w = KernelWorker(KERNEL)
+    try:
+        res = [w.render(ReportTask(municipality=f"M{k}", name=f"M{k}", stem=f"kommun_m{k}", title="t", timeout=60,
+                                   parameters={"KOMMUN": f"M{k}"}, notebook=str(path)), tmp_path) for k in range(3)]
+    finally:
+        w.stop()
+    assert all(r.ok for r in res), [r.error for r in res]
+    seen = [ast.literal_eval(nbformat.read(r.notebook, as_version=4).cells[-1].outputs[0]["text"]) for r in res]
+    assert seen[0] == {"previous_alive": False, "frozen": False}        # a fresh kernel
+    assert seen[1:] == [{"previous_alive": False, "frozen": True}] * 2   # the last report's cycle is gone
+
+
 def test_failing_cell_keeps_the_kernel_timeout_replaces_it(tiny, tmp_path):
     w = KernelWorker(KERNEL)
     try:
