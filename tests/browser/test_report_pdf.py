@@ -116,6 +116,33 @@ def test_no_table_wider_than_the_printed_page(printed):
             browser.close()
 
 
+def test_the_pruned_stylesheet_renders_the_page_as_the_whole_one(printed, tmp_path, monkeypatch):
+    # asi_lib.stylesheet leaves out the template's rules that need a class the page lacks; the page must
+    # look exactly the same: pixel for pixel on screen and under print media, and the same printed pages
+    _, res = printed
+    nb = nbformat.read(res[BIG].notebook, as_version=4)
+    pruned = reports.notebook_to_html(nb, tmp_path / "pruned.html", title=BIG, header=BIG)
+    monkeypatch.setattr(reports, "prune_page", lambda page: page)
+    whole = reports.notebook_to_html(nb, tmp_path / "whole.html", title=BIG, header=BIG)
+    assert pruned.stat().st_size < 0.85 * whole.stat().st_size       # the cut is real (240 -> ~100 kB of CSS)
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, chromium_sandbox=False, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": int(CONTENT_W_PX), "height": 1000})
+            for media in ("screen", "print"):
+                page.emulate_media(media=media)
+                shots = []
+                for html in (whole, pruned):
+                    page.goto(html.as_uri(), wait_until="load")
+                    shots.append(page.screenshot(full_page=True, animations="disabled"))
+                assert len(shots[0]) > 10_000 and shots[0] == shots[1], media
+        finally:
+            browser.close()
+    with PdfPrinter() as printer:
+        pages = [count_pdf_pages(printer.print_pdf(h, tmp_path / f"{h.stem}.pdf")) for h in (whole, pruned)]
+    assert pages[0] == pages[1] > 5
+
+
 def test_three_main_sections_print_on_three_pages_with_the_header(tmp_path):
     cells = [nbformat.v4.new_markdown_cell("# Kommunrapport ASI: Test\n\n## Sammanfattning\n\nKort text.")]
     for title in ("Figurer", "Bilaga"):
