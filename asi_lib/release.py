@@ -188,7 +188,8 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
       municipality's pairs (``pairings``: m → its pairing, with ``rci``), the
       Hodges–Lehmann estimates of every municipality found in one batch; sent
       first to ``side`` (a :class:`asi_lib.sidecar.Sidecar`), which computes
-      them while this process does the rest;
+      them while this process does the rest, and given as :class:`_Later`
+      (collected by :func:`_raw_tables` after the per-unit loop);
     * ``table1_categories``: the category rows of :func:`asi_lib.groups.table1`
       (each client's latest Grund per municipality, one count by
       municipality; given ``region_grund`` only);
@@ -267,13 +268,24 @@ def _grouped_tables(ds, munis, *, as_of, lang, region_grund=None, pairings=None,
     gb["n"] = gb["n"].astype("Int64")   # what groupby(...).size() gives for one string key (the per-unit call)
     for m, rows in rows_of(gb).items():
         out[m]["bortfall_grund"] = part(gb, rows, drop=["municipality"], attrs={"group_cols": ["sex"]})
-    if change_job is not None:
+    if change_job is not None:   # collected when it is first needed (_Later), so this process goes on meanwhile
+        have, job = change_job
+        for i, m in enumerate(have):
+            out[m]["change"] = _Later(job, i)
+    return out
+
+
+class _Later:
+    """A municipality's change table that a :class:`asi_lib.sidecar.Job` is computing (``i``-th of its
+    result); :meth:`get` waits for it. :func:`_raw_tables` swaps it in after every unit's other tables."""
+
+    def __init__(self, job, i: int):
+        self.job, self.i = job, i
+
+    def get(self) -> pd.DataFrame:
         from .tables import _no_rci_as_missing
 
-        have, job = change_job
-        for m, frame in zip(have, job.result()):
-            out[m]["change"] = _no_rci_as_missing(frame)
-    return out
+        return _no_rci_as_missing(self.job.result()[self.i])
 
 
 def _submit_change(side: Sidecar, pairings, munis, *, rci, lang):
@@ -329,6 +341,9 @@ def _raw_tables(ds, units, *, as_of, lang, window, rci=None, region_pairing=None
                                                                   lang=lang, window=window),
                           [("Materialet i korthet", None, ())]))
         out.extend(_Table(unit, spec.key, spec.raw, spec.parts) for spec in specs)
+    for t in out:   # the change tables computed beside this loop (in the sidecar)
+        if isinstance(t.raw, _Later):
+            t.raw = t.raw.get()
     return out
 
 
@@ -1650,9 +1665,10 @@ def load_release(path, units=None, manifest=None) -> Release:
         long = table.filter(pc.is_in(table["unit"], value_set=pa.array(sorted(wanted)))).to_pandas()
     groups = {k: g for k, g in long.groupby(["unit", "title"], sort=False)}
     published: dict[str, dict[str, pd.DataFrame]] = {}
-    for tm in sorted(manifest["tables"], key=lambda t: (t["unit"], t["order"])):
-        if wanted is not None and tm["unit"] not in wanted:
-            continue
+    # the units' own entries first (a report's two units among a national release's 4,655 tables),
+    # then sorted: sorting all of them cost 0.08 s per report
+    mine = manifest["tables"] if wanted is None else [t for t in manifest["tables"] if t["unit"] in wanted]
+    for tm in sorted(mine, key=lambda t: (t["unit"], t["order"])):
         g = groups.get((tm["unit"], tm["title"]))
         ncol = len(tm["columns"])
         grid = np.full((tm["nrow"], ncol), "", dtype=object)

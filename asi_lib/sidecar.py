@@ -22,6 +22,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -91,10 +92,16 @@ class Job:
                 self._answer = _receive(sidecar._proc.stdout)
         except Exception as exc:  # noqa: BLE001 - broken pipe, dead child, unpicklable argument: computed here
             sidecar._broken = True
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = f"{type(exc).__name__}: {exc}{sidecar._last_words()}"
 
     def result(self):
-        """The call's result, from the child, or computed here when the child could not deliver it."""
+        """The call's result, from the child, or computed here when the child could not deliver it (once;
+        later calls give the same object)."""
+        if not hasattr(self, "_value"):
+            self._value = self._result()
+        return self._value
+
+    def _result(self):
         if self._thread is not None:
             self._thread.join()
         answer = self._answer
@@ -149,6 +156,7 @@ class Sidecar:
         self.errors: list[str] = []      # calls it did not (computed here instead), and why
         self._lock = threading.Lock()
         self._proc = None
+        self._stderr = None
         self._ready = False
         self._broken = not enabled
         if enabled:
@@ -156,11 +164,23 @@ class Sidecar:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH"))
                                                                 if p),
                    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+            # what the child says on stderr (a traceback when it cannot start) is kept for the error text,
+            # not printed among the caller's own messages
+            self._stderr = tempfile.TemporaryFile()
             try:
                 self._proc = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
-                                              stdout=subprocess.PIPE, env=env)
+                                              stdout=subprocess.PIPE, stderr=self._stderr, env=env)
             except OSError:
                 self._broken = True
+
+    def _last_words(self) -> str:
+        """The end of the child's stderr (why it died), for an error text."""
+        try:
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        except (AttributeError, OSError, ValueError):
+            return ""
+        return f" ({lines[-1][:300]})" if lines else ""
 
     def _wait_ready(self) -> None:
         if not self._ready:
@@ -189,6 +209,7 @@ class Sidecar:
             self._proc.wait()
         self._proc.stdout.close()
         self._proc = None
+        self._stderr.close()
 
     def __enter__(self):
         return self

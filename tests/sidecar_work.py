@@ -23,3 +23,13 @@ def fail_in_child(parent_pid):
     if os.getpid() != parent_pid:
         raise RuntimeError("only the child fails")
     return "computed in the parent"
+
+
+def die_saying(parent_pid, words):
+    """Says why on stderr, then ends abruptly, except in the parent."""
+    import sys
+
+    if os.getpid() != parent_pid:
+        print(words, file=sys.stderr, flush=True)
+        os._exit(3)
+    return "computed in the parent"

@@ -53,6 +53,15 @@ def test_a_child_that_dies_mid_call_gives_the_result_computed_here(side):
     assert later.result() == os.getpid()
 
 
+def test_why_a_child_died_is_in_the_error_not_on_the_callers_screen(side, capfd):
+    import sidecar_work
+
+    job = side.submit(sidecar_work.die_saying, os.getpid(), "MemoryError: the child ran out")
+    assert job.result() == "computed in the parent"
+    assert job.error.endswith("(MemoryError: the child ran out)")
+    assert "ran out" not in capfd.readouterr().err
+
+
 def test_an_error_in_the_child_is_computed_again_here(side):
     import sidecar_work
 
