@@ -117,7 +117,8 @@ def _cell(frame: pd.DataFrame | None, row: int, *heads: str) -> tuple[float, str
     if frame is None or row is None or row >= len(frame):
         return float("nan"), ""
     col = _col(frame, *heads)
-    if col is None or not _usable(frame)[row]:
+    note = _col(frame, *_heads("tendens"))   # _usable(frame)[row], for this row only (called per cell)
+    if col is None or (note is not None and str(frame[note].iloc[row]).strip() != ""):
         return float("nan"), ""
     text = str(frame[col].iloc[row]).strip()
     return _num(text), text
