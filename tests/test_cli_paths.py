@@ -136,3 +136,15 @@ def test_read_only_store_gives_a_message_not_a_traceback(env):
     finally:
         for p in [store, *store.iterdir()]:
             os.chmod(p, stat.S_IRWXU)
+
+
+def test_importing_the_main_module_does_not_run_the_command():
+    # multiprocessing's spawn imports a process's main module as __mp_main__; `python -m asi_lib` must
+    # then not run the command line a second time (it did: the module ended in raise SystemExit(main()))
+    import importlib
+    import subprocess
+    import sys
+
+    importlib.reload(importlib.import_module("asi_lib.__main__"))   # no SystemExit
+    out = subprocess.run([sys.executable, "-m", "asi_lib", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "release" in out.stdout
