@@ -690,7 +690,7 @@ def reliable_change(x0, x1, *, sd: float, reliability: float, z: float = 1.96) -
 
 # --------------------------------------------------------------------------- core
 def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", reliability: float | None = None,
-                  sd_ref: float | None = None, clients=None, _hl=None, _client_codes=None) -> dict:
+                  sd_ref: float | None = None, clients=None) -> dict:
     """All paired statistics for one measure (one row of a change table).
 
     Parameters
@@ -733,6 +733,14 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
     >>> r["diff"], r["n_pairs"]
     (-1.5, 4)
     """
+    return _change_row(x0, x1, alpha=alpha, zero_method=zero_method, reliability=reliability, sd_ref=sd_ref,
+                       clients=clients)
+
+
+def _change_row(x0, x1, *, alpha: float, zero_method: str, reliability, sd_ref, clients=None, hl=None,
+                client_codes=None) -> dict:
+    """:func:`paired_change` with two parts computed by the caller (``change_by_area``: every row together):
+    ``hl``, ``hodges_lehmann(d, alpha)``, and ``client_codes``, the clients factorized (-1 = missing)."""
     x0 = np.asarray(x0, dtype=np.float64)
     x1 = np.asarray(x1, dtype=np.float64)
     ok = ~(np.isnan(x0) | np.isnan(x1))
@@ -743,8 +751,8 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
     res.pop("reliability_source")
     res["t"], res["df"] = np.nan, np.nan
     res["n_pairs"] = n
-    if _client_codes is not None:   # clients factorized once by the caller (-1 = missing, not counted)
-        own = _client_codes[ok]
+    if client_codes is not None:   # clients factorized once by the caller (-1 = missing, not counted)
+        own = client_codes[ok]
         res["n"] = int(np.unique(own[own >= 0]).size)
     else:
         res["n"] = int(pd.Series(np.asarray(clients)[ok]).nunique()) if clients is not None else n
@@ -782,8 +790,7 @@ def paired_change(x0, x1, *, alpha: float = 0.05, zero_method: str = "pratt", re
         else:
             res["p_wilcoxon"] = 1.0
             res["wilcoxon_method"] = "all differences zero"
-    # _hl: hodges_lehmann(d, alpha) computed by the caller (change_by_area: all rows together)
-    res["hl_estimate"], res["hl_ci_low"], res["hl_ci_high"] = hodges_lehmann(d, alpha) if _hl is None else _hl
+    res["hl_estimate"], res["hl_ci_low"], res["hl_ci_high"] = hodges_lehmann(d, alpha) if hl is None else hl
     sd_ref = float(a.std(ddof=1)) if sd_ref is None and n >= 2 else sd_ref
     res["sd_ref"] = sd_ref if sd_ref is not None else np.nan
     if reliability is not None and np.isfinite(reliability) and sd_ref is not None and np.isfinite(sd_ref):
@@ -962,9 +969,9 @@ def _change_frame(pairs, todo, hls, *, alpha, zero_method, reliability, sd, lang
     codes = (np.asarray(pd.factorize(pairs["client_pid"], use_na_sentinel=True)[0], dtype=np.int64)
              if "client_pid" in pairs.columns else None)
     for (area, m, col, rel, sdr, src, v0, v1), hl in zip(todo, hls):
-        r = paired_change(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
-                          clients=pairs["client_pid"] if "client_pid" in pairs.columns else None, _hl=hl,
-                          _client_codes=codes)
+        r = _change_row(v0, v1, alpha=alpha, zero_method=zero_method, reliability=rel, sd_ref=sdr,
+                        clients=pairs["client_pid"] if "client_pid" in pairs.columns else None, hl=hl,
+                        client_codes=codes)
         r.update(_timing(pairs, ~(np.isnan(v0) | np.isnan(v1))))
         r.update(area=area, area_label=cb.areas[area]["label_sv" if lang == "sv" else "label_en"],
                  measure=m, measure_label=MEASURE_LABELS[lang].get(m, m), column=col,

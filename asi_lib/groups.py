@@ -968,8 +968,7 @@ def crosstab(frame, row: str, col: str, *, normalize: str | None = "row", select
                   category_col=col, normalize=normalize, value_vars={})
 
 
-def table1(frame, by=None, *, selection: str = "latest", period=None, measures=None,
-           _categories=None, _means=None) -> pd.DataFrame:
+def table1(frame, by=None, *, selection: str = "latest", period=None, measures=None) -> pd.DataFrame:
     """The client group's "Table 1": who the clients are, overall or per group.
 
     Parameters
@@ -995,16 +994,22 @@ def table1(frame, by=None, *, selection: str = "latest", period=None, measures=N
     >>> from asi_lib.datasets import read_dataset  # doctest: +SKIP
     >>> table1(read_dataset("demo"), by="sex").head()  # doctest: +SKIP
     """
+    return _table1(frame, by, selection=selection, period=period, measures=measures)
+
+
+def _table1(frame, by=None, *, selection: str = "latest", period=None, measures=None, categories=None,
+            means=None) -> pd.DataFrame:
+    """:func:`table1` with parts computed by the caller (a release: every municipality at once):
+    ``categories``, the category rows (one grouped count), and ``means``, the measure rows
+    (:func:`_profiles_by`; for ``by=None`` only)."""
     g = select(frame, selection=selection, period=period)
     cb = load_codebook()
     cats = [v for v in TABLE1_CATEGORIES if v in g.columns or v == "age_band"]
-    # _categories: these category rows computed already (a release: every municipality in one grouped count)
-    cp = category_profile(g, cats, by=by, selection="all") if _categories is None else _categories
+    cp = category_profile(g, cats, by=by, selection="all") if categories is None else categories
     g = _ensure_scores(g, None)
     meas = list(measures) if measures is not None else ["age", *default_measures(g)]
     meas = [m for m in meas if m in g.columns]
-    # _means: these measure rows computed already (a release: groups._profiles_by), for by=None only
-    pr = (profile(g, by=by, measures=meas, selection="all") if _means is None else _means).rename(
+    pr = (profile(g, by=by, measures=meas, selection="all") if means is None else means).rename(
         columns={"measure": "variable"})
     pr["category"] = ""
     out = pd.concat([cp, pr[[c for c in pr.columns if c not in ("ci_low", "ci_high")]]], ignore_index=True)

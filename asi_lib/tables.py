@@ -101,7 +101,7 @@ def _unit_tables(ds: Dataset, own: Dataset, grund: pd.DataFrame, pairing, *, mun
     for this unit (by a grouped pass over all units), used instead of computing it here."""
     given = given or {}
     out: list[TableSpec] = []
-    t1 = groups.table1(grund, _categories=given.get("table1_categories"), _means=given.get("table1_means"))
+    t1 = groups._table1(grund, categories=given.get("table1_categories"), means=given.get("table1_means"))
     # protected as one table (one n per group), shown as two: categories, then means
     is_cat = (t1["category"].astype("string").fillna("") != "").to_numpy()
     out.append(TableSpec("table1", t1, [
