@@ -1665,8 +1665,7 @@ def load_release(path, units=None, manifest=None) -> Release:
         long = table.filter(pc.is_in(table["unit"], value_set=pa.array(sorted(wanted)))).to_pandas()
     groups = {k: g for k, g in long.groupby(["unit", "title"], sort=False)}
     published: dict[str, dict[str, pd.DataFrame]] = {}
-    # the units' own entries first (a report's two units among a national release's 4,655 tables),
-    # then sorted: sorting all of them cost 0.08 s per report
+    # only the wanted units' entries are sorted (a report's two units among a national release's 4,655)
     mine = manifest["tables"] if wanted is None else [t for t in manifest["tables"] if t["unit"] in wanted]
     for tm in sorted(mine, key=lambda t: (t["unit"], t["order"])):
         g = groups.get((tm["unit"], tm["title"]))

@@ -31,6 +31,7 @@ __all__ = ["Sidecar", "Job"]
 
 _HEADER = struct.Struct("<Q")
 _CHILD = "from asi_lib.sidecar import _serve; _serve()"
+_PENDING = object()   # Job.result not asked for yet
 
 
 def _send(stream, obj) -> None:
@@ -79,7 +80,8 @@ class Job:
         self.error: str | None = None
         self._answer = None
         self._thread = None
-        self._sidecar, self._counted = sidecar, False
+        self._sidecar = sidecar
+        self._value = _PENDING
         if sidecar is not None:
             self._thread = threading.Thread(target=self._run, args=(sidecar,), daemon=True)
             self._thread.start()
@@ -97,7 +99,7 @@ class Job:
     def result(self):
         """The call's result, from the child, or computed here when the child could not deliver it (once;
         later calls give the same object)."""
-        if not hasattr(self, "_value"):
+        if self._value is _PENDING:
             self._value = self._result()
         return self._value
 
@@ -105,18 +107,17 @@ class Job:
         if self._thread is not None:
             self._thread.join()
         answer = self._answer
-        if self._sidecar is not None and not self._counted:
-            self._counted = True
-            if answer is not None and answer[0] == "ok":
+        if answer is not None and answer[0] == "error":
+            self.error = answer[1]
+        if self._sidecar is not None:   # counted once: result() keeps the value
+            if self.remote:
                 self._sidecar.calls += 1
             else:
-                self._sidecar.errors.append(self.error or (answer[1] if answer else "?"))
-        if answer is not None and answer[0] == "ok":
+                self._sidecar.errors.append(self.error or "?")
+        if self.remote:
             for message, category in answer[2]:
-                warnings.warn(message, category, stacklevel=2)
+                warnings.warn(message, category, stacklevel=3)
             return answer[1]
-        if answer is not None:
-            self.error = answer[1]
         return self.fn(*self.args, **self.kwargs)
 
     @property
