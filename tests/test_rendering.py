@@ -52,6 +52,28 @@ def printed(res):
     return ast.literal_eval(nb.cells[-2].outputs[0]["text"])
 
 
+def _param_notebook(path, sources):
+    """A notebook with a parameters cell (KOMMUN, EXCEL) and the given code cells, written to ``path``."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python (asi-kit)", "language": "python"}
+    params = nbformat.v4.new_code_cell('KOMMUN = "A"\nEXCEL = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(src) for src in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def _render_in_one_kernel(path, out, n):
+    """Render ``path`` for municipalities M0 … M(n-1) one after another on one worker; (results, worker)."""
+    w = KernelWorker(KERNEL)
+    try:
+        res = [w.render(ReportTask(municipality=f"M{k}", name=f"M{k}", stem=f"kommun_m{k}", title="t", timeout=60,
+                                   parameters={"KOMMUN": f"M{k}"}, notebook=str(path)), out) for k in range(n)]
+    finally:
+        w.stop()
+    return res, w
+
+
 def test_one_warm_kernel_serves_several_reports_with_a_clean_namespace(tiny, tmp_path):
     w = KernelWorker(KERNEL)
     try:
@@ -75,19 +97,8 @@ def test_a_warm_kernel_prints_nothing_of_its_own_into_later_reports(tmp_path):
     # The prompt counter is set back to 1 between reports; with IPython's history on, the third to
     # fifth report of a kernel began with "ERROR! Session/line number was not unique in database"
     # (seen on top of the demo's Älvstad report; reproduced here with the history on: reports 3-5).
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python (asi-kit)", "language": "python"}
-    params = nbformat.v4.new_code_cell('KOMMUN = "A"\nEXCEL = None')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params] + [nbformat.v4.new_code_cell(f"x{i} = {i}") for i in range(12)]
-    path = tmp_path / "many_cells.ipynb"
-    nbformat.write(nb, path)
-    w = KernelWorker(KERNEL)
-    try:
-        res = [w.render(ReportTask(municipality=f"M{k}", name=f"M{k}", stem=f"kommun_m{k}", title="t", timeout=60,
-                                   parameters={"KOMMUN": f"M{k}"}, notebook=str(path)), tmp_path) for k in range(6)]
-    finally:
-        w.stop()
+    path = _param_notebook(tmp_path / "many_cells.ipynb", [f"x{i} = {i}" for i in range(12)])
+    res, w = _render_in_one_kernel(path, tmp_path, 6)
     assert all(r.ok for r in res) and w.kernels_started == 1
     assert [r.name for r in res if "not unique" in r.html.read_text(encoding="utf-8")] == []
 
@@ -95,26 +106,15 @@ def test_a_warm_kernel_prints_nothing_of_its_own_into_later_reports(tmp_path):
 def test_a_reports_cyclic_garbage_is_freed_before_the_next_report(tmp_path):
     # the reset collects what a report left (cycles such as a figure and its canvas) and only then moves
     # what is still alive out of the collector's sight (gc.freeze): nothing of a report may outlive it
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python (asi-kit)", "language": "python"}
-    params = nbformat.v4.new_code_cell('KOMMUN = "A"\nEXCEL = None')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
+    path = _param_notebook(tmp_path / "cycle.ipynb", [
         "import gc, sys, weakref\n"
         "previous = getattr(sys, '_asi_probe', None)\n"
         "print(repr({'previous_alive': previous is not None and previous() is not None,"
         " 'frozen': gc.get_freeze_count() > 0}))\n"
         "class Cycle:\n    pass\n"
         "c = Cycle(); c.me = c; c.payload = bytearray(10**6)\n"
-        "sys._asi_probe = weakref.ref(c)")]
-    path = tmp_path / "cycle.ipynb"
-    nbformat.write(nb, path)
-    w = KernelWorker(KERNEL)
-    try:
-        res = [w.render(ReportTask(municipality=f"M{k}", name=f"M{k}", stem=f"kommun_m{k}", title="t", timeout=60,
-                                   parameters={"KOMMUN": f"M{k}"}, notebook=str(path)), tmp_path) for k in range(3)]
-    finally:
-        w.stop()
+        "sys._asi_probe = weakref.ref(c)"])
+    res, _ = _render_in_one_kernel(path, tmp_path, 3)
     assert all(r.ok for r in res), [r.error for r in res]
     seen = [ast.literal_eval(nbformat.read(r.notebook, as_version=4).cells[-1].outputs[0]["text"]) for r in res]
     assert seen[0] == {"previous_alive": False, "frozen": False}        # a fresh kernel
